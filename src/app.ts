@@ -1,0 +1,74 @@
+/**
+ * buildApp: the Fastify instance with every plugin and route, and no listen() — tests drive it with
+ * `app.inject`, main.ts listens.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { createAuth } from './http/plugins/auth.ts';
+import { registerErrorHandling } from './http/plugins/errors.ts';
+import type { RouteContext } from './http/route-context.ts';
+import { authRoutes } from './http/routes/auth.route.ts';
+import { channelRoutes } from './http/routes/channels.route.ts';
+import { clientRoutes, contactRoutes } from './http/routes/clients.route.ts';
+import { botRoutes, groupRoutes, lineRoutes } from './http/routes/lines.route.ts';
+import { sessionRoutes } from './http/routes/sessions.route.ts';
+import { systemRoutes } from './http/routes/system.route.ts';
+import { userRoutes } from './http/routes/users.route.ts';
+import type { Services } from './services.ts';
+
+export interface AppOptions {
+  services: Services;
+  bodyLimitBytes?: number;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.decorateRequest('caller', null);
+  registerErrorHandling(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Omniline API',
+        version: '1.0.0',
+        description:
+          'Omnichannel contact-center server: lines, channels, clients, contacts, sessions and messages. ' +
+          'Authenticate with `Authorization: Bearer <token>` from `POST /api/v1/auth/login`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  systemRoutes(app, opts.services.deps.db);
+  const ctx: RouteContext = { services: opts.services, auth: createAuth(opts.services.users) };
+  await app.register(
+    async (api) => {
+      const typed = api.withTypeProvider<TypeBoxTypeProvider>();
+      for (const routes of [
+        authRoutes,
+        userRoutes,
+        lineRoutes,
+        groupRoutes,
+        botRoutes,
+        channelRoutes,
+        clientRoutes,
+        contactRoutes,
+        sessionRoutes,
+      ]) {
+        routes(typed, ctx);
+      }
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

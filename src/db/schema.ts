@@ -1,0 +1,322 @@
+/**
+ * The database schema, one table per noun. Migrations are generated from this file with
+ * `npm run db:generate` (drizzle-kit) and applied at start by `migrate.ts`.
+ *
+ * Every domain record has id, createdAt, updatedAt and deletedAt (soft delete).
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+const record = {
+  id: uuid('id').primaryKey().defaultRandom(),
+  createdAt: ts('created_at').notNull().defaultNow(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+  deletedAt: ts('deleted_at'),
+};
+
+/** Who did something: an operator, a bot, the client, or the system. */
+export interface ActorRef {
+  type: 'client' | 'operator' | 'bot' | 'system';
+  id: string | null;
+}
+
+export interface LineSettings {
+  /** The application (CRM record type) client accounts of this line may be linked to. */
+  applicationType: string | null;
+}
+
+export const users = pgTable(
+  'users',
+  {
+    ...record,
+    login: text('login').notNull(),
+    name: text('name').notNull(),
+    role: text('role').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    blocked: boolean('blocked').notNull().default(false),
+  },
+  (t) => [uniqueIndex('users_login_live_uq').on(sql`lower(${t.login})`).where(sql`${t.deletedAt} IS NULL`)],
+);
+
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+    tokenHash: text('token_hash').notNull(),
+    name: text('name').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    lastUsedAt: ts('last_used_at'),
+    expiresAt: ts('expires_at'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_uq').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId)],
+);
+
+export const lines = pgTable('lines', {
+  ...record,
+  name: text('name').notNull(),
+  settings: jsonb('settings').$type<LineSettings>().notNull(),
+  queue: jsonb('queue').$type<Record<string, unknown>>().notNull().default({}),
+});
+
+export const operatorGroups = pgTable('operator_groups', {
+  ...record,
+  name: text('name').notNull(),
+});
+
+export const groupMembers = pgTable(
+  'group_members',
+  {
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => operatorGroups.id),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index('group_members_user_idx').on(t.userId)],
+);
+
+/** Operators (and supervisors) who serve a line directly. */
+export const lineOperators = pgTable(
+  'line_operators',
+  {
+    lineId: uuid('line_id')
+      .notNull()
+      .references(() => lines.id),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id),
+  },
+  (t) => [primaryKey({ columns: [t.lineId, t.userId] }), index('line_operators_user_idx').on(t.userId)],
+);
+
+/** Operator groups that serve a line. */
+export const lineGroups = pgTable(
+  'line_groups',
+  {
+    lineId: uuid('line_id')
+      .notNull()
+      .references(() => lines.id),
+    groupId: uuid('group_id')
+      .notNull()
+      .references(() => operatorGroups.id),
+  },
+  (t) => [primaryKey({ columns: [t.lineId, t.groupId] }), index('line_groups_group_idx').on(t.groupId)],
+);
+
+export const bots = pgTable('bots', {
+  ...record,
+  name: text('name').notNull(),
+  /** Encrypted JSON (webhook url, secret); write-only through the API. */
+  settingsEnc: text('settings_enc'),
+});
+
+export const channels = pgTable(
+  'channels',
+  {
+    ...record,
+    lineId: uuid('line_id')
+      .notNull()
+      .references(() => lines.id),
+    name: text('name').notNull(),
+    type: text('type').notNull(),
+    state: text('state').notNull().default('active'),
+    stateReason: text('state_reason'),
+    /** The channel's own id inside its messenger (bot id, page id, phone-number id…). */
+    source: text('source'),
+    /** Encrypted provider settings (tokens, secrets): AES-256-GCM, see crypto/secret-box.ts. */
+    settingsEnc: text('settings_enc'),
+  },
+  (t) => [
+    uniqueIndex('channels_type_source_live_uq')
+      .on(t.type, t.source)
+      .where(sql`${t.deletedAt} IS NULL AND ${t.source} IS NOT NULL`),
+    index('channels_line_idx').on(t.lineId),
+  ],
+);
+
+export const contacts = pgTable(
+  'contacts',
+  {
+    ...record,
+    name: text('name').notNull(),
+    phones: text('phones').array().notNull().default(sql`'{}'::text[]`),
+    emails: text('emails').array().notNull().default(sql`'{}'::text[]`),
+    notes: text('notes'),
+    /** Set when this contact was merged into another one. */
+    mergedIntoId: uuid('merged_into_id'),
+  },
+  (t) => [
+    index('contacts_name_idx').on(sql`lower(${t.name}) text_pattern_ops`),
+    index('contacts_phones_gin').using('gin', t.phones),
+    index('contacts_emails_gin').using('gin', t.emails),
+  ],
+);
+
+export const clients = pgTable(
+  'clients',
+  {
+    ...record,
+    channelId: uuid('channel_id')
+      .notNull()
+      .references(() => channels.id),
+    externalId: text('external_id').notNull(),
+    username: text('username'),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    phone: text('phone'),
+    email: text('email'),
+    avatarUrl: text('avatar_url'),
+    applicationType: text('application_type'),
+    applicationId: text('application_id'),
+    banned: boolean('banned').notNull().default(false),
+    online: boolean('online').notNull().default(false),
+    lastSeenAt: ts('last_seen_at'),
+  },
+  (t) => [
+    uniqueIndex('clients_channel_external_live_uq')
+      .on(t.channelId, t.externalId)
+      .where(sql`${t.deletedAt} IS NULL`),
+    index('clients_username_idx').on(t.username),
+    index('clients_application_idx').on(t.applicationType, t.applicationId),
+  ],
+);
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    ...record,
+    lineId: uuid('line_id')
+      .notNull()
+      .references(() => lines.id),
+    channelId: uuid('channel_id')
+      .notNull()
+      .references(() => channels.id),
+    /** The client who opened the session; the open-session uniqueness is enforced on it. */
+    clientId: uuid('client_id')
+      .notNull()
+      .references(() => clients.id),
+    clientIds: uuid('client_ids').array().notNull(),
+    state: text('state').notNull(),
+    /** 0 Low, 1 Medium, 2 High: stored as a rank so the queue order is an index scan. */
+    priority: smallint('priority').notNull().default(1),
+    operatorId: uuid('operator_id'),
+    operatorGroupId: uuid('operator_group_id'),
+    botId: uuid('bot_id'),
+    previousSessionId: uuid('previous_session_id'),
+    startedAt: ts('started_at').notNull().defaultNow(),
+    operatorAssignedAt: ts('operator_assigned_at'),
+    firstAnswerAt: ts('first_answer_at'),
+    lastMessageAt: ts('last_message_at'),
+    closedAt: ts('closed_at'),
+    closedBy: jsonb('closed_by').$type<ActorRef>(),
+    unreadByOperator: integer('unread_by_operator').notNull().default(0),
+    unreadByClient: integer('unread_by_client').notNull().default(0),
+  },
+  (t) => [
+    uniqueIndex('sessions_one_open_per_client_uq')
+      .on(t.clientId, t.channelId)
+      .where(sql`${t.state} IN ('Waiting', 'AssignedToBot', 'AssignedToOperator')`),
+    index('sessions_client_ids_gin').using('gin', t.clientIds),
+    index('sessions_client_started_idx').on(t.clientId, t.startedAt.desc()),
+    index('sessions_queue_idx')
+      .on(t.lineId, t.state, t.priority.desc(), t.startedAt)
+      .where(sql`${t.deletedAt} IS NULL`),
+    index('sessions_operator_idx').on(t.operatorId, t.state),
+    index('sessions_started_idx').on(t.startedAt),
+  ],
+);
+
+export const sessionHistory = pgTable(
+  'session_history',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id),
+    event: text('event').notNull(),
+    fromState: text('from_state'),
+    toState: text('to_state').notNull(),
+    actor: jsonb('actor').$type<ActorRef>().notNull(),
+    details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('session_history_session_idx').on(t.sessionId, t.id)],
+);
+
+export interface MessageAttachment {
+  fileId: string | null;
+  name: string | null;
+  mimeType: string | null;
+  size: number | null;
+  /** Where the file can be fetched from until it is in the file store (provider reference or URL). */
+  ref?: string | null;
+}
+
+export const messages = pgTable(
+  'messages',
+  {
+    ...record,
+    /** Total order of messages; the cursor of message pages. */
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id),
+    channelId: uuid('channel_id')
+      .notNull()
+      .references(() => channels.id),
+    direction: text('direction').notNull(),
+    type: text('type').notNull(),
+    text: text('text'),
+    attachments: jsonb('attachments').$type<MessageAttachment[]>().notNull().default([]),
+    senderType: text('sender_type').notNull(),
+    senderId: text('sender_id'),
+    externalId: text('external_id'),
+    status: text('status').notNull(),
+    error: jsonb('error').$type<{ code: string; message: string } | null>(),
+    editedAt: ts('edited_at'),
+    readAt: ts('read_at'),
+  },
+  (t) => [
+    uniqueIndex('messages_seq_uq').on(t.seq),
+    uniqueIndex('messages_channel_external_uq')
+      .on(t.channelId, t.direction, t.externalId)
+      .where(sql`${t.externalId} IS NOT NULL`),
+    index('messages_session_seq_idx').on(t.sessionId, t.seq.desc()),
+  ],
+);
+
+/**
+ * Domain events, written in the transaction that made the change and published after commit.
+ * The table is the durable record (and, later, the realtime history source).
+ */
+export const domainEvents = pgTable(
+  'domain_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    name: text('name').notNull(),
+    aggregateId: uuid('aggregate_id'),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('domain_events_aggregate_idx').on(t.aggregateId)],
+);

@@ -1,0 +1,72 @@
+import { and, eq, isNull, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { clients } from '../../db/schema.ts';
+
+export type ClientRow = typeof clients.$inferSelect;
+
+export const clientRepository = {
+  async byId(db: Db, id: string): Promise<ClientRow | undefined> {
+    const [row] = await db
+      .select()
+      .from(clients)
+      .where(and(eq(clients.id, id), isNull(clients.deletedAt)));
+    return row;
+  },
+
+  /** Finds a live client of a channel by one of its account fields. */
+  async byAccount(
+    db: Db,
+    channelId: string,
+    field: 'externalId' | 'username' | 'phone' | 'email',
+    value: string,
+  ): Promise<ClientRow | undefined> {
+    const column = clients[field];
+    const [row] = await db
+      .select()
+      .from(clients)
+      .where(
+        and(
+          eq(clients.channelId, channelId),
+          field === 'externalId' ? eq(column, value) : sql`lower(${column}) = lower(${value})`,
+          isNull(clients.deletedAt),
+        ),
+      )
+      .limit(1);
+    return row;
+  },
+
+  /**
+   * Inserts a client, or returns the live one with the same (channel, externalId) — concurrent
+   * callers get the same row.
+   */
+  async findOrInsert(
+    db: Db,
+    values: typeof clients.$inferInsert,
+  ): Promise<{ client: ClientRow; created: boolean }> {
+    const [inserted] = await db
+      .insert(clients)
+      .values(values)
+      .onConflictDoNothing({
+        target: [clients.channelId, clients.externalId],
+        where: sql`${clients.deletedAt} IS NULL`,
+      })
+      .returning();
+    if (inserted) return { client: inserted, created: true };
+    const existing = await clientRepository.byAccount(db, values.channelId, 'externalId', values.externalId);
+    if (!existing) throw new Error('client conflict without a live row');
+    return { client: existing, created: false };
+  },
+
+  async update(
+    db: Db,
+    id: string,
+    patch: Partial<typeof clients.$inferInsert>,
+  ): Promise<ClientRow | undefined> {
+    const [row] = await db
+      .update(clients)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(and(eq(clients.id, id), isNull(clients.deletedAt)))
+      .returning();
+    return row;
+  },
+};

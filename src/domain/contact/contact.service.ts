@@ -1,0 +1,140 @@
+import { contacts } from '../../db/schema.ts';
+import { Conflict, NotFound } from '../../errors.ts';
+import type { Deps } from '../deps.ts';
+import { compileSearch, type EntitySearchSpec, type SearchRequest } from '../search/filter.ts';
+import { searchTable } from '../search/search.repository.ts';
+import { type ContactRow, contactRepository } from './contact.repository.ts';
+
+export interface ContactView {
+  id: string;
+  name: string;
+  phones: string[];
+  emails: string[];
+  notes: string | null;
+  mergedIntoId: string | null;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+}
+
+export interface ContactInput {
+  name?: string;
+  phones?: string[];
+  emails?: string[];
+  notes?: string | null;
+}
+
+export const contactSearch: EntitySearchSpec = {
+  fields: {
+    id: { column: contacts.id, kind: 'uuid', sortable: true },
+    name: { column: contacts.name, kind: 'text', sortable: true },
+    phones: { column: contacts.phones, kind: 'textArray' },
+    emails: { column: contacts.emails, kind: 'textArray' },
+    notes: { column: contacts.notes, kind: 'text' },
+    mergedIntoId: { column: contacts.mergedIntoId, kind: 'uuid' },
+    createdAt: { column: contacts.createdAt, kind: 'timestamp', sortable: true },
+    updatedAt: { column: contacts.updatedAt, kind: 'timestamp', sortable: true },
+    deletedAt: { column: contacts.deletedAt, kind: 'timestamp', sortable: true },
+  },
+  aliases: { phone: 'phones', email: 'emails' },
+  defaultSort: [{ field: 'name', dir: 'asc' }],
+  tieBreaker: contacts.id,
+  deletedField: 'deletedAt',
+};
+
+export function contactView(r: ContactRow): ContactView {
+  return {
+    id: r.id,
+    name: r.name,
+    phones: r.phones,
+    emails: r.emails,
+    notes: r.notes,
+    mergedIntoId: r.mergedIntoId,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+    deletedAt: r.deletedAt?.toISOString() ?? null,
+  };
+}
+
+const normalizePhones = (phones: string[]) => [
+  ...new Set(phones.map((p) => p.replace(/[^\d+]/g, '')).filter(Boolean)),
+];
+const normalizeEmails = (emails: string[]) => [
+  ...new Set(emails.map((e) => e.trim().toLowerCase()).filter(Boolean)),
+];
+
+/** The built-in CRM: the contacts that clients (messenger accounts) link to. */
+export class ContactService {
+  constructor(private readonly deps: Deps) {}
+
+  async get(id: string): Promise<ContactView> {
+    const row = await contactRepository.byId(this.deps.db, id);
+    if (!row) throw new NotFound('Contact', id);
+    return contactView(row);
+  }
+
+  async search(request: SearchRequest) {
+    const page = await searchTable(this.deps.db, contacts, compileSearch(contactSearch, request));
+    return { items: page.items.map(contactView), total: page.total };
+  }
+
+  async create(input: ContactInput & { name: string }, db = this.deps.db): Promise<ContactView> {
+    const row = await contactRepository.insert(db, {
+      name: input.name,
+      phones: normalizePhones(input.phones ?? []),
+      emails: normalizeEmails(input.emails ?? []),
+      notes: input.notes ?? null,
+    });
+    return contactView(row);
+  }
+
+  async update(id: string, input: ContactInput): Promise<ContactView> {
+    const row = await contactRepository.update(this.deps.db, id, {
+      ...(input.name !== undefined && { name: input.name }),
+      ...(input.phones && { phones: normalizePhones(input.phones) }),
+      ...(input.emails && { emails: normalizeEmails(input.emails) }),
+      ...(input.notes !== undefined && { notes: input.notes }),
+    });
+    if (!row) throw new NotFound('Contact', id);
+    return contactView(row);
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!(await contactRepository.update(this.deps.db, id, { deletedAt: new Date() }))) {
+      throw new NotFound('Contact', id);
+    }
+  }
+
+  /**
+   * Merges `sourceId` into `targetId`: the target keeps its name and gains the source's phones,
+   * e-mails and notes; every client linked to the source is relinked to the target; the source is
+   * soft-deleted with `mergedIntoId` pointing at the target. One transaction.
+   */
+  async merge(
+    targetId: string,
+    sourceId: string,
+  ): Promise<{ contact: ContactView; relinkedClients: number }> {
+    if (targetId === sourceId)
+      throw new Conflict('MERGE_WITH_ITSELF', 'a contact cannot be merged into itself');
+    return this.deps.uow.run(async (tx) => {
+      // Lock both in id order so two opposite merges cannot deadlock.
+      const [first, second] = [targetId, sourceId].sort();
+      const a = await contactRepository.byId(tx.db, first!, { forUpdate: true });
+      const b = await contactRepository.byId(tx.db, second!, { forUpdate: true });
+      const target = a?.id === targetId ? a : b;
+      const source = a?.id === sourceId ? a : b;
+      if (!target) throw new NotFound('Contact', targetId);
+      if (!source) throw new NotFound('Contact', sourceId);
+      const notes = [target.notes, source.notes].filter(Boolean).join('\n\n') || null;
+      const merged = await contactRepository.update(tx.db, targetId, {
+        phones: normalizePhones([...target.phones, ...source.phones]),
+        emails: normalizeEmails([...target.emails, ...source.emails]),
+        notes,
+      });
+      await contactRepository.update(tx.db, sourceId, { deletedAt: new Date(), mergedIntoId: targetId });
+      const relinkedClients = await contactRepository.relinkClients(tx.db, sourceId, targetId);
+      tx.emit('contact.merged', targetId, { contactId: targetId, mergedId: sourceId, relinkedClients });
+      return { contact: contactView(merged!), relinkedClients };
+    });
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Domain events: dotted names in one typed map. They are written to `domain_events` in the
+ * transaction that made the change and published on the bus after that transaction commits, so a
+ * subscriber never sees a change that was rolled back.
+ */
+import { EventEmitter } from 'node:events';
+
+export interface DomainEventMap {
+  'session.created': {
+    sessionId: string;
+    lineId: string;
+    channelId: string;
+    clientId: string;
+    state: string;
+  };
+  'session.transitioned': {
+    sessionId: string;
+    lineId: string;
+    event: string;
+    from: string;
+    to: string;
+    operatorId: string | null;
+    previousOperatorId: string | null;
+    botId: string | null;
+    operatorGroupId: string | null;
+    actor: { type: string; id: string | null };
+  };
+  'message.created': {
+    messageId: string;
+    sessionId: string;
+    lineId: string;
+    direction: string;
+    senderType: string;
+  };
+  'message.updated': { messageId: string; sessionId: string; lineId: string; change: string };
+  'client.updated': { clientId: string; channelId: string };
+  'channel.stateChanged': {
+    channelId: string;
+    lineId: string;
+    from: string;
+    to: string;
+    reason: string | null;
+  };
+  'contact.merged': { contactId: string; mergedId: string; relinkedClients: number };
+  'user.blocked': { userId: string };
+}
+
+export type DomainEventName = keyof DomainEventMap;
+
+export interface DomainEvent<N extends DomainEventName = DomainEventName> {
+  id: number;
+  name: N;
+  payload: DomainEventMap[N];
+  createdAt: Date;
+}
+
+export interface PendingEvent<N extends DomainEventName = DomainEventName> {
+  name: N;
+  aggregateId: string | null;
+  payload: DomainEventMap[N];
+}
+
+/** In-process bus. A cross-node transport (Redis) can subscribe to '*' and re-emit elsewhere. */
+export class EventBus {
+  readonly #emitter = new EventEmitter({ captureRejections: false });
+
+  constructor() {
+    this.#emitter.setMaxListeners(0);
+  }
+
+  on<N extends DomainEventName>(name: N | '*', listener: (event: DomainEvent<N>) => void): () => void {
+    const wrapped = (e: DomainEvent<N>) => {
+      try {
+        listener(e);
+      } catch (err) {
+        this.#emitter.emit('error', err);
+      }
+    };
+    this.#emitter.on(name, wrapped);
+    return () => this.#emitter.off(name, wrapped);
+  }
+
+  onError(listener: (err: unknown) => void): void {
+    this.#emitter.on('error', listener);
+  }
+
+  publish(event: DomainEvent): void {
+    this.#emitter.emit(event.name, event);
+    this.#emitter.emit('*', event);
+  }
+}

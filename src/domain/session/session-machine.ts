@@ -1,0 +1,132 @@
+/**
+ * The session state machine: the one place where a session's state changes are decided.
+ * `transition` is pure: services load the session, ask here, and apply the returned patch.
+ *
+ *   Waiting ──assignOperator──▶ AssignedToOperator ──close──▶ Closed ──markAsSpam──▶ MarkedAsSpam
+ *      │  ▲                         │  ▲                                               │
+ *   assignBot  enqueue / assignGroup  assignBot / assignOperator              unmarkAsSpam → Closed
+ *      ▼  │                         ▼  │
+ *   AssignedToBot ◀─────────────────┘
+ *
+ * Closed and MarkedAsSpam never reopen: a later client message opens a new, chained session.
+ */
+import type { ActorRef } from '../../db/schema.ts';
+import { AppError } from '../../errors.ts';
+import { type ChannelType, SPAM_FORBIDDEN_CHANNEL_TYPES } from '../channel/channel.ts';
+import { isOpen, type SessionState } from './session.ts';
+
+export type SessionEvent =
+  | { type: 'assignOperator'; operatorId: string }
+  | { type: 'assignBot'; botId: string }
+  | { type: 'assignGroup'; groupId: string }
+  | { type: 'enqueue' }
+  | { type: 'close'; by: ActorRef }
+  | { type: 'markAsSpam'; by: ActorRef }
+  | { type: 'unmarkAsSpam' };
+
+export type SessionEventType = SessionEvent['type'];
+
+/** The part of a session the machine reads and may change. */
+export interface SessionSnapshot {
+  state: SessionState;
+  operatorId: string | null;
+  operatorGroupId: string | null;
+  botId: string | null;
+  operatorAssignedAt: Date | null;
+  closedAt: Date | null;
+  closedBy: ActorRef | null;
+}
+
+export interface TransitionContext {
+  channelType: ChannelType;
+  /** Whether the session is the newest of its client's chain in its channel. */
+  isLastInChain: boolean;
+  now: Date;
+}
+
+/** 409: the event is not allowed from the session's current state (or for its channel). */
+export class InvalidTransition extends AppError {
+  constructor(code: string, message: string, from: SessionState, event: SessionEventType) {
+    super(409, code, message, { from, event });
+  }
+}
+
+export interface TransitionResult {
+  state: SessionState;
+  /** Fields to write, the new state included. Empty apart from state when nothing changes. */
+  patch: Partial<SessionSnapshot>;
+  /** False when the event leaves the session exactly as it was (idempotent repeats). */
+  changed: boolean;
+}
+
+export function transition(
+  session: SessionSnapshot,
+  event: SessionEvent,
+  ctx: TransitionContext,
+): TransitionResult | InvalidTransition {
+  const from = session.state;
+  const refuse = (code: string, message: string) => new InvalidTransition(code, message, from, event.type);
+  const closedRefusal = () =>
+    from === 'MarkedAsSpam'
+      ? refuse('SESSION_MARKED_AS_SPAM', 'the session is marked as spam; it never reopens')
+      : refuse(
+          'SESSION_CLOSED',
+          'the session is closed; it never reopens (the client’s next message opens a new one)',
+        );
+  const to = (state: SessionState, patch: Partial<SessionSnapshot>): TransitionResult => {
+    const full = { ...patch, state };
+    const changed = Object.entries(full).some(([k, v]) => session[k as keyof SessionSnapshot] !== v);
+    return { state, patch: full, changed };
+  };
+
+  switch (event.type) {
+    case 'assignOperator': {
+      if (!isOpen(from)) return closedRefusal();
+      if (from === 'AssignedToOperator' && session.operatorId === event.operatorId) return to(from, {});
+      return to('AssignedToOperator', {
+        operatorId: event.operatorId,
+        botId: null,
+        operatorAssignedAt: ctx.now,
+      });
+    }
+    case 'assignBot':
+      if (!isOpen(from)) return closedRefusal();
+      if (from === 'AssignedToBot' && session.botId === event.botId) return to(from, {});
+      return to('AssignedToBot', { botId: event.botId, operatorId: null });
+    case 'assignGroup':
+      if (!isOpen(from)) return closedRefusal();
+      return to('Waiting', { operatorGroupId: event.groupId, operatorId: null, botId: null });
+    case 'enqueue':
+      if (!isOpen(from)) return closedRefusal();
+      return to('Waiting', { operatorId: null, botId: null });
+    case 'close':
+      if (!isOpen(from)) {
+        return from === 'Closed'
+          ? refuse('SESSION_ALREADY_CLOSED', 'the session is already closed')
+          : closedRefusal();
+      }
+      return to('Closed', { closedAt: ctx.now, closedBy: event.by });
+    case 'markAsSpam':
+      if (SPAM_FORBIDDEN_CHANNEL_TYPES.includes(ctx.channelType)) {
+        return refuse(
+          'SPAM_NOT_ALLOWED_FOR_CHANNEL_TYPE',
+          `sessions of ${ctx.channelType} channels cannot be marked as spam`,
+        );
+      }
+      if (from === 'MarkedAsSpam')
+        return refuse('SESSION_ALREADY_SPAM', 'the session is already marked as spam');
+      return to('MarkedAsSpam', {
+        closedAt: session.closedAt ?? ctx.now,
+        closedBy: session.closedBy ?? event.by,
+      });
+    case 'unmarkAsSpam':
+      if (from !== 'MarkedAsSpam') return refuse('SESSION_NOT_SPAM', 'the session is not marked as spam');
+      if (!ctx.isLastInChain && ctx.channelType !== 'inbox') {
+        return refuse(
+          'UNMARK_SPAM_NOT_LAST_IN_CHAIN',
+          'only the last session of the client’s chain (or any session of an inbox channel) can leave spam',
+        );
+      }
+      return to('Closed', {});
+  }
+}

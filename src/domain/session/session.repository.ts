@@ -1,0 +1,89 @@
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.ts';
+import { type ActorRef, sessionHistory, sessions } from '../../db/schema.ts';
+import { OPEN_SESSION_STATES } from './session.ts';
+
+export type SessionRow = typeof sessions.$inferSelect;
+export type SessionHistoryRow = typeof sessionHistory.$inferSelect;
+
+const openStates = sql.raw(OPEN_SESSION_STATES.map((s) => `'${s}'`).join(', '));
+
+export const sessionRepository = {
+  async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
+    const q = db.select().from(sessions).where(eq(sessions.id, id));
+    const [row] = opts.forUpdate ? await q.for('update') : await q;
+    return row;
+  },
+
+  async openFor(db: Db, clientId: string, channelId: string): Promise<SessionRow | undefined> {
+    const [row] = await db
+      .select()
+      .from(sessions)
+      .where(
+        and(
+          eq(sessions.clientId, clientId),
+          eq(sessions.channelId, channelId),
+          sql`${sessions.state} IN (${openStates})`,
+        ),
+      );
+    return row;
+  },
+
+  /** The newest session of a client's chain in a channel. */
+  async lastOfChain(db: Db, clientId: string, channelId: string): Promise<SessionRow | undefined> {
+    const [row] = await db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.clientId, clientId), eq(sessions.channelId, channelId)))
+      .orderBy(desc(sessions.startedAt), desc(sessions.createdAt))
+      .limit(1);
+    return row;
+  },
+
+  /**
+   * Inserts an open session unless the client already has one in the channel (the unique partial
+   * index decides, so concurrent callers cannot make two). Returns undefined on conflict.
+   */
+  async insertOpen(db: Db, values: typeof sessions.$inferInsert): Promise<SessionRow | undefined> {
+    const [row] = await db
+      .insert(sessions)
+      .values(values)
+      .onConflictDoNothing({
+        target: [sessions.clientId, sessions.channelId],
+        where: sql`${sessions.state} IN (${openStates})`,
+      })
+      .returning();
+    return row;
+  },
+
+  async update(db: Db, id: string, patch: Partial<typeof sessions.$inferInsert>): Promise<SessionRow> {
+    const [row] = await db
+      .update(sessions)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(sessions.id, id))
+      .returning();
+    return row!;
+  },
+
+  async insertHistory(
+    db: Db,
+    values: {
+      sessionId: string;
+      event: string;
+      fromState: string | null;
+      toState: string;
+      actor: ActorRef;
+      details?: Record<string, unknown>;
+    },
+  ): Promise<void> {
+    await db.insert(sessionHistory).values(values);
+  },
+
+  async history(db: Db, sessionId: string): Promise<SessionHistoryRow[]> {
+    return db
+      .select()
+      .from(sessionHistory)
+      .where(eq(sessionHistory.sessionId, sessionId))
+      .orderBy(asc(sessionHistory.id));
+  },
+};

@@ -1,0 +1,295 @@
+import type { ActorRef } from '../../db/schema.ts';
+import { sessions } from '../../db/schema.ts';
+import type { Tx } from '../../db/unit-of-work.ts';
+import { Conflict, Forbidden, NotFound, Unprocessable } from '../../errors.ts';
+import { lineIdsOfUser, sessionScope } from '../access/access.repository.ts';
+import { botRepository } from '../bot/bot.repository.ts';
+import { type ChannelRow, channelRepository } from '../channel/channel.repository.ts';
+import { accountKind, type ChannelType } from '../channel/channel.ts';
+import type { ClientRow } from '../client/client.repository.ts';
+import { clientRepository } from '../client/client.repository.ts';
+import type { Deps } from '../deps.ts';
+import { groupRepository } from '../group/group.repository.ts';
+import { compileSearch, type SearchRequest } from '../search/filter.ts';
+import { searchTable } from '../search/search.repository.ts';
+import { userRepository } from '../user/user.repository.ts';
+import type { Caller } from '../user/user.ts';
+import { type SessionRow, sessionRepository } from './session.repository.ts';
+import type { SessionState } from './session.ts';
+import { historyView, type SessionView, sessionSearch, sessionView } from './session.view.ts';
+import { InvalidTransition, type SessionEvent, transition } from './session-machine.ts';
+
+export type AssignTarget = { operatorId: string } | { botId: string } | { groupId: string };
+
+type Action = 'read' | 'assign' | 'close' | 'spam' | 'unspam';
+
+export function actorOf(caller: Caller): ActorRef {
+  return { type: 'operator', id: caller.id };
+}
+
+/** Sessions: opening (one open per client per channel), the lifecycle, and who may see and act. */
+export class SessionService {
+  constructor(private readonly deps: Deps) {}
+
+  async search(request: SearchRequest, caller: Caller) {
+    const page = await searchTable(
+      this.deps.db,
+      sessions,
+      compileSearch(sessionSearch, request),
+      sessionScope(caller),
+    );
+    return { items: page.items.map(sessionView), total: page.total };
+  }
+
+  async get(id: string, caller: Caller): Promise<SessionView> {
+    return sessionView(await this.visible(id, caller));
+  }
+
+  async history(id: string, caller: Caller) {
+    await this.visible(id, caller);
+    return (await sessionRepository.history(this.deps.db, id)).map(historyView);
+  }
+
+  /** The session if the caller may see it; 404 otherwise (its existence is not disclosed). */
+  async visible(id: string, caller: Caller, db = this.deps.db, forUpdate = false): Promise<SessionRow> {
+    const row = await sessionRepository.byId(db, id, { forUpdate });
+    if (!row || row.deletedAt || !(await this.#sees(caller, row, db))) throw new NotFound('Session', id);
+    return row;
+  }
+
+  async #sees(caller: Caller, row: SessionRow, db: Deps['db']): Promise<boolean> {
+    if (caller.role === 'admin' || row.operatorId === caller.id) return true;
+    if (caller.role === 'operator' && row.state !== 'Waiting') return false;
+    return (await lineIdsOfUser(db, caller.id)).includes(row.lineId);
+  }
+
+  #authorize(caller: Caller, row: SessionRow, action: Action, target?: AssignTarget): void {
+    if (caller.role !== 'operator' || action === 'read') return;
+    if (action === 'unspam')
+      throw new Forbidden('only supervisors and admins can take a session out of spam');
+    const own = row.operatorId === caller.id;
+    const takesFromQueue =
+      action === 'assign' &&
+      row.state === 'Waiting' &&
+      target &&
+      'operatorId' in target &&
+      target.operatorId === caller.id;
+    if (!own && !takesFromQueue)
+      throw new Forbidden('operators act only on their own sessions', 'NOT_YOUR_SESSION');
+  }
+
+  /**
+   * Finds the client's open session in the channel or opens a new one (Waiting unless told), chained
+   * to the client's previous session. Safe under concurrency: the database allows one open session.
+   */
+  async openForClient(
+    tx: Tx,
+    args: {
+      channel: ChannelRow;
+      client: ClientRow;
+      actor: ActorRef;
+      state?: SessionState;
+      operatorId?: string | null;
+    },
+  ): Promise<{ session: SessionRow; created: boolean }> {
+    const { channel, client } = args;
+    const existing = await sessionRepository.openFor(tx.db, client.id, channel.id);
+    if (existing) return { session: existing, created: false };
+    const previous = await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
+    const now = this.deps.clock.now();
+    const state = args.state ?? 'Waiting';
+    const inserted = await sessionRepository.insertOpen(tx.db, {
+      lineId: channel.lineId,
+      channelId: channel.id,
+      clientId: client.id,
+      clientIds: [client.id],
+      state,
+      operatorId: args.operatorId ?? null,
+      operatorAssignedAt: args.operatorId ? now : null,
+      previousSessionId: previous?.id ?? null,
+      startedAt: now,
+    });
+    if (!inserted) {
+      const winner = await sessionRepository.openFor(tx.db, client.id, channel.id);
+      if (!winner)
+        throw new Conflict('SESSION_OPEN_CONFLICT', 'the open session changed concurrently; retry');
+      return { session: winner, created: false };
+    }
+    await sessionRepository.insertHistory(tx.db, {
+      sessionId: inserted.id,
+      event: 'open',
+      fromState: null,
+      toState: state,
+      actor: args.actor,
+      details: { previousSessionId: inserted.previousSessionId },
+    });
+    tx.emit('session.created', inserted.id, {
+      sessionId: inserted.id,
+      lineId: inserted.lineId,
+      channelId: inserted.channelId,
+      clientId: client.id,
+      state,
+    });
+    return { session: inserted, created: true };
+  }
+
+  /**
+   * `sessions.create(channel, account)`: an operator starts a conversation with a messenger account
+   * (a login, phone or e-mail by channel type), finding or creating the client. Operators and
+   * supervisors get the session assigned to themselves; an admin's waits in the queue.
+   */
+  async create(
+    channelId: string,
+    account: string,
+    caller: Caller,
+  ): Promise<{ session: SessionView; created: boolean }> {
+    const channel = await channelRepository.byId(this.deps.db, channelId);
+    if (!channel) throw new NotFound('Channel', channelId);
+    if (caller.role !== 'admin' && !(await lineIdsOfUser(this.deps.db, caller.id)).includes(channel.lineId)) {
+      throw new NotFound('Channel', channelId);
+    }
+    if (channel.state !== 'active') {
+      throw new Conflict('CHANNEL_NOT_ACTIVE', `the channel is ${channel.state}`, { state: channel.state });
+    }
+    const kind = accountKind(channel.type as ChannelType);
+    const value = normalizeAccount(kind, account);
+    if (!value)
+      throw new Unprocessable(
+        'INVALID_ACCOUNT',
+        `"${account}" is not a valid ${kind} for a ${channel.type} channel`,
+        { field: 'account' },
+      );
+    const result = await this.deps.uow.run(async (tx) => {
+      const client =
+        (kind !== 'externalId' && (await clientRepository.byAccount(tx.db, channel.id, kind, value))) ||
+        (
+          await clientRepository.findOrInsert(tx.db, {
+            channelId: channel.id,
+            externalId: value,
+            ...(kind !== 'externalId' && { [kind]: value }),
+          })
+        ).client;
+      const assignSelf = caller.role !== 'admin';
+      return this.openForClient(tx, {
+        channel,
+        client,
+        actor: actorOf(caller),
+        state: assignSelf ? 'AssignedToOperator' : 'Waiting',
+        operatorId: assignSelf ? caller.id : null,
+      });
+    });
+    return { session: sessionView(result.session), created: result.created };
+  }
+
+  async assign(id: string, target: AssignTarget, caller: Caller): Promise<SessionView> {
+    await this.#checkTarget(target);
+    const event: SessionEvent =
+      'operatorId' in target
+        ? { type: 'assignOperator', operatorId: target.operatorId }
+        : 'botId' in target
+          ? { type: 'assignBot', botId: target.botId }
+          : { type: 'assignGroup', groupId: target.groupId };
+    return this.apply(id, event, caller, 'assign', target);
+  }
+
+  close(id: string, caller: Caller): Promise<SessionView> {
+    return this.apply(id, { type: 'close', by: actorOf(caller) }, caller, 'close');
+  }
+
+  markAsSpam(id: string, caller: Caller): Promise<SessionView> {
+    return this.apply(id, { type: 'markAsSpam', by: actorOf(caller) }, caller, 'spam');
+  }
+
+  unmarkAsSpam(id: string, caller: Caller): Promise<SessionView> {
+    return this.apply(id, { type: 'unmarkAsSpam' }, caller, 'unspam');
+  }
+
+  /** Applies one state-machine event under a row lock, recording history and a domain event. */
+  async apply(id: string, event: SessionEvent, caller: Caller | null, action: Action, target?: AssignTarget) {
+    const row = await this.deps.uow.run(async (tx) => {
+      const session = caller
+        ? await this.visible(id, caller, tx.db, true)
+        : await sessionRepository.byId(tx.db, id, { forUpdate: true });
+      if (!session) throw new NotFound('Session', id);
+      if (caller) this.#authorize(caller, session, action, target);
+      return this.applyLocked(tx, session, event, caller ? actorOf(caller) : { type: 'system', id: null });
+    });
+    return sessionView(row);
+  }
+
+  /** The transition itself, for callers that already hold the session's row lock. */
+  async applyLocked(tx: Tx, session: SessionRow, event: SessionEvent, actor: ActorRef): Promise<SessionRow> {
+    const channel = await channelRepository.byId(tx.db, session.channelId);
+    const last = await sessionRepository.lastOfChain(tx.db, session.clientId, session.channelId);
+    const result = transition(session as SessionRow & { state: SessionState }, event, {
+      channelType: (channel?.type ?? 'api') as ChannelType,
+      isLastInChain: last?.id === session.id,
+      now: this.deps.clock.now(),
+    });
+    if (result instanceof InvalidTransition) throw result;
+    if (!result.changed) return session;
+    const updated = await sessionRepository.update(tx.db, session.id, result.patch);
+    await sessionRepository.insertHistory(tx.db, {
+      sessionId: session.id,
+      event: event.type,
+      fromState: session.state,
+      toState: updated.state,
+      actor,
+      details: eventDetails(event),
+    });
+    tx.emit('session.transitioned', session.id, {
+      sessionId: session.id,
+      lineId: session.lineId,
+      event: event.type,
+      from: session.state,
+      to: updated.state,
+      operatorId: updated.operatorId,
+      previousOperatorId: session.operatorId,
+      botId: updated.botId,
+      operatorGroupId: updated.operatorGroupId,
+      actor,
+    });
+    return updated;
+  }
+
+  async #checkTarget(target: AssignTarget): Promise<void> {
+    const db = this.deps.db;
+    if ('operatorId' in target) {
+      const user = await userRepository.byId(db, target.operatorId);
+      if (!user || user.deletedAt) {
+        throw new Unprocessable('ASSIGNEE_NOT_FOUND', `no user ${target.operatorId}`, {
+          field: 'operatorId',
+        });
+      }
+      if (user.blocked)
+        throw new Unprocessable('ASSIGNEE_BLOCKED', 'the operator is blocked', { field: 'operatorId' });
+    } else if ('botId' in target) {
+      if (!(await botRepository.byId(db, target.botId))) {
+        throw new Unprocessable('BOT_NOT_FOUND', `no bot ${target.botId}`, { field: 'botId' });
+      }
+    } else if (!(await groupRepository.byId(db, target.groupId))) {
+      throw new Unprocessable('GROUP_NOT_FOUND', `no operator group ${target.groupId}`, { field: 'groupId' });
+    }
+  }
+}
+
+function eventDetails(event: SessionEvent): Record<string, unknown> {
+  const { type: _type, ...rest } = event;
+  return rest;
+}
+
+function normalizeAccount(kind: ReturnType<typeof accountKind>, account: string): string | null {
+  const v = account.trim();
+  switch (kind) {
+    case 'username':
+      return /^@?[A-Za-z0-9_.]{1,64}$/.test(v) ? v.replace(/^@/, '') : null;
+    case 'phone': {
+      const digits = v.replace(/[\s()+-]/g, '');
+      return /^\d{5,16}$/.test(digits) ? digits : null;
+    }
+    case 'email':
+      return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) ? v.toLowerCase() : null;
+    case 'externalId':
+      return v.length > 0 && v.length <= 256 ? v : null;
+  }
+}

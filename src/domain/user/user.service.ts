@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { users } from '../../db/schema.ts';
+import { Conflict, Forbidden, NotFound, Unauthorized } from '../../errors.ts';
+import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
+import { hashToken, newToken } from '../../lib/tokens.ts';
+import type { Deps } from '../deps.ts';
+import { compileSearch, type EntitySearchSpec, type SearchRequest } from '../search/filter.ts';
+import { searchTable } from '../search/search.repository.ts';
+import { type UserRow, userRepository } from './user.repository.ts';
+import { type Caller, ROLES, type Role } from './user.ts';
+
+export interface UserView {
+  id: string;
+  login: string;
+  name: string;
+  role: Role;
+  blocked: boolean;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+}
+
+export function userView(u: UserRow): UserView {
+  return {
+    id: u.id,
+    login: u.login,
+    name: u.name,
+    role: u.role as Role,
+    blocked: u.blocked,
+    createdAt: u.createdAt.toISOString(),
+    updatedAt: u.updatedAt.toISOString(),
+    deletedAt: u.deletedAt?.toISOString() ?? null,
+  };
+}
+
+export const userSearch: EntitySearchSpec = {
+  fields: {
+    id: { column: users.id, kind: 'uuid', sortable: true },
+    login: { column: users.login, kind: 'text', sortable: true },
+    name: { column: users.name, kind: 'text', sortable: true },
+    role: { column: users.role, kind: 'enum', values: ROLES },
+    blocked: { column: users.blocked, kind: 'bool' },
+    createdAt: { column: users.createdAt, kind: 'timestamp', sortable: true },
+    deletedAt: { column: users.deletedAt, kind: 'timestamp' },
+  },
+  defaultSort: [{ field: 'login', dir: 'asc' }],
+  tieBreaker: users.id,
+  deletedField: 'deletedAt',
+};
+
+const TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
+
+export class UserService {
+  constructor(private readonly deps: Deps) {}
+
+  async authenticate(token: string): Promise<Caller> {
+    const found = await userRepository.byTokenHash(this.deps.db, hashToken(token));
+    if (!found) throw new Unauthorized('invalid or expired token', 'INVALID_TOKEN');
+    if (found.user.blocked) throw new Forbidden('the user is blocked', 'USER_BLOCKED');
+    const u = found.user;
+    return { id: u.id, login: u.login, name: u.name, role: u.role as Role, tokenId: found.tokenId };
+  }
+
+  async login(login: string, password: string): Promise<{ token: string; user: UserView }> {
+    const user = await userRepository.byLogin(this.deps.db, login);
+    // Hash even when the user is unknown, so timing does not tell which logins exist.
+    const ok = await verifyPassword(password, user?.passwordHash ?? 'scrypt$16384$8$1$AAAA$AAAA');
+    if (!user || !ok) throw new Unauthorized('wrong login or password', 'INVALID_CREDENTIALS');
+    if (user.blocked) throw new Forbidden('the user is blocked', 'USER_BLOCKED');
+    const token = await this.issueToken(user.id, 'login', new Date(Date.now() + TOKEN_TTL_MS));
+    return { token, user: userView(user) };
+  }
+
+  async issueToken(userId: string, name: string, expiresAt: Date | null): Promise<string> {
+    const token = newToken();
+    await userRepository.insertToken(this.deps.db, { userId, name, tokenHash: hashToken(token), expiresAt });
+    return token;
+  }
+
+  async logout(caller: Caller): Promise<void> {
+    await userRepository.revokeToken(this.deps.db, caller.tokenId);
+  }
+
+  async get(id: string): Promise<UserView> {
+    const u = await userRepository.byId(this.deps.db, id);
+    if (!u) throw new NotFound('User', id);
+    return userView(u);
+  }
+
+  search(request: SearchRequest) {
+    return searchTable(this.deps.db, users, compileSearch(userSearch, request)).then((p) => ({
+      items: p.items.map(userView),
+      total: p.total,
+    }));
+  }
+
+  async create(input: { login: string; name: string; role: Role; password: string }): Promise<UserView> {
+    if (await userRepository.byLogin(this.deps.db, input.login)) {
+      throw new Conflict('LOGIN_TAKEN', `login "${input.login}" is taken`, { field: 'login' });
+    }
+    const row = await userRepository.insert(this.deps.db, {
+      login: input.login,
+      name: input.name,
+      role: input.role,
+      passwordHash: await hashPassword(input.password),
+    });
+    return userView(row);
+  }
+
+  async update(
+    id: string,
+    patch: { name?: string; role?: Role; password?: string; blocked?: boolean },
+  ): Promise<UserView> {
+    const values: Partial<typeof users.$inferInsert> = {};
+    if (patch.name !== undefined) values.name = patch.name;
+    if (patch.role !== undefined) values.role = patch.role;
+    if (patch.blocked !== undefined) values.blocked = patch.blocked;
+    if (patch.password !== undefined) values.passwordHash = await hashPassword(patch.password);
+    const row = await this.deps.uow.run(async (tx) => {
+      const updated = await userRepository.update(tx.db, id, values);
+      if (!updated || updated.deletedAt) throw new NotFound('User', id);
+      if (patch.blocked === true) {
+        await userRepository.revokeAllTokens(tx.db, id);
+        tx.emit('user.blocked', id, { userId: id });
+      }
+      return updated;
+    });
+    return userView(row);
+  }
+
+  async remove(id: string, caller: Caller): Promise<void> {
+    if (id === caller.id) throw new Conflict('CANNOT_DELETE_SELF', 'you cannot delete your own user');
+    const row = await userRepository.update(this.deps.db, id, { deletedAt: new Date() });
+    if (!row) throw new NotFound('User', id);
+    await userRepository.revokeAllTokens(this.deps.db, id);
+  }
+
+  /**
+   * On first start with an empty database, creates the admin. Returns the generated password when
+   * none was configured (the caller prints it once), or null when nothing was created.
+   */
+  async bootstrapAdmin(
+    login: string,
+    password: string | null,
+  ): Promise<{ login: string; password: string | null } | null> {
+    if ((await userRepository.count(this.deps.db)) > 0) return null;
+    const generated = password ?? randomBytes(12).toString('base64url');
+    await this.create({ login, name: 'Administrator', role: 'admin', password: generated });
+    return { login, password: password ? null : generated };
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * One renderer for every error: `{ "error": { "code", "message", "details" } }`.
+ * Schema violations name the field path; bad JSON, oversized bodies and unknown routes get their
+ * own codes; anything unexpected is logged and answered 500 without internals.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError } from '../../errors.ts';
+
+interface AjvIssue {
+  instancePath: string;
+  message?: string;
+  keyword: string;
+  params: Record<string, unknown>;
+}
+
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_JSON_BODY',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+};
+
+function issuePath(context: string, issue: AjvIssue): string {
+  const parts = issue.instancePath.split('/').filter(Boolean);
+  if (issue.keyword === 'required' && typeof issue.params.missingProperty === 'string') {
+    parts.push(issue.params.missingProperty);
+  }
+  if (issue.keyword === 'additionalProperties' && typeof issue.params.additionalProperty === 'string') {
+    parts.push(issue.params.additionalProperty);
+  }
+  return [context, ...parts].join('.').replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+}
+
+function issueMessage(issue: AjvIssue): string {
+  if (issue.keyword === 'additionalProperties') return 'is not an allowed property';
+  if (issue.keyword === 'required') return 'is required';
+  return issue.message ?? 'is invalid';
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) request.log.error({ err }, err.message);
+      return reply.status(err.status).send({
+        error: {
+          code: err.code,
+          message: err.message,
+          ...(err.details !== undefined && { details: err.details }),
+        },
+      });
+    }
+    if (err.validation) {
+      const errors = (err.validation as AjvIssue[]).map((issue) => ({
+        path: issuePath(err.validationContext ?? 'request', issue),
+        message: issueMessage(issue),
+      }));
+      const first = errors[0];
+      return reply.status(400).send({
+        error: {
+          code: 'VALIDATION_FAILED',
+          message: first ? `${first.path}: ${first.message}` : 'the request is invalid',
+          details: { errors },
+        },
+      });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code =
+        FASTIFY_CODES[err.code] ??
+        (err instanceof SyntaxError || /JSON/i.test(err.message) ? 'INVALID_JSON' : 'BAD_REQUEST');
+      return reply.status(status).send({ error: { code, message: err.message } });
+    }
+    request.log.error({ err }, 'unhandled error');
+    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error' } });
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: 'ROUTE_NOT_FOUND',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      },
+    }),
+  );
+}

@@ -1,0 +1,99 @@
+import { Type } from 'typebox';
+import { CHANNEL_TYPES } from '../../domain/channel/channel.ts';
+import { callerOf } from '../plugins/auth.ts';
+import type { App, RouteContext } from '../route-context.ts';
+import { ChannelSchema, Enum, IdParams, Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Source = Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 })));
+const Settings = Type.Optional(
+  Type.Record(Type.String(), Type.Unknown(), {
+    description: 'Provider settings (tokens, secrets): write-only, stored encrypted.',
+  }),
+);
+
+export function channelRoutes(app: App, { services, auth }: RouteContext): void {
+  const admin = auth.require('admin');
+  const tags = ['channels'];
+  app.post(
+    '/channels',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        body: Type.Object(
+          { lineId: Uuid, name: Name, type: Enum(CHANNEL_TYPES), source: Source, settings: Settings },
+          { additionalProperties: false },
+        ),
+        response: { 201: ChannelSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.channels.create(req.body)),
+  );
+  app.get(
+    '/channels/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: ChannelSchema } } },
+    (req) => services.channels.get(req.params.id, callerOf(req)),
+  );
+  app.post(
+    '/channels/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(ChannelSchema) } } },
+    (req) => services.channels.search(req.body, callerOf(req)),
+  );
+  app.patch(
+    '/channels/:id',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        summary: 'Change a channel; settings merge (null removes a key, the mask keeps the old value)',
+        params: IdParams,
+        body: Type.Object(
+          { name: Type.Optional(Name), source: Source, settings: Settings },
+          { additionalProperties: false },
+        ),
+        response: { 200: ChannelSchema },
+      },
+    },
+    (req) => services.channels.update(req.params.id, req.body),
+  );
+  app.delete(
+    '/channels/:id',
+    { preHandler: admin, schema: { tags, params: IdParams } },
+    async (req, reply) => {
+      await services.channels.remove(req.params.id);
+      return reply.status(204).send();
+    },
+  );
+  app.post(
+    '/channels/:id/disconnect',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        params: IdParams,
+        body: Type.Optional(
+          Type.Object(
+            { reason: Type.Optional(Type.String({ maxLength: 500 })) },
+            { additionalProperties: false },
+          ),
+        ),
+        response: { 200: ChannelSchema },
+      },
+    },
+    (req) => services.channels.disconnect(req.params.id, req.body?.reason ?? null),
+  );
+  app.post(
+    '/channels/:id/reconnect',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        summary: 'Reconnect a channel (telegramBot, inbox, viberbot, livechat, instagram only; others 409)',
+        params: IdParams,
+        response: { 200: ChannelSchema },
+      },
+    },
+    (req) => services.channels.reconnect(req.params.id),
+  );
+}

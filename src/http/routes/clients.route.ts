@@ -1,0 +1,123 @@
+import { Type } from 'typebox';
+import { callerOf } from '../plugins/auth.ts';
+import type { App, RouteContext } from '../route-context.ts';
+import {
+  ApplicationItemSchema,
+  ClientSchema,
+  ContactSchema,
+  IdParams,
+  Nullable,
+  Page,
+  SearchBody,
+  Uuid,
+} from '../schemas.ts';
+
+const Text = (max: number) => Type.Optional(Nullable(Type.String({ maxLength: max })));
+
+export function clientRoutes(app: App, { services, auth }: RouteContext): void {
+  const tags = ['clients'];
+  app.get(
+    '/clients/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: ClientSchema } } },
+    (req) => services.clients.get(req.params.id, callerOf(req)),
+  );
+  app.post(
+    '/clients/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(ClientSchema) } } },
+    (req) => services.clients.search(req.body, callerOf(req)),
+  );
+  app.patch(
+    '/clients/:id',
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary:
+          "Change a client or link it to a CRM record (only of the application type chosen in the line's settings)",
+        params: IdParams,
+        body: Type.Object(
+          {
+            username: Text(200),
+            firstName: Text(200),
+            lastName: Text(200),
+            phone: Text(50),
+            email: Text(320),
+            avatarUrl: Text(2000),
+            banned: Type.Optional(Type.Boolean()),
+            applicationItem: Type.Optional(Nullable(ApplicationItemSchema)),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: ClientSchema },
+      },
+    },
+    (req) => services.clients.update(req.params.id, req.body, callerOf(req)),
+  );
+}
+
+export function contactRoutes(app: App, { services, auth }: RouteContext): void {
+  const tags = ['contacts'];
+  const Fields = {
+    phones: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 50 }), { maxItems: 50 })),
+    emails: Type.Optional(Type.Array(Type.String({ format: 'email', maxLength: 320 }), { maxItems: 50 })),
+    notes: Type.Optional(Nullable(Type.String({ maxLength: 20000 }))),
+  };
+  const Name = Type.String({ minLength: 1, maxLength: 300 });
+  app.post(
+    '/contacts',
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        body: Type.Object({ name: Name, ...Fields }, { additionalProperties: false }),
+        response: { 201: ContactSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.contacts.create(req.body)),
+  );
+  app.get(
+    '/contacts/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: ContactSchema } } },
+    (req) => services.contacts.get(req.params.id),
+  );
+  app.post(
+    '/contacts/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(ContactSchema) } } },
+    (req) => services.contacts.search(req.body),
+  );
+  app.patch(
+    '/contacts/:id',
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        params: IdParams,
+        body: Type.Object({ name: Type.Optional(Name), ...Fields }, { additionalProperties: false }),
+        response: { 200: ContactSchema },
+      },
+    },
+    (req) => services.contacts.update(req.params.id, req.body),
+  );
+  app.delete(
+    '/contacts/:id',
+    { preHandler: auth.require('admin', 'supervisor'), schema: { tags, params: IdParams } },
+    async (req, reply) => {
+      await services.contacts.remove(req.params.id);
+      return reply.status(204).send();
+    },
+  );
+  app.post(
+    '/contacts/:id/merge',
+    {
+      preHandler: auth.require('admin', 'supervisor'),
+      schema: {
+        tags,
+        summary: 'Merge another contact into this one; its clients are relinked here and it is soft-deleted',
+        params: IdParams,
+        body: Type.Object({ sourceId: Uuid }, { additionalProperties: false }),
+        response: { 200: Type.Object({ contact: ContactSchema, relinkedClients: Type.Integer() }) },
+      },
+    },
+    (req) => services.contacts.merge(req.params.id, req.body.sourceId),
+  );
+}

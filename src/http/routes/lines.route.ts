@@ -1,0 +1,170 @@
+import { Type } from 'typebox';
+import { callerOf } from '../plugins/auth.ts';
+import type { App, RouteContext } from '../route-context.ts';
+import {
+  BotSchema,
+  GroupSchema,
+  IdParams,
+  LineSchema,
+  Nullable,
+  Page,
+  SearchBody,
+  Uuid,
+} from '../schemas.ts';
+
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const LineBody = {
+  settings: Type.Optional(
+    Type.Object(
+      { applicationType: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 100 }))) },
+      { additionalProperties: false },
+    ),
+  ),
+  queue: Type.Optional(
+    Type.Record(Type.String(), Type.Unknown(), { description: 'Queue settings (routing)' }),
+  ),
+  operatorIds: Type.Optional(Type.Array(Uuid, { maxItems: 10000 })),
+  groupIds: Type.Optional(Type.Array(Uuid, { maxItems: 1000 })),
+};
+
+export function lineRoutes(app: App, { services, auth }: RouteContext): void {
+  const admin = auth.require('admin');
+  const tags = ['lines'];
+  app.post(
+    '/lines',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        body: Type.Object({ name: Name, ...LineBody }, { additionalProperties: false }),
+        response: { 201: LineSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.lines.create(req.body)),
+  );
+  app.get(
+    '/lines/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: LineSchema } } },
+    (req) => services.lines.get(req.params.id, callerOf(req)),
+  );
+  app.post(
+    '/lines/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(LineSchema) } } },
+    (req) => services.lines.search(req.body, callerOf(req)),
+  );
+  app.patch(
+    '/lines/:id',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        params: IdParams,
+        body: Type.Object({ name: Type.Optional(Name), ...LineBody }, { additionalProperties: false }),
+        response: { 200: LineSchema },
+      },
+    },
+    (req) => services.lines.update(req.params.id, req.body),
+  );
+  app.delete('/lines/:id', { preHandler: admin, schema: { tags, params: IdParams } }, async (req, reply) => {
+    await services.lines.remove(req.params.id);
+    return reply.status(204).send();
+  });
+}
+
+export function groupRoutes(app: App, { services, auth }: RouteContext): void {
+  const admin = auth.require('admin');
+  const tags = ['operator groups'];
+  const Members = Type.Optional(Type.Array(Uuid, { maxItems: 10000 }));
+  app.post(
+    '/groups',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        body: Type.Object({ name: Name, memberIds: Members }, { additionalProperties: false }),
+        response: { 201: GroupSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.groups.create(req.body)),
+  );
+  app.get(
+    '/groups/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: GroupSchema } } },
+    (req) => services.groups.get(req.params.id),
+  );
+  app.post(
+    '/groups/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(GroupSchema) } } },
+    (req) => services.groups.search(req.body),
+  );
+  app.patch(
+    '/groups/:id',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        params: IdParams,
+        body: Type.Object({ name: Type.Optional(Name), memberIds: Members }, { additionalProperties: false }),
+        response: { 200: GroupSchema },
+      },
+    },
+    (req) => services.groups.update(req.params.id, req.body),
+  );
+  app.delete('/groups/:id', { preHandler: admin, schema: { tags, params: IdParams } }, async (req, reply) => {
+    await services.groups.remove(req.params.id);
+    return reply.status(204).send();
+  });
+}
+
+export function botRoutes(app: App, { services, auth }: RouteContext): void {
+  const admin = auth.require('admin');
+  const tags = ['bots'];
+  const Settings = Type.Optional(
+    Type.Object(
+      {
+        webhookUrl: Type.Optional(Nullable(Type.String({ format: 'uri' }))),
+        secret: Type.Optional(Nullable(Type.String({ minLength: 16 }))),
+      },
+      { additionalProperties: true },
+    ),
+  );
+  app.post(
+    '/bots',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        body: Type.Object({ name: Name, settings: Settings }, { additionalProperties: false }),
+        response: { 201: BotSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.bots.create(req.body)),
+  );
+  app.get(
+    '/bots/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: BotSchema } } },
+    (req) => services.bots.get(req.params.id),
+  );
+  app.post(
+    '/bots/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(BotSchema) } } },
+    (req) => services.bots.search(req.body),
+  );
+  app.patch(
+    '/bots/:id',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        params: IdParams,
+        body: Type.Object({ name: Type.Optional(Name), settings: Settings }, { additionalProperties: false }),
+        response: { 200: BotSchema },
+      },
+    },
+    (req) => services.bots.update(req.params.id, req.body),
+  );
+  app.delete('/bots/:id', { preHandler: admin, schema: { tags, params: IdParams } }, async (req, reply) => {
+    await services.bots.remove(req.params.id);
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,144 @@
+import { Type } from 'typebox';
+import { MAX_MESSAGE_PAGE } from '../../domain/message/message.service.ts';
+import type { AssignTarget } from '../../domain/session/session.service.ts';
+import { callerOf } from '../plugins/auth.ts';
+import type { App, RouteContext } from '../route-context.ts';
+import {
+  HistoryEntrySchema,
+  IdParams,
+  MessageSchema,
+  Nullable,
+  Page,
+  SearchBody,
+  SessionSchema,
+  Uuid,
+} from '../schemas.ts';
+
+export function sessionRoutes(app: App, { services, auth }: RouteContext): void {
+  const tags = ['sessions'];
+  const s = services.sessions;
+  app.post(
+    '/sessions',
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'Start a conversation with a messenger account (login, phone or e-mail by channel type)',
+        body: Type.Object(
+          { channelId: Uuid, account: Type.String({ minLength: 1, maxLength: 320 }) },
+          { additionalProperties: false },
+        ),
+        response: { 200: SessionSchema, 201: SessionSchema },
+      },
+    },
+    async (req, reply) => {
+      const { session, created } = await s.create(req.body.channelId, req.body.account, callerOf(req));
+      return reply.status(created ? 201 : 200).send(session);
+    },
+  );
+  app.get(
+    '/sessions/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: SessionSchema } } },
+    (req) => s.get(req.params.id, callerOf(req)),
+  );
+  app.post(
+    '/sessions/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(SessionSchema) } } },
+    (req) => s.search(req.body, callerOf(req)),
+  );
+  app.post(
+    '/sessions/:id/assign',
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'Assign to an operator, a bot or an operator group (exactly one)',
+        params: IdParams,
+        body: Type.Union([
+          Type.Object({ operatorId: Uuid }, { additionalProperties: false }),
+          Type.Object({ botId: Uuid }, { additionalProperties: false }),
+          Type.Object({ groupId: Uuid }, { additionalProperties: false }),
+        ]),
+        response: { 200: SessionSchema },
+      },
+    },
+    (req) => s.assign(req.params.id, req.body as AssignTarget, callerOf(req)),
+  );
+  app.post(
+    '/sessions/:id/close',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: SessionSchema } } },
+    (req) => s.close(req.params.id, callerOf(req)),
+  );
+  app.post(
+    '/sessions/:id/spam',
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'Mark as spam: closes it and drops it from metrics',
+        params: IdParams,
+        response: { 200: SessionSchema },
+      },
+    },
+    (req) => s.markAsSpam(req.params.id, callerOf(req)),
+  );
+  app.delete(
+    '/sessions/:id/spam',
+    {
+      preHandler: auth.require('admin', 'supervisor'),
+      schema: {
+        tags,
+        summary: 'Take out of spam (last session of the chain, or any inbox session); it returns to Closed',
+        params: IdParams,
+        response: { 200: SessionSchema },
+      },
+    },
+    (req) => s.unmarkAsSpam(req.params.id, callerOf(req)),
+  );
+  app.get(
+    '/sessions/:id/history',
+    {
+      preHandler: auth.any,
+      schema: { tags, params: IdParams, response: { 200: Type.Array(HistoryEntrySchema) } },
+    },
+    (req) => s.history(req.params.id, callerOf(req)),
+  );
+  app.get(
+    '/sessions/:id/messages',
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'Messages, newest first; pass nextCursor as `before` for older ones',
+        params: IdParams,
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_MESSAGE_PAGE, default: 50 })),
+          before: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
+        }),
+        response: {
+          200: Type.Object({ items: Type.Array(MessageSchema), nextCursor: Nullable(Type.String()) }),
+        },
+      },
+    },
+    async (req) => {
+      await s.visible(req.params.id, callerOf(req));
+      return services.messages.page(req.params.id, req.query);
+    },
+  );
+  app.get(
+    '/sessions/:id/last-message',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: Nullable(MessageSchema) } } },
+    async (req) => {
+      await s.visible(req.params.id, callerOf(req));
+      return services.messages.last(req.params.id);
+    },
+  );
+  app.post(
+    '/messages/search',
+    {
+      preHandler: auth.any,
+      schema: { tags: ['messages'], body: SearchBody, response: { 200: Page(MessageSchema) } },
+    },
+    (req) => services.messages.search(req.body, callerOf(req)),
+  );
+}

@@ -1,0 +1,95 @@
+import { Type } from 'typebox';
+import { ROLES } from '../../domain/user/user.ts';
+import { callerOf } from '../plugins/auth.ts';
+import type { App, RouteContext } from '../route-context.ts';
+import { Enum, IdParams, Page, SearchBody, UserSchema } from '../schemas.ts';
+
+const Password = Type.String({ minLength: 8, maxLength: 500 });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+
+export function userRoutes(app: App, { services, auth }: RouteContext): void {
+  const tags = ['users'];
+  app.post(
+    '/users',
+    {
+      preHandler: auth.require('admin'),
+      schema: {
+        tags,
+        summary: 'Create a staff user (admin)',
+        body: Type.Object(
+          {
+            login: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\s]+$' }),
+            name: Name,
+            role: Enum(ROLES),
+            password: Password,
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: UserSchema },
+      },
+    },
+    async (req, reply) => reply.status(201).send(await services.users.create(req.body)),
+  );
+  app.get(
+    '/users/:id',
+    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: UserSchema } } },
+    (req) => services.users.get(req.params.id),
+  );
+  app.post(
+    '/users/search',
+    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(UserSchema) } } },
+    (req) => services.users.search(req.body),
+  );
+  app.patch(
+    '/users/:id',
+    {
+      preHandler: auth.require('admin'),
+      schema: {
+        tags,
+        summary: 'Change a user; blocking revokes their tokens (admin)',
+        params: IdParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Name),
+            role: Type.Optional(Enum(ROLES)),
+            password: Type.Optional(Password),
+            blocked: Type.Optional(Type.Boolean()),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: UserSchema },
+      },
+    },
+    (req) => services.users.update(req.params.id, req.body),
+  );
+  app.delete(
+    '/users/:id',
+    { preHandler: auth.require('admin'), schema: { tags, params: IdParams } },
+    async (req, reply) => {
+      await services.users.remove(req.params.id, callerOf(req));
+      return reply.status(204).send();
+    },
+  );
+  app.post(
+    '/users/:id/tokens',
+    {
+      preHandler: auth.require('admin'),
+      schema: {
+        tags,
+        summary: 'Issue a long-lived API token for a user (integrations, bots); shown once (admin)',
+        params: IdParams,
+        body: Type.Object(
+          { name: Type.String({ minLength: 1, maxLength: 100 }) },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ token: Type.String() }) },
+      },
+    },
+    async (req, reply) => {
+      await services.users.get(req.params.id);
+      return reply
+        .status(201)
+        .send({ token: await services.users.issueToken(req.params.id, req.body.name, null) });
+    },
+  );
+}

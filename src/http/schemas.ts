@@ -1,0 +1,208 @@
+/** TypeBox schemas shared by routes: they validate requests and document the API (OpenAPI). */
+import { type TSchema, Type } from 'typebox';
+import { CHANNEL_STATES, CHANNEL_TYPES } from '../domain/channel/channel.ts';
+import {
+  MESSAGE_DIRECTIONS,
+  MESSAGE_STATUSES,
+  MESSAGE_TYPES,
+  SENDER_TYPES,
+} from '../domain/message/message.ts';
+import { PRIORITIES, SESSION_STATES } from '../domain/session/session.ts';
+import { ROLES } from '../domain/user/user.ts';
+
+export const Uuid = Type.String({ format: 'uuid' });
+export const Timestamp = Type.String({ format: 'date-time' });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const NullableTs = Nullable(Timestamp);
+const Enum = <const T extends string[]>(values: readonly [...T]) => Type.Enum(values);
+
+export const IdParams = Type.Object({ id: Uuid });
+
+export const ErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { $id: 'Error' },
+);
+
+export const SearchBody = Type.Object(
+  {
+    where: Type.Optional(
+      Type.Object(
+        {},
+        {
+          additionalProperties: true,
+          description:
+            'A condition {"field","op","value"} or {"and":[…]} / {"or":[…]} / {"not":{…}}. Ops: eq, neq, in, nin, all, gt, gte, lt, lte, like, isNull.',
+        },
+      ),
+    ),
+    size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    from: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    sort: Type.Optional(
+      Type.Array(
+        Type.Object({
+          field: Type.String(),
+          dir: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+        }),
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Page = <T extends TSchema>(item: T) =>
+  Type.Object({ items: Type.Array(item), total: Type.Integer() });
+
+const recordTimes = { createdAt: Timestamp, updatedAt: Timestamp, deletedAt: NullableTs };
+
+export const UserSchema = Type.Object({
+  id: Uuid,
+  login: Type.String(),
+  name: Type.String(),
+  role: Enum(ROLES),
+  blocked: Type.Boolean(),
+  ...recordTimes,
+});
+
+export const LineSettingsSchema = Type.Object({ applicationType: Nullable(Type.String()) });
+
+export const LineSchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  settings: LineSettingsSchema,
+  queue: Type.Object({}, { additionalProperties: true }),
+  operatorIds: Type.Array(Uuid),
+  groupIds: Type.Array(Uuid),
+  ...recordTimes,
+});
+
+export const GroupSchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  memberIds: Type.Array(Uuid),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+
+export const SettingsSchema = Type.Record(Type.String(), Type.Unknown(), {
+  description: 'Secret values come back masked.',
+});
+
+export const BotSchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  settings: SettingsSchema,
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+
+export const ChannelSchema = Type.Object({
+  id: Uuid,
+  lineId: Uuid,
+  name: Type.String(),
+  type: Enum(CHANNEL_TYPES),
+  state: Enum(CHANNEL_STATES),
+  stateReason: Nullable(Type.String()),
+  source: Nullable(Type.String()),
+  settings: SettingsSchema,
+  ...recordTimes,
+});
+
+export const ApplicationItemSchema = Type.Object({
+  type: Type.String({ minLength: 1 }),
+  id: Type.String({ minLength: 1 }),
+});
+
+export const ClientSchema = Type.Object({
+  id: Uuid,
+  channelId: Uuid,
+  externalId: Type.String(),
+  username: Nullable(Type.String()),
+  firstName: Nullable(Type.String()),
+  lastName: Nullable(Type.String()),
+  phone: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  avatarUrl: Nullable(Type.String()),
+  applicationItem: Nullable(ApplicationItemSchema),
+  banned: Type.Boolean(),
+  online: Type.Boolean(),
+  lastSeenAt: NullableTs,
+  ...recordTimes,
+});
+
+export const ContactSchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  phones: Type.Array(Type.String()),
+  emails: Type.Array(Type.String()),
+  notes: Nullable(Type.String()),
+  mergedIntoId: Nullable(Uuid),
+  ...recordTimes,
+});
+
+const ActorSchema = Type.Object({ type: Type.String(), id: Nullable(Type.String()) });
+
+export const SessionSchema = Type.Object({
+  id: Uuid,
+  lineId: Uuid,
+  channelId: Uuid,
+  clientIds: Type.Array(Uuid),
+  state: Enum(SESSION_STATES),
+  markedAsSpam: Type.Boolean(),
+  priority: Enum(PRIORITIES),
+  operatorId: Nullable(Uuid),
+  operatorGroupId: Nullable(Uuid),
+  botId: Nullable(Uuid),
+  previousSessionId: Nullable(Uuid),
+  startedAt: Timestamp,
+  operatorAssignedAt: NullableTs,
+  firstAnswerAt: NullableTs,
+  lastMessageAt: NullableTs,
+  closedAt: NullableTs,
+  closedBy: Nullable(ActorSchema),
+  unreadClientMessageCount: Type.Integer(),
+  unreadOperatorMessageCount: Type.Integer(),
+  ...recordTimes,
+});
+
+export const HistoryEntrySchema = Type.Object({
+  id: Type.Integer(),
+  event: Type.String(),
+  fromState: Nullable(Type.String()),
+  toState: Type.String(),
+  actor: ActorSchema,
+  details: Type.Object({}, { additionalProperties: true }),
+  at: Timestamp,
+});
+
+export const MessageSchema = Type.Object({
+  id: Uuid,
+  sessionId: Uuid,
+  channelId: Uuid,
+  direction: Enum(MESSAGE_DIRECTIONS),
+  type: Enum(MESSAGE_TYPES),
+  text: Nullable(Type.String()),
+  attachments: Type.Array(
+    Type.Object({
+      fileId: Nullable(Type.String()),
+      name: Nullable(Type.String()),
+      mimeType: Nullable(Type.String()),
+      size: Nullable(Type.Integer()),
+    }),
+  ),
+  sender: Type.Object({ type: Enum(SENDER_TYPES), id: Nullable(Type.String()) }),
+  externalId: Nullable(Type.String()),
+  status: Enum(MESSAGE_STATUSES),
+  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+  editedAt: NullableTs,
+  readAt: NullableTs,
+  ...recordTimes,
+  cursor: Type.String(),
+});
+
+export { Enum, Nullable };

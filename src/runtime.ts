@@ -1,0 +1,45 @@
+/**
+ * Starting the server's parts in order — database, migrations, secrets, services, first admin — as
+ * one function that main.ts and the tests' child processes share.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from './config.ts';
+import { type Database, openDatabase } from './db/client.ts';
+import { migrate } from './db/migrate.ts';
+import { SecretBox } from './lib/secret-box.ts';
+import { createServices, type Services } from './services.ts';
+
+/** The configured key, or (embedded mode) one generated once into the data directory. */
+export function resolveSecretKey(config: Config): string {
+  if (config.secretKey) return config.secretKey;
+  const file = path.join(config.dataDir, 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(config.dataDir, { recursive: true });
+  const key = randomBytes(32).toString('hex');
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
+}
+
+export interface Runtime {
+  config: Config;
+  database: Database;
+  services: Services;
+  /** Set when this start created the first admin. */
+  bootstrap: { login: string; password: string | null } | null;
+  close(): Promise<void>;
+}
+
+export async function startRuntime(config: Config): Promise<Runtime> {
+  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await migrate(database.db);
+    const services = createServices({ db: database.db, secrets: new SecretBox(resolveSecretKey(config)) });
+    const bootstrap = await services.users.bootstrapAdmin(config.adminLogin, config.adminPassword);
+    return { config, database, services, bootstrap, close: () => database.close() };
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}

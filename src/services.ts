@@ -1,0 +1,57 @@
+/** The composition root of the domain: every service, built once from explicit dependencies. */
+import type { Db } from './db/client.ts';
+import { UnitOfWork } from './db/unit-of-work.ts';
+import { BotService } from './domain/bot/bot.service.ts';
+import { ChannelService, type PublicSettingsKeys } from './domain/channel/channel.service.ts';
+import { ClientService } from './domain/client/client.service.ts';
+import { ContactService } from './domain/contact/contact.service.ts';
+import { type Clock, type Deps, systemClock } from './domain/deps.ts';
+import { EventBus } from './domain/events/domain-events.ts';
+import { GroupService } from './domain/group/group.service.ts';
+import { LineService } from './domain/line/line.service.ts';
+import { MessageService } from './domain/message/message.service.ts';
+import { SessionService } from './domain/session/session.service.ts';
+import { UserService } from './domain/user/user.service.ts';
+import type { SecretBox } from './lib/secret-box.ts';
+
+export interface Services {
+  deps: Deps;
+  users: UserService;
+  lines: LineService;
+  groups: GroupService;
+  bots: BotService;
+  channels: ChannelService;
+  clients: ClientService;
+  contacts: ContactService;
+  sessions: SessionService;
+  messages: MessageService;
+}
+
+export function createServices(opts: {
+  db: Db;
+  secrets: SecretBox;
+  bus?: EventBus;
+  clock?: Clock;
+  publicSettingsKeys?: PublicSettingsKeys;
+}): Services {
+  const bus = opts.bus ?? new EventBus();
+  const deps: Deps = {
+    db: opts.db,
+    bus,
+    uow: new UnitOfWork(opts.db, bus),
+    secrets: opts.secrets,
+    clock: opts.clock ?? systemClock,
+  };
+  return {
+    deps,
+    users: new UserService(deps),
+    lines: new LineService(deps),
+    groups: new GroupService(deps),
+    bots: new BotService(deps),
+    channels: new ChannelService(deps, opts.publicSettingsKeys),
+    clients: new ClientService(deps),
+    contacts: new ContactService(deps),
+    sessions: new SessionService(deps),
+    messages: new MessageService(deps),
+  };
+}
