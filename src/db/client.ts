@@ -20,6 +20,8 @@ export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 export interface Database {
   readonly db: Db;
   readonly kind: 'pglite' | 'postgres';
+  /** The embedded instance, when kind is pglite. */
+  readonly pglite?: PGlite;
   close(): Promise<void>;
 }
 
@@ -30,6 +32,8 @@ export interface OpenDatabaseOptions {
   dataDir: string | null;
   /** Pool size for a server database. */
   maxConnections?: number;
+  /** PGlite only: start from a data-directory dump (PGlite's dumpDataDir) instead of an empty cluster. */
+  pgliteDump?: Blob;
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
@@ -47,10 +51,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     dir = path.join(opts.dataDir, 'pgdata');
     mkdirSync(dir, { recursive: true });
   }
-  const client = new PGlite(dir);
+  const client = new PGlite(dir, opts.pgliteDump ? { loadDataDir: opts.pgliteDump } : {});
   await client.waitReady;
   const db = drizzlePglite({ client, schema }) as unknown as Db;
-  return { db, kind: 'pglite', close: () => client.close() };
+  return { db, kind: 'pglite', close: () => client.close(), pglite: client };
 }
 
 /** Runs raw SQL and returns its rows, whichever driver is underneath. */

@@ -6,7 +6,6 @@ import { FakeTelegramApi } from './telegram-api.ts';
 
 type Answer = {
   ok: boolean;
-  // biome-ignore lint/suspicious/noExplicitAny: wire JSON, probed ad hoc by the assertions
   result?: any;
   description?: string;
   error_code?: number;

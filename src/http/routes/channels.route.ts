@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { CHANNEL_TYPES } from '../../domain/channel/channel.ts';
+import { InvalidField } from '../../errors.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import { ChannelSchema, Enum, IdParams, Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
@@ -71,17 +72,12 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
       preHandler: admin,
       schema: {
         tags,
+        summary: 'Disconnect a channel; an optional JSON body {"reason"} is kept as stateReason',
         params: IdParams,
-        body: Type.Optional(
-          Type.Object(
-            { reason: Type.Optional(Type.String({ maxLength: 500 })) },
-            { additionalProperties: false },
-          ),
-        ),
         response: { 200: ChannelSchema },
       },
     },
-    (req) => services.channels.disconnect(req.params.id, req.body?.reason ?? null),
+    (req) => services.channels.disconnect(req.params.id, optionalReason(req.body)),
   );
   app.post(
     '/channels/:id/reconnect',
@@ -96,4 +92,18 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
     },
     (req) => services.channels.reconnect(req.params.id),
   );
+}
+
+/** The body of a disconnect is optional; when present it may carry a reason. */
+function optionalReason(body: unknown): string | null {
+  if (body === undefined || body === null) return null;
+  const reason = (body as { reason?: unknown }).reason;
+  if (
+    typeof body !== 'object' ||
+    Array.isArray(body) ||
+    (reason !== undefined && typeof reason !== 'string')
+  ) {
+    throw new InvalidField('body.reason', 'must be a string');
+  }
+  return reason === undefined ? null : reason.slice(0, 500);
 }

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.ts';
+
+describe('config', () => {
+  it('defaults to embedded mode on port 8080 with an admin called admin', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.databaseUrl, null);
+    assert.equal(c.adminLogin, 'admin');
+    assert.match(c.dataDir, /data$/);
+  });
+
+  it('reports every problem at once, naming the variables', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          PORT: 'eighty',
+          DATABASE_URL: 'mysql://x',
+          LOG_LEVEL: 'loud',
+          OMNILINE_ADMIN_PASSWORD: 'short',
+        }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        const text = err.problems.join('\n');
+        for (const name of [
+          'PORT',
+          'DATABASE_URL',
+          'LOG_LEVEL',
+          'OMNILINE_ADMIN_PASSWORD',
+          'OMNILINE_SECRET_KEY',
+        ]) {
+          assert.match(text, new RegExp(name));
+        }
+        return true;
+      },
+    );
+  });
+
+  it('requires a shared secret key with a PostgreSQL server', () => {
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'postgres://localhost/x' }),
+      /OMNILINE_SECRET_KEY is required/,
+    );
+    const c = loadConfig({ DATABASE_URL: 'postgres://localhost/x', OMNILINE_SECRET_KEY: 'k'.repeat(32) });
+    assert.equal(c.databaseUrl, 'postgres://localhost/x');
+  });
+});
