@@ -2,10 +2,13 @@
  * buildApp: the Fastify instance with every plugin and route, and no listen() — tests drive it with
  * `app.inject`, main.ts listens.
  */
+
+import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { MAX_FILE_BYTES } from './files/file.service.ts';
 import { createAuth } from './http/plugins/auth.ts';
 import { registerErrorHandling } from './http/plugins/errors.ts';
 import type { RouteContext } from './http/route-context.ts';
@@ -13,20 +16,23 @@ import { authRoutes } from './http/routes/auth.route.ts';
 import { channelRoutes } from './http/routes/channels.route.ts';
 import { clientRoutes, contactRoutes } from './http/routes/clients.route.ts';
 import { botRoutes, groupRoutes, lineRoutes } from './http/routes/lines.route.ts';
+import { messageRoutes } from './http/routes/messages.route.ts';
 import { sessionRoutes } from './http/routes/sessions.route.ts';
 import { systemRoutes } from './http/routes/system.route.ts';
 import { userRoutes } from './http/routes/users.route.ts';
-import type { Services } from './services.ts';
+import { webhookRoutes } from './http/routes/webhooks.route.ts';
+import type { Platform } from './platform.ts';
 
 export interface AppOptions {
-  services: Services;
+  platform: Platform;
   bodyLimitBytes?: number;
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger; none means silent (tests). */
+  logger?: FastifyBaseLogger;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true },
@@ -49,8 +55,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
-  systemRoutes(app, opts.services.deps.db);
-  const ctx: RouteContext = { services: opts.services, auth: createAuth(opts.services.users) };
+  await app.register(multipart, {
+    limits: { fileSize: MAX_FILE_BYTES, files: 10, fields: 5, fieldSize: 64 * 1024 },
+  });
+
+  const { services } = opts.platform;
+  systemRoutes(app, services.deps.db);
+  webhookRoutes(app, opts.platform, opts.bodyLimitBytes ?? 1024 * 1024);
+  const ctx: RouteContext = { services, auth: createAuth(services.users) };
   await app.register(
     async (api) => {
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();

@@ -11,6 +11,8 @@ export interface Config {
   databaseUrl: string | null;
   redisUrl: string | null;
   dataDir: string;
+  /** Root of the local file store (attachments). */
+  filesDir: string;
   /** Key material for encrypting provider secrets at rest; null means "generate into dataDir" (embedded only). */
   secretKey: string | null;
   adminLogin: string;
@@ -82,6 +84,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl,
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     dataDir: path.resolve(str('OMNILINE_DATA_DIR') ?? './data'),
+    filesDir: path.resolve(
+      str('OMNILINE_FILES_DIR') ?? path.join(str('OMNILINE_DATA_DIR') ?? './data', 'files'),
+    ),
     secretKey,
     adminLogin: str('OMNILINE_ADMIN_LOGIN') ?? 'admin',
     adminPassword,

@@ -1,17 +1,16 @@
 /** Entry point: config → runtime → buildApp → listen, with graceful shutdown. */
+import pino from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { startRuntime } from './runtime.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const runtime = await startRuntime(config);
-  const app = await buildApp({
-    services: runtime.services,
-    bodyLimitBytes: config.bodyLimitBytes,
-    logger: { level: config.logLevel },
-  });
+  const logger = pino({ level: config.logLevel });
+  const runtime = await startRuntime(config, logger);
+  const app = await buildApp({ platform: runtime.platform, bodyLimitBytes: config.bodyLimitBytes, logger });
   const address = await app.listen({ port: config.port, host: config.host });
+  runtime.platform.start();
   const mode =
     runtime.database.kind === 'pglite' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL server';
   app.log.info(`Omniline listening on ${address} (${mode}); API docs at ${address}/api/docs`);

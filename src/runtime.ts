@@ -9,7 +9,8 @@ import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
 import { SecretBox } from './lib/secret-box.ts';
-import { createServices, type Services } from './services.ts';
+import { createPlatform, type Platform, type PlatformOptions } from './platform.ts';
+import { loadPlugins } from './plugins.ts';
 
 /** The configured key, or (embedded mode) one generated once into the data directory. */
 export function resolveSecretKey(config: Config): string {
@@ -25,19 +26,35 @@ export function resolveSecretKey(config: Config): string {
 export interface Runtime {
   config: Config;
   database: Database;
-  services: Services;
+  platform: Platform;
   /** Set when this start created the first admin. */
   bootstrap: { login: string; password: string | null } | null;
   close(): Promise<void>;
 }
 
-export async function startRuntime(config: Config): Promise<Runtime> {
+export async function startRuntime(config: Config, log: PlatformOptions['log']): Promise<Runtime> {
   const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
     await migrate(database.db);
-    const services = createServices({ db: database.db, secrets: new SecretBox(resolveSecretKey(config)) });
-    const bootstrap = await services.users.bootstrapAdmin(config.adminLogin, config.adminPassword);
-    return { config, database, services, bootstrap, close: () => database.close() };
+    const platform = createPlatform({
+      db: database.db,
+      secrets: new SecretBox(resolveSecretKey(config)),
+      filesDir: config.filesDir,
+      publicUrl: config.publicUrl,
+      plugins: await loadPlugins(config.plugins),
+      log,
+    });
+    const bootstrap = await platform.services.users.bootstrapAdmin(config.adminLogin, config.adminPassword);
+    return {
+      config,
+      database,
+      platform,
+      bootstrap,
+      close: async () => {
+        await platform.stop();
+        await database.close();
+      },
+    };
   } catch (err) {
     await database.close();
     throw err;

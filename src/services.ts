@@ -2,7 +2,8 @@
 import type { Db } from './db/client.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
 import { BotService } from './domain/bot/bot.service.ts';
-import { ChannelService, type PublicSettingsKeys } from './domain/channel/channel.service.ts';
+import { ChannelService } from './domain/channel/channel.service.ts';
+import type { ChannelLifecycle } from './domain/channel/channel-lifecycle.ts';
 import { ClientService } from './domain/client/client.service.ts';
 import { ContactService } from './domain/contact/contact.service.ts';
 import { type Clock, type Deps, systemClock } from './domain/deps.ts';
@@ -32,7 +33,7 @@ export function createServices(opts: {
   secrets: SecretBox;
   bus?: EventBus;
   clock?: Clock;
-  publicSettingsKeys?: PublicSettingsKeys;
+  lifecycle?: ChannelLifecycle;
 }): Services {
   const bus = opts.bus ?? new EventBus();
   const deps: Deps = {
@@ -48,7 +49,7 @@ export function createServices(opts: {
     lines: new LineService(deps),
     groups: new GroupService(deps),
     bots: new BotService(deps),
-    channels: new ChannelService(deps, opts.publicSettingsKeys),
+    channels: new ChannelService(deps, opts.lifecycle),
     clients: new ClientService(deps),
     contacts: new ContactService(deps),
     sessions: new SessionService(deps),

@@ -6,6 +6,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   index,
@@ -189,6 +190,9 @@ export const clients = pgTable(
     applicationType: text('application_type'),
     applicationId: text('application_id'),
     banned: boolean('banned').notNull().default(false),
+    /** Set when the messenger refuses delivery for good (e.g. the user blocked the bot). */
+    unreachable: boolean('unreachable').notNull().default(false),
+    unreachableReason: text('unreachable_reason'),
     online: boolean('online').notNull().default(false),
     lastSeenAt: ts('last_seen_at'),
   },
@@ -320,3 +324,60 @@ export const domainEvents = pgTable(
   },
   (t) => [index('domain_events_aggregate_idx').on(t.aggregateId)],
 );
+
+/**
+ * Background work, claimed with `FOR UPDATE SKIP LOCKED` by any node: outbound sends, attachment
+ * downloads. A job is leased (locked_until) while it runs; a crashed node's lease simply expires.
+ */
+export const jobs = pgTable(
+  'jobs',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    kind: text('kind').notNull(),
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    runAt: ts('run_at').notNull().defaultNow(),
+    attempts: integer('attempts').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(10),
+    lockedUntil: ts('locked_until'),
+    lockedBy: text('locked_by'),
+    lastError: text('last_error'),
+    doneAt: ts('done_at'),
+    failedAt: ts('failed_at'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('jobs_due_idx').on(t.runAt).where(sql`${t.doneAt} IS NULL AND ${t.failedAt} IS NULL`)],
+);
+
+/** Files in the file store (attachments in and out), content-addressed by sha256. */
+export const files = pgTable(
+  'files',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    sha256: text('sha256').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    mimeType: text('mime_type').notNull(),
+    name: text('name'),
+    storageKey: text('storage_key').notNull(),
+    /** The session whose message carries the file: who may see the session may read the file. */
+    sessionId: uuid('session_id'),
+    uploadedBy: uuid('uploaded_by'),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('files_session_idx').on(t.sessionId)],
+);
+
+/** Per-channel cursor of a polled messenger (Telegram getUpdates offset), advanced with the messages it read. */
+export const channelCursors = pgTable('channel_cursors', {
+  channelId: uuid('channel_id')
+    .primaryKey()
+    .references(() => channels.id),
+  cursor: text('cursor').notNull(),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+/** Cluster-wide leases: exactly one node polls a channel at a time. */
+export const leases = pgTable('leases', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+});

@@ -105,7 +105,9 @@ export const ChannelSchema = Type.Object({
   id: Uuid,
   lineId: Uuid,
   name: Type.String(),
-  type: Enum(CHANNEL_TYPES),
+  type: Type.String({
+    description: `LineChannelType: ${CHANNEL_TYPES.join(', ')} (or a plugin provider's type)`,
+  }),
   state: Enum(CHANNEL_STATES),
   stateReason: Nullable(Type.String()),
   source: Nullable(Type.String()),

@@ -1,11 +1,17 @@
 /** A real app on a fresh test database, driven through `app.inject`. */
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import type { Db } from '../../src/db/client.ts';
 import type { Clock } from '../../src/domain/deps.ts';
 import { SecretBox } from '../../src/lib/secret-box.ts';
-import { createServices, type Services } from '../../src/services.ts';
+import { createPlatform, type Platform } from '../../src/platform.ts';
+import type { OmnilinePlugin } from '../../src/plugins.ts';
+import type { Services } from '../../src/services.ts';
 import { createTestDatabase, type DatabaseKind, databaseKinds, type TestDatabase } from './db.ts';
 
 export const ADMIN_PASSWORD = 'admin-password-1';
@@ -36,6 +42,7 @@ export interface TestContext {
   db: Db;
   app: FastifyInstance;
   services: Services;
+  platform: Platform;
   clock: TestClock;
   adminToken: string;
   request<T = any>(
@@ -46,19 +53,32 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-export async function startTestApp(
-  kind: DatabaseKind,
-  opts: { bodyLimitBytes?: number } = {},
-): Promise<TestContext> {
+export interface TestAppOptions {
+  bodyLimitBytes?: number;
+  publicUrl?: string;
+  plugins?: OmnilinePlugin[];
+  /** Start the job worker and pollers (tests that drive jobs by hand leave them stopped). */
+  background?: boolean;
+}
+
+export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestContext> {
   const database = await createTestDatabase(kind);
   const clock = new TestClock();
-  const services = createServices({
+  const filesDir = await mkdtemp(path.join(tmpdir(), 'omniline-files-'));
+  const platform = createPlatform({
     db: database.db,
     secrets: new SecretBox('test-secret-key-0123456789abcdef0123'),
+    filesDir,
     clock,
+    publicUrl: opts.publicUrl ?? 'http://omniline.test',
+    plugins: opts.plugins,
+    worker: { pollIntervalMs: 50, baseBackoffMs: 20, maxBackoffMs: 200 },
+    pollLeaseMs: 5000,
   });
+  const { services } = platform;
   await services.users.bootstrapAdmin('admin', ADMIN_PASSWORD);
-  const app = await buildApp({ services, bodyLimitBytes: opts.bodyLimitBytes });
+  const app = await buildApp({ platform, bodyLimitBytes: opts.bodyLimitBytes });
+  if (opts.background) platform.start();
   const adminToken = (await services.users.login('admin', ADMIN_PASSWORD)).token;
   const request: TestContext['request'] = async (method, url, o = {}) => {
     const token = o.token === undefined ? adminToken : o.token;
@@ -78,12 +98,15 @@ export async function startTestApp(
     db: database.db,
     app,
     services,
+    platform,
     clock,
     adminToken,
     request,
     close: async () => {
+      await platform.stop();
       await app.close();
       await database.close();
+      await rm(filesDir, { recursive: true, force: true });
     },
   };
 }
@@ -92,12 +115,16 @@ export async function startTestApp(
  * Defines the suite once per database kind (PGlite always; PostgreSQL with DATABASE_URL), each with
  * its own app and fresh database.
  */
-export function describeEachDatabase(title: string, body: (ctx: () => TestContext) => void): void {
+export function describeEachDatabase(
+  title: string,
+  body: (ctx: () => TestContext) => void,
+  opts: TestAppOptions = {},
+): void {
   for (const kind of databaseKinds()) {
     describe(`${title} [${kind}]`, () => {
       let ctx: TestContext | undefined;
       before(async () => {
-        ctx = await startTestApp(kind);
+        ctx = await startTestApp(kind, opts);
       });
       after(async () => {
         await ctx?.close();

@@ -25,21 +25,25 @@ export async function createLine(ctx: TestContext, body: Record<string, unknown>
   return res.body as { id: string; name: string; settings: { applicationType: string | null } };
 }
 
+/** Settings that satisfy a provider-backed channel type without a messenger behind it. */
+const DEFAULT_SETTINGS: Partial<Record<ChannelType, Record<string, unknown>>> = {
+  api: { secret: 'test-api-secret-0123456789' },
+};
+
 export async function createChannel(
   ctx: TestContext,
   lineId: string,
-  type: ChannelType = 'telegramBot',
+  type: ChannelType = 'telegram',
   extra: Record<string, unknown> = {},
 ) {
-  const res = await ctx.request('POST', '/api/v1/channels', {
-    body: { lineId, name: unique('channel'), type, ...extra },
-  });
+  const body = { lineId, name: unique('channel'), type, settings: DEFAULT_SETTINGS[type], ...extra };
+  const res = await ctx.request('POST', '/api/v1/channels', { body });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   return res.body as { id: string; lineId: string; type: ChannelType; state: string };
 }
 
 /** A line with one channel and an operator and a supervisor serving it. */
-export async function createWorld(ctx: TestContext, type: ChannelType = 'telegramBot') {
+export async function createWorld(ctx: TestContext, type: ChannelType = 'telegram') {
   const operator = await createUser(ctx, 'operator');
   const supervisor = await createUser(ctx, 'supervisor');
   const line = await createLine(ctx, { operatorIds: [operator.id, supervisor.id] });

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { channels } from '../../db/schema.ts';
 
@@ -26,5 +26,13 @@ export const channelRepository = {
       .where(eq(channels.id, id))
       .returning();
     return row!;
+  },
+
+  async activeOfTypes(db: Db, types: string[]): Promise<ChannelRow[]> {
+    if (types.length === 0) return [];
+    return db
+      .select()
+      .from(channels)
+      .where(and(inArray(channels.type, types), eq(channels.state, 'active'), isNull(channels.deletedAt)));
   },
 };

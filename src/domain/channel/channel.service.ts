@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '../../db/pg-errors.ts';
 import { channels } from '../../db/schema.ts';
-import { Conflict, NotFound } from '../../errors.ts';
+import { Conflict, InvalidField, NotFound } from '../../errors.ts';
 import { maskSettings, mergeSettings } from '../../lib/settings-mask.ts';
 import { lineScope } from '../access/access.repository.ts';
 import type { Deps } from '../deps.ts';
@@ -16,12 +17,13 @@ import {
   type ChannelType,
   RECONNECTABLE_CHANNEL_TYPES,
 } from './channel.ts';
+import { type ChannelLifecycle, noLifecycle } from './channel-lifecycle.ts';
 
 export interface ChannelView {
   id: string;
   lineId: string;
   name: string;
-  type: ChannelType;
+  type: string;
   state: ChannelState;
   stateReason: string | null;
   source: string | null;
@@ -50,13 +52,10 @@ export const channelSearch: EntitySearchSpec = {
   deletedField: 'deletedAt',
 };
 
-/** Decides which settings keys of a channel type are not secret (providers declare them). */
-export type PublicSettingsKeys = (type: ChannelType) => readonly string[];
-
 export class ChannelService {
   constructor(
     private readonly deps: Deps,
-    private readonly publicKeys: PublicSettingsKeys = () => [],
+    private readonly lifecycle: ChannelLifecycle = noLifecycle,
   ) {}
 
   view(row: ChannelRow): ChannelView {
@@ -69,7 +68,7 @@ export class ChannelService {
       state: row.state as ChannelState,
       stateReason: row.stateReason,
       source: row.source,
-      settings: maskSettings(this.settingsOf(row), this.publicKeys(type)),
+      settings: maskSettings(this.settingsOf(row), this.lifecycle.publicSettings(type)),
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
       deletedAt: row.deletedAt?.toISOString() ?? null,
@@ -103,44 +102,100 @@ export class ChannelService {
     return { items: page.items.map((r) => this.view(r)), total: page.total };
   }
 
+  #checkType(type: string): void {
+    const known = [...new Set([...CHANNEL_TYPES, ...this.lifecycle.channelTypes()])];
+    if (!known.includes(type)) throw new InvalidField('body.type', `must be one of ${known.join(', ')}`);
+  }
+
+  /**
+   * Creates a channel: settings validated by its provider, then registered with the messenger
+   * (credentials checked, source learned, webhook set) before anything is written.
+   */
   async create(input: {
     lineId: string;
     name: string;
-    type: ChannelType;
+    type: string;
     source?: string | null;
     settings?: Record<string, unknown>;
   }): Promise<ChannelView> {
+    this.#checkType(input.type);
     const line = await lineRepository.byId(this.deps.db, input.lineId);
     if (!line || line.deletedAt) throw new NotFound('Line', input.lineId);
+    const settings = this.lifecycle.validateSettings(input.type, mergeSettings({}, input.settings ?? {}));
+    const draft = this.#draft({
+      id: randomUUID(),
+      lineId: input.lineId,
+      name: input.name,
+      type: input.type,
+      source: input.source ?? null,
+    });
+    const registered = await this.lifecycle.register(draft, settings);
     const row = await this.#uniqueSource(() =>
-      channelRepository.insert(this.deps.db, {
-        lineId: input.lineId,
-        name: input.name,
-        type: input.type,
-        source: input.source ?? null,
-        settingsEnc: this.deps.secrets.sealJson(mergeSettings({}, input.settings ?? {})),
+      this.deps.uow.run(async (tx) => {
+        const created = await channelRepository.insert(tx.db, {
+          id: draft.id,
+          lineId: input.lineId,
+          name: input.name,
+          type: input.type,
+          source: registered.source,
+          settingsEnc: this.deps.secrets.sealJson(registered.settings),
+        });
+        tx.emit('channel.stateChanged', created.id, {
+          channelId: created.id,
+          lineId: created.lineId,
+          from: 'new',
+          to: 'active',
+          reason: null,
+        });
+        return created;
       }),
     );
     return this.view(row);
   }
 
+  #draft(v: { id: string; lineId: string; name: string; type: string; source: string | null }): ChannelRow {
+    const now = this.deps.clock.now();
+    return {
+      ...v,
+      state: 'active',
+      stateReason: null,
+      settingsEnc: null,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+    };
+  }
+
+  /** Changes a channel; new settings are validated and, on an active channel, registered again. */
   async update(
     id: string,
     input: { name?: string; source?: string | null; settings?: Record<string, unknown> },
   ): Promise<ChannelView> {
-    const row = await this.deps.uow.run(async ({ db }) => {
-      const current = await channelRepository.byId(db, id, { forUpdate: true });
-      if (!current) throw new NotFound('Channel', id);
-      return this.#uniqueSource(() =>
-        channelRepository.update(db, id, {
-          ...(input.name !== undefined && { name: input.name }),
-          ...(input.source !== undefined && { source: input.source }),
-          ...(input.settings && {
-            settingsEnc: this.deps.secrets.sealJson(mergeSettings(this.settingsOf(current), input.settings)),
-          }),
-        }),
+    const current = await this.row(id);
+    let settingsEnc: string | undefined;
+    let source = input.source;
+    if (input.settings) {
+      let settings = this.lifecycle.validateSettings(
+        current.type,
+        mergeSettings(this.settingsOf(current), input.settings),
       );
-    });
+      if (current.state === 'active') {
+        const registered = await this.lifecycle.register(
+          { ...current, source: source ?? current.source },
+          settings,
+        );
+        settings = registered.settings;
+        source = source ?? registered.source;
+      }
+      settingsEnc = this.deps.secrets.sealJson(settings);
+    }
+    const row = await this.#uniqueSource(() =>
+      channelRepository.update(this.deps.db, id, {
+        ...(input.name !== undefined && { name: input.name }),
+        ...(source !== undefined && { source }),
+        ...(settingsEnc && { settingsEnc }),
+      }),
+    );
     return this.view(row);
   }
 
@@ -179,9 +234,12 @@ export class ChannelService {
     if (row.state === 'disconnected') {
       throw new Conflict('CHANNEL_ALREADY_DISCONNECTED', 'the channel is already disconnected');
     }
-    return this.view(await this.setState(id, 'disconnected', reason ?? 'disconnected by an administrator'));
+    const updated = await this.setState(id, 'disconnected', reason ?? 'disconnected by an administrator');
+    await this.lifecycle.unregister(row, this.settingsOf(row));
+    return this.view(updated);
   }
 
+  /** Reconnects (registers again); a messenger refusal leaves the channel in `error` with the reason. */
   async reconnect(id: string): Promise<ChannelView> {
     const row = await this.row(id);
     if (!RECONNECTABLE_CHANNEL_TYPES.includes(row.type as ChannelType)) {
@@ -192,11 +250,24 @@ export class ChannelService {
       );
     }
     if (row.state === 'active') throw new Conflict('CHANNEL_ALREADY_ACTIVE', 'the channel is already active');
+    let registered: { source: string | null; settings: Record<string, unknown> };
+    try {
+      registered = await this.lifecycle.register(row, this.settingsOf(row));
+    } catch (err) {
+      await this.setState(id, 'error', (err as Error).message.slice(0, 500));
+      throw err;
+    }
+    await channelRepository.update(this.deps.db, id, {
+      source: registered.source,
+      settingsEnc: this.deps.secrets.sealJson(registered.settings),
+    });
     return this.view(await this.setState(id, 'active', null));
   }
 
   async remove(id: string): Promise<void> {
-    await this.row(id);
-    await channelRepository.update(this.deps.db, id, { deletedAt: new Date(), state: 'disconnected' });
+    const row = await this.row(id);
+    await this.setState(id, 'disconnected', 'deleted');
+    await channelRepository.update(this.deps.db, id, { deletedAt: new Date() });
+    if (row.state === 'active') await this.lifecycle.unregister(row, this.settingsOf(row));
   }
 }

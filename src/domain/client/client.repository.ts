@@ -69,4 +69,15 @@ export const clientRepository = {
       .returning();
     return row;
   },
+
+  async markSeen(db: Db, id: string, at: Date): Promise<void> {
+    await db.update(clients).set({ online: true, lastSeenAt: at }).where(eq(clients.id, id));
+  },
+
+  async markUnreachable(db: Db, id: string, reason: string): Promise<void> {
+    await db
+      .update(clients)
+      .set({ unreachable: true, unreachableReason: reason, updatedAt: new Date() })
+      .where(eq(clients.id, id));
+  },
 };

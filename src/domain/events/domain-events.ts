@@ -34,6 +34,7 @@ export interface DomainEventMap {
   };
   'message.updated': { messageId: string; sessionId: string; lineId: string; change: string };
   'client.updated': { clientId: string; channelId: string };
+  'client.typing': { clientId: string; channelId: string; sessionId: string | null };
   'channel.stateChanged': {
     channelId: string;
     lineId: string;
@@ -82,6 +83,11 @@ export class EventBus {
 
   onError(listener: (err: unknown) => void): void {
     this.#emitter.on('error', listener);
+  }
+
+  /** Publishes an event that is not worth a database row (typing): id 0, this node only. */
+  publishEphemeral<N extends DomainEventName>(name: N, payload: DomainEventMap[N]): void {
+    this.publish({ id: 0, name, payload, createdAt: new Date() } as DomainEvent);
   }
 
   publish(event: DomainEvent): void {

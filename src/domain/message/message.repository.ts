@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, lt } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { messages } from '../../db/schema.ts';
 
@@ -37,5 +37,89 @@ export const messageRepository = {
   async last(db: Db, sessionId: string): Promise<MessageRow | undefined> {
     const [row] = await messageRepository.page(db, sessionId, 1, null);
     return row;
+  },
+
+  /** Inserts unless the (channel, direction, external id) exists; undefined means a duplicate. */
+  async insertUnlessDuplicate(db: Db, values: typeof messages.$inferInsert): Promise<MessageRow | undefined> {
+    const [row] = await db
+      .insert(messages)
+      .values(values)
+      .onConflictDoNothing({
+        target: [messages.channelId, messages.direction, messages.externalId],
+        where: sql`${messages.externalId} IS NOT NULL`,
+      })
+      .returning();
+    return row;
+  },
+
+  async byExternalId(
+    db: Db,
+    channelId: string,
+    direction: 'incoming' | 'outgoing',
+    externalId: string,
+  ): Promise<MessageRow | undefined> {
+    const [row] = await db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.channelId, channelId),
+          eq(messages.direction, direction),
+          eq(messages.externalId, externalId),
+        ),
+      );
+    return row;
+  },
+
+  async update(
+    db: Db,
+    id: string,
+    patch: Partial<typeof messages.$inferInsert>,
+  ): Promise<MessageRow | undefined> {
+    const [row] = await db
+      .update(messages)
+      .set({ ...patch, updatedAt: new Date() })
+      .where(eq(messages.id, id))
+      .returning();
+    return row;
+  },
+
+  /** Moves an outgoing message from pending to sent, once (a late duplicate result changes nothing). */
+  async markSent(db: Db, id: string, externalId: string): Promise<MessageRow | undefined> {
+    const [row] = await db
+      .update(messages)
+      .set({ status: 'sent', externalId, error: null, updatedAt: new Date() })
+      .where(and(eq(messages.id, id), eq(messages.status, 'pending')))
+      .returning();
+    return row;
+  },
+
+  /** Marks outgoing messages of a session read by the client, up to a seq (all when null). */
+  async markOutgoingRead(db: Db, sessionId: string, upToSeq: number | null, at: Date): Promise<number> {
+    const rows = await db
+      .update(messages)
+      .set({ status: 'read', readAt: at, updatedAt: at })
+      .where(
+        and(
+          eq(messages.sessionId, sessionId),
+          eq(messages.direction, 'outgoing'),
+          inArray(messages.status, ['sent', 'delivered']),
+          upToSeq === null ? undefined : lte(messages.seq, upToSeq),
+        ),
+      )
+      .returning({ id: messages.id });
+    return rows.length;
+  },
+
+  /** Marks the client's messages of a session read by the operator. */
+  async markIncomingRead(db: Db, sessionId: string, at: Date): Promise<number> {
+    const rows = await db
+      .update(messages)
+      .set({ status: 'read', readAt: at, updatedAt: at })
+      .where(
+        and(eq(messages.sessionId, sessionId), eq(messages.direction, 'incoming'), isNull(messages.readAt)),
+      )
+      .returning({ id: messages.id });
+    return rows.length;
   },
 };

@@ -86,4 +86,34 @@ export const sessionRepository = {
       .where(eq(sessionHistory.sessionId, sessionId))
       .orderBy(asc(sessionHistory.id));
   },
+
+  /** Counts a new message on the session: last message time, unread counters, first answer. */
+  async touchOnMessage(
+    db: Db,
+    id: string,
+    m: { direction: 'incoming' | 'outgoing'; at: Date; byOperator: boolean },
+  ): Promise<void> {
+    await db
+      .update(sessions)
+      .set(
+        m.direction === 'incoming'
+          ? { lastMessageAt: m.at, unreadByOperator: sql`${sessions.unreadByOperator} + 1`, updatedAt: m.at }
+          : {
+              lastMessageAt: m.at,
+              unreadByClient: sql`${sessions.unreadByClient} + 1`,
+              updatedAt: m.at,
+              ...(m.byOperator && {
+                firstAnswerAt: sql`COALESCE(${sessions.firstAnswerAt}, ${m.at.toISOString()}::timestamptz)`,
+              }),
+            },
+      )
+      .where(eq(sessions.id, id));
+  },
+
+  async resetUnread(db: Db, id: string, side: 'operator' | 'client'): Promise<void> {
+    await db
+      .update(sessions)
+      .set(side === 'operator' ? { unreadByOperator: 0 } : { unreadByClient: 0 })
+      .where(eq(sessions.id, id));
+  },
 };

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { AppError } from '../../errors.ts';
+import { WebhookRejected } from '../../providers/provider.ts';
 
 interface AjvIssue {
   instancePath: string;
@@ -19,6 +20,9 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_JSON_BODY',
   FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+  FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_FILES_LIMIT: 'TOO_MANY_FILES',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
 function issuePath(context: string, issue: AjvIssue): string {
@@ -49,6 +53,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
           ...(err.details !== undefined && { details: err.details }),
         },
       });
+    }
+    if (err instanceof WebhookRejected) {
+      request.log.warn({ code: err.code, url: request.url.split('?')[0] }, 'webhook rejected');
+      return reply.status(401).send({ error: { code: err.code, message: err.message } });
     }
     if (err.validation) {
       const errors = (err.validation as AjvIssue[]).map((issue) => ({

@@ -3,7 +3,7 @@ import { CHANNEL_TYPES } from '../../domain/channel/channel.ts';
 import { InvalidField } from '../../errors.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { ChannelSchema, Enum, IdParams, Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
+import { ChannelSchema, IdParams, Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Source = Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 })));
@@ -23,7 +23,13 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
       schema: {
         tags,
         body: Type.Object(
-          { lineId: Uuid, name: Name, type: Enum(CHANNEL_TYPES), source: Source, settings: Settings },
+          {
+            lineId: Uuid,
+            name: Name,
+            type: Type.String({ minLength: 1, maxLength: 50, description: CHANNEL_TYPES.join(', ') }),
+            source: Source,
+            settings: Settings,
+          },
           { additionalProperties: false },
         ),
         response: { 201: ChannelSchema },

@@ -1,0 +1,34 @@
+/**
+ * What the channel service asks of the messenger side when channels are created, changed,
+ * disconnected or reconnected. Implemented by the provider layer (pipeline/channel-lifecycle.ts),
+ * so the domain never imports a provider.
+ */
+import type { ChannelRow } from './channel.repository.ts';
+
+export interface ChannelLifecycle {
+  /** Channel types the API accepts. */
+  channelTypes(): string[];
+  /** Settings keys of a type that are not secret. */
+  publicSettings(type: string): readonly string[];
+  /** Checks and normalises settings for a type; throws InvalidField naming `settings.<key>`. */
+  validateSettings(type: string, settings: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * Registers the channel with its messenger (validates credentials, learns the source, sets the
+   * webhook). Throws an AppError (422) when the messenger refuses.
+   */
+  register(
+    row: ChannelRow,
+    settings: Record<string, unknown>,
+  ): Promise<{ source: string | null; settings: Record<string, unknown> }>;
+  /** Best effort: undo register on disconnect. */
+  unregister(row: ChannelRow, settings: Record<string, unknown>): Promise<void>;
+}
+
+/** No messenger side: any settings, no registration (used where no providers are wired). */
+export const noLifecycle: ChannelLifecycle = {
+  channelTypes: () => [],
+  publicSettings: () => [],
+  validateSettings: (_type, settings) => settings,
+  register: async (row, settings) => ({ source: row.source, settings }),
+  unregister: async () => {},
+};

@@ -1,0 +1,76 @@
+import type { Readable } from 'node:stream';
+import type { Deps } from '../domain/deps.ts';
+import type { SessionService } from '../domain/session/session.service.ts';
+import type { Caller } from '../domain/user/user.ts';
+import { NotFound } from '../errors.ts';
+import { type FileRow, fileRepository } from './file.repository.ts';
+import type { FileStore } from './file-store.ts';
+
+export interface FileView {
+  id: string;
+  name: string | null;
+  mimeType: string;
+  size: number;
+  sha256: string;
+  createdAt: string;
+}
+
+export function fileView(f: FileRow): FileView {
+  return {
+    id: f.id,
+    name: f.name,
+    mimeType: f.mimeType,
+    size: f.size,
+    sha256: f.sha256,
+    createdAt: f.createdAt.toISOString(),
+  };
+}
+
+export const MAX_FILE_BYTES = 50 * 1024 * 1024;
+
+/** Files of the file store: stored with their hash, readable by whoever may see their session. */
+export class FileService {
+  constructor(
+    private readonly deps: Deps,
+    readonly store: FileStore,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async save(
+    source: Readable,
+    meta: {
+      name?: string | null;
+      mimeType?: string | null;
+      sessionId?: string | null;
+      uploadedBy?: string | null;
+    },
+    db = this.deps.db,
+  ): Promise<FileRow> {
+    const blob = await this.store.put(source, { maxBytes: MAX_FILE_BYTES });
+    return fileRepository.insert(db, {
+      sha256: blob.sha256,
+      size: blob.size,
+      storageKey: blob.key,
+      mimeType: meta.mimeType || 'application/octet-stream',
+      name: meta.name ?? null,
+      sessionId: meta.sessionId ?? null,
+      uploadedBy: meta.uploadedBy ?? null,
+    });
+  }
+
+  /** The file and its bytes, if the caller may read it (404 otherwise). */
+  async open(id: string, caller: Caller): Promise<{ file: FileRow; stream: Readable }> {
+    const file = await fileRepository.byId(this.deps.db, id);
+    if (!file || !(await this.#mayRead(file, caller))) throw new NotFound('File', id);
+    return { file, stream: this.store.open(file.storageKey) };
+  }
+
+  async #mayRead(file: FileRow, caller: Caller): Promise<boolean> {
+    if (caller.role === 'admin' || file.uploadedBy === caller.id) return true;
+    if (!file.sessionId) return false;
+    return this.sessions.visible(file.sessionId, caller).then(
+      () => true,
+      () => false,
+    );
+  }
+}

@@ -1,0 +1,159 @@
+import type { MultipartFile } from '@fastify/multipart';
+import { Type } from 'typebox';
+import type { Caller } from '../../domain/user/user.ts';
+import { InvalidField } from '../../errors.ts';
+import { isUuid } from '../../lib/ids.ts';
+import type { Platform } from '../../platform.ts';
+import { callerOf } from '../plugins/auth.ts';
+import type { App, RouteContext } from '../route-context.ts';
+import { IdParams, MessageSchema, Uuid } from '../schemas.ts';
+
+const FileSchema = Type.Object({
+  id: Uuid,
+  name: Type.Union([Type.String(), Type.Null()]),
+  mimeType: Type.String(),
+  size: Type.Integer(),
+  sha256: Type.String(),
+  createdAt: Type.String({ format: 'date-time' }),
+});
+
+const MAX_TEXT = 10_000;
+
+/** The JSON body of a send: {"text", "fileIds"}, checked by hand because the route also takes multipart. */
+function jsonSendBody(body: unknown): { text: string | null; fileIds: string[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new InvalidField('body', 'must be a JSON object');
+  const { text, fileIds, ...rest } = body as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra) throw new InvalidField(`body.${extra}`, 'is not an allowed property');
+  if (text !== undefined && text !== null && (typeof text !== 'string' || text.length > MAX_TEXT)) {
+    throw new InvalidField('body.text', `must be a string of at most ${MAX_TEXT} characters`);
+  }
+  if (fileIds !== undefined && (!Array.isArray(fileIds) || fileIds.length > 10)) {
+    throw new InvalidField('body.fileIds', 'must be an array of at most 10 file ids');
+  }
+  (fileIds ?? []).forEach((id: unknown, i: number) => {
+    if (!isUuid(id)) throw new InvalidField(`body.fileIds[${i}]`, 'must be a UUID');
+  });
+  return { text: (text as string | undefined) ?? null, fileIds: (fileIds as string[] | undefined) ?? [] };
+}
+
+async function saveParts(
+  platform: Platform,
+  parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>,
+  caller: Caller,
+) {
+  let text: string | null = null;
+  const fileIds: string[] = [];
+  for await (const part of parts) {
+    if (part.type === 'file') {
+      const file = await platform.files.save((part as MultipartFile).file, {
+        name: (part as MultipartFile).filename || null,
+        mimeType: (part as MultipartFile).mimetype,
+        uploadedBy: caller.id,
+      });
+      if ((part as MultipartFile).file.truncated)
+        throw new InvalidField(`body.${part.fieldname}`, 'the file is too large');
+      fileIds.push(file.id);
+    } else if (part.fieldname === 'text') {
+      if (typeof part.value !== 'string' || part.value.length > MAX_TEXT) {
+        throw new InvalidField('body.text', `must be at most ${MAX_TEXT} characters`);
+      }
+      text = part.value;
+    } else {
+      throw new InvalidField(`body.${part.fieldname}`, 'is not an allowed field (use "text" and files)');
+    }
+  }
+  return { text, fileIds };
+}
+
+export function messageRoutes(platform: Platform) {
+  return (app: App, { auth }: RouteContext): void => {
+    app.post(
+      '/sessions/:id/messages',
+      {
+        preHandler: auth.any,
+        schema: {
+          tags: ['messages'],
+          summary:
+            'Send a message: JSON {"text","fileIds"} or multipart (field "text" and files); stored pending, sent by the worker',
+          params: IdParams,
+          response: { 201: MessageSchema },
+        },
+      },
+      async (req, reply) => {
+        const caller = callerOf(req);
+        const input = req.isMultipart()
+          ? await saveParts(platform, req.parts() as never, caller)
+          : jsonSendBody(req.body);
+        return reply.status(201).send(await platform.outbound.send(req.params.id, input, caller));
+      },
+    );
+
+    app.patch(
+      '/messages/:id',
+      {
+        preHandler: auth.any,
+        schema: {
+          tags: ['messages'],
+          summary: 'Edit a sent message where the messenger can (else 409 EDIT_NOT_SUPPORTED)',
+          params: IdParams,
+          body: Type.Object(
+            { text: Type.String({ minLength: 1, maxLength: MAX_TEXT }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: MessageSchema },
+        },
+      },
+      (req) => platform.outbound.edit(req.params.id, req.body.text, callerOf(req)),
+    );
+
+    app.post(
+      '/files',
+      {
+        preHandler: auth.any,
+        schema: {
+          tags: ['files'],
+          summary: 'Upload files (multipart) to send later by id',
+          response: { 201: Type.Array(FileSchema) },
+        },
+      },
+      async (req, reply) => {
+        if (!req.isMultipart()) throw new InvalidField('body', 'must be multipart/form-data with files');
+        const caller = callerOf(req);
+        const { fileIds } = await saveParts(platform, req.parts() as never, caller);
+        const files = await Promise.all(fileIds.map((id) => platform.files.open(id, caller)));
+        for (const f of files) f.stream.destroy();
+        return reply.status(201).send(
+          files.map(({ file }) => ({
+            id: file.id,
+            name: file.name,
+            mimeType: file.mimeType,
+            size: file.size,
+            sha256: file.sha256,
+            createdAt: file.createdAt.toISOString(),
+          })),
+        );
+      },
+    );
+
+    app.get(
+      '/files/:id',
+      {
+        preHandler: auth.any,
+        schema: { tags: ['files'], summary: 'Download a file you may see', params: IdParams },
+      },
+      async (req, reply) => {
+        const { file, stream } = await platform.files.open(req.params.id, callerOf(req));
+        const inline = /^(image|audio|video)\//.test(file.mimeType) || file.mimeType === 'application/pdf';
+        const name = encodeURIComponent(file.name ?? file.id);
+        return reply
+          .type(file.mimeType)
+          .header('content-length', String(file.size))
+          .header('x-content-type-options', 'nosniff')
+          .header('content-disposition', `${inline ? 'inline' : 'attachment'}; filename*=UTF-8''${name}`)
+          .send(stream);
+      },
+    );
+  };
+}

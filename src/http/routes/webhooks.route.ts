@@ -1,0 +1,82 @@
+/**
+ * Inbound webhooks: `POST /webhooks/:provider/:channelId` (anonymous; the provider verifies the
+ * messenger's signature or secret on the raw body before anything else) and `GET` for messengers that
+ * verify a webhook by challenge. Acknowledged only after the events are committed.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { channelRepository } from '../../domain/channel/channel.repository.ts';
+import { AppError, BadRequest, Conflict, NotFound } from '../../errors.ts';
+import { isUuid } from '../../lib/ids.ts';
+import type { Platform } from '../../platform.ts';
+import type { WebhookRequest } from '../../providers/provider.ts';
+
+interface Params {
+  provider: string;
+  channelId: string;
+}
+
+export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimit: number): void {
+  const { registry, host, inbound } = platform;
+  const db = platform.services.deps.db;
+
+  async function resolve(request: FastifyRequest<{ Params: Params }>) {
+    const { provider: name, channelId } = request.params;
+    const provider = registry.get(name);
+    if (!provider) throw new AppError(404, 'UNKNOWN_PROVIDER', `no provider "${name}"`);
+    const channel = isUuid(channelId) ? await channelRepository.byId(db, channelId) : undefined;
+    if (!channel) throw new NotFound('Channel', channelId);
+    if (channel.type !== provider.channelType) {
+      throw new BadRequest(
+        'PROVIDER_MISMATCH',
+        `channel ${channelId} is a ${channel.type} channel, not ${provider.name}`,
+      );
+    }
+    if (channel.state !== 'active') {
+      throw new Conflict('CHANNEL_NOT_ACTIVE', `channel ${channelId} is ${channel.state}`, {
+        state: channel.state,
+      });
+    }
+    const webhookRequest: WebhookRequest = {
+      method: request.method,
+      url: request.url,
+      headers: request.headers,
+      query: request.query as Record<string, string | undefined>,
+      rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+    };
+    return { provider, channel, webhookRequest };
+  }
+
+  app.register(async (hooks) => {
+    hooks.removeAllContentTypeParsers();
+    hooks.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+    const schema = {
+      tags: ['webhooks'],
+      summary: 'Inbound messenger webhook (verified by the provider)',
+      security: [],
+    };
+
+    hooks.post<{ Params: Params }>('/webhooks/:provider/:channelId', { schema }, async (request, reply) => {
+      const { provider, channel, webhookRequest } = await resolve(request);
+      if (!provider.parseWebhook)
+        throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} takes no webhooks`);
+      const result = await provider.parseWebhook(host.context(channel), webhookRequest);
+      const stats = await inbound.receive(channel, result.events, host.profileLookup(channel));
+      if (result.reply) {
+        return reply
+          .status(result.reply.status)
+          .type(result.reply.contentType ?? 'application/json')
+          .send(result.reply.body);
+      }
+      return { ok: true, ...stats };
+    });
+
+    hooks.get<{ Params: Params }>('/webhooks/:provider/:channelId', { schema }, async (request, reply) => {
+      const { provider, channel, webhookRequest } = await resolve(request);
+      const answer = provider.verifyChallenge?.(host.context(channel), webhookRequest);
+      if (answer === undefined)
+        throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} has no webhook verification`);
+      if (answer === null) throw new AppError(403, 'CHALLENGE_REFUSED', 'the verify token does not match');
+      return reply.status(answer.status).type('text/plain').send(answer.body);
+    });
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * The attachment download job (IAttachmentsLoadWorker): fetches an inbound attachment through its
+ * provider into the file store, then points the message's attachment at the stored file. Runs after
+ * the message was acknowledged, so a slow file never delays a messenger.
+ */
+import { eq } from 'drizzle-orm';
+import { messages } from '../db/schema.ts';
+import { channelRepository } from '../domain/channel/channel.repository.ts';
+import type { Deps } from '../domain/deps.ts';
+import { messageRepository } from '../domain/message/message.repository.ts';
+import type { FileService } from '../files/file.service.ts';
+import { FileTooLarge } from '../files/file-store.ts';
+import type { JobOutcome } from '../jobs/worker.ts';
+import { ProviderError } from '../providers/provider.ts';
+import type { ProviderHost } from './provider-host.ts';
+
+export class AttachmentLoader {
+  constructor(
+    private readonly deps: Deps,
+    private readonly host: ProviderHost,
+    private readonly files: FileService,
+  ) {}
+
+  async run(job: {
+    payload: Record<string, unknown>;
+    attempts: number;
+    maxAttempts: number;
+  }): Promise<JobOutcome | undefined> {
+    const messageId = String(job.payload.messageId);
+    const index = Number(job.payload.index);
+    const message = await messageRepository.byId(this.deps.db, messageId);
+    const attachment = message?.attachments[index];
+    if (!message || !attachment || attachment.fileId || !attachment.ref) return undefined;
+    const channel = await channelRepository.byId(this.deps.db, message.channelId);
+    const provider = channel && this.host.providerFor(channel);
+    if (!channel || !provider?.loadAttachment)
+      return { fail: { error: 'the channel cannot load attachments' } };
+    let file: Awaited<ReturnType<FileService['save']>>;
+    try {
+      const loaded = await provider.loadAttachment(this.host.context(channel), attachment.ref);
+      file = await this.files.save(loaded.stream, {
+        name: attachment.name ?? loaded.name ?? null,
+        mimeType: attachment.mimeType ?? loaded.mimeType ?? null,
+        sessionId: message.sessionId,
+      });
+    } catch (err) {
+      if (err instanceof FileTooLarge || (err instanceof ProviderError && !err.retryable)) {
+        return { fail: { error: (err as Error).message } };
+      }
+      return {
+        retry: {
+          error: (err as Error).message,
+          afterMs: err instanceof ProviderError ? err.opts.retryAfterMs : undefined,
+        },
+      };
+    }
+    // Several attachments of one message may finish together: update under the row lock.
+    await this.deps.uow.run(async (tx) => {
+      const [locked] = await tx.db.select().from(messages).where(eq(messages.id, messageId)).for('update');
+      if (!locked) return;
+      const list = [...locked.attachments];
+      const current = list[index];
+      if (!current) return;
+      list[index] = {
+        ...current,
+        fileId: file.id,
+        size: file.size,
+        mimeType: file.mimeType,
+        name: current.name ?? file.name,
+        ref: null,
+      };
+      await messageRepository.update(tx.db, messageId, { attachments: list });
+      tx.emit('message.updated', messageId, {
+        messageId,
+        sessionId: locked.sessionId,
+        lineId: channel.lineId,
+        change: 'attachment',
+      });
+    });
+    return undefined;
+  }
+}

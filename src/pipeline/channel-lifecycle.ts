@@ -1,0 +1,36 @@
+/** The provider side of channel lifecycle: validation, registration and unregistration through providers. */
+import type { ChannelLifecycle } from '../domain/channel/channel-lifecycle.ts';
+import { Unprocessable } from '../errors.ts';
+import { ProviderError } from '../providers/provider.ts';
+import type { ProviderHost } from './provider-host.ts';
+
+export function providerLifecycle(host: ProviderHost): ChannelLifecycle {
+  return {
+    channelTypes: () => host.registry.channelTypes(),
+    publicSettings: (type) => host.registry.forType(type)?.publicSettings ?? [],
+    validateSettings: (type, settings) => host.registry.forType(type)?.validateSettings(settings) ?? settings,
+    async register(row, settings) {
+      const provider = host.providerFor(row);
+      if (!provider?.register) return { source: row.source, settings };
+      try {
+        const result = await provider.register(host.context(row, settings));
+        return { source: result.source ?? row.source, settings: { ...settings, ...result.settings } };
+      } catch (err) {
+        if (err instanceof ProviderError) {
+          throw new Unprocessable('CHANNEL_REGISTRATION_FAILED', `${provider.name}: ${err.message}`, {
+            providerCode: err.code,
+          });
+        }
+        throw err;
+      }
+    },
+    async unregister(row, settings) {
+      const provider = host.providerFor(row);
+      try {
+        await provider?.unregister?.(host.context(row, settings));
+      } catch (err) {
+        host.log.warn({ err, channelId: row.id }, 'unregistering the channel failed; continuing');
+      }
+    },
+  };
+}

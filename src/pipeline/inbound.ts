@@ -1,0 +1,300 @@
+/**
+ * Receive (the guide's MessageManager.Receive / InternalReceive): unified events from a provider
+ * become stored state. For a message, ONE transaction de-duplicates on (channel, external id),
+ * finds or creates the client (and, on first contact, its contact), finds the open session or opens
+ * a new Waiting one chained to the previous, stores the message, queues attachment downloads and
+ * writes the domain events. The caller acknowledges the messenger only after it returns.
+ */
+import type { ActorRef } from '../db/schema.ts';
+import type { Tx } from '../db/unit-of-work.ts';
+import type { ChannelRow } from '../domain/channel/channel.repository.ts';
+import { type ClientRow, clientRepository } from '../domain/client/client.repository.ts';
+import { contactRepository } from '../domain/contact/contact.repository.ts';
+import type { Deps } from '../domain/deps.ts';
+import { lineRepository } from '../domain/line/line.repository.ts';
+import { messageRepository } from '../domain/message/message.repository.ts';
+import { sessionRepository } from '../domain/session/session.repository.ts';
+import type { SessionService } from '../domain/session/session.service.ts';
+import { jobRepository } from '../jobs/job.repository.ts';
+import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
+
+export const ATTACHMENT_JOB = 'attachment.download';
+
+export interface ReceiveResult {
+  stored: number;
+  duplicates: number;
+  updated: number;
+  ignored: number;
+}
+
+/** Thrown inside a transaction to roll it back when a concurrent copy of the message won. */
+class DuplicateMessage extends Error {}
+
+type ProfileLookup = (externalUserId: string) => Promise<ExternalUser | null>;
+
+export class InboundPipeline {
+  constructor(
+    private readonly deps: Deps,
+    private readonly sessions: SessionService,
+    private readonly onJobsQueued: () => void = () => {},
+  ) {}
+
+  /**
+   * Stores a batch of events of one channel, each message in its own transaction. Storing is
+   * idempotent, so a batch seen twice (a messenger's retry, a poll re-read after a crash) is harmless.
+   */
+  async receive(
+    channel: ChannelRow,
+    events: InboundEvent[],
+    fetchProfile?: ProfileLookup,
+  ): Promise<ReceiveResult> {
+    const result: ReceiveResult = { stored: 0, duplicates: 0, updated: 0, ignored: 0 };
+    for (const event of events) {
+      switch (event.kind) {
+        case 'message':
+          (await this.#message(channel, event, fetchProfile)) ? result.stored++ : result.duplicates++;
+          break;
+        case 'edited':
+          (await this.#edited(channel, event)) ? result.updated++ : result.ignored++;
+          break;
+        case 'read':
+          (await this.#read(channel, event)) ? result.updated++ : result.ignored++;
+          break;
+        case 'delivery':
+          (await this.#delivery(channel, event)) ? result.updated++ : result.ignored++;
+          break;
+        case 'typing':
+          (await this.#typing(channel, event)) ? result.updated++ : result.ignored++;
+          break;
+        case 'unsupported':
+          result.ignored++;
+          break;
+      }
+    }
+    return result;
+  }
+
+  async #message(
+    channel: ChannelRow,
+    event: Extract<InboundEvent, { kind: 'message' }>,
+    fetchProfile: ProfileLookup | undefined,
+  ): Promise<boolean> {
+    const db = this.deps.db;
+    if (event.echo) {
+      // Our own send coming back: recognised by its external id, never stored twice.
+      return false;
+    }
+    if (await messageRepository.byExternalId(db, channel.id, 'incoming', event.externalMessageId))
+      return false;
+    const known = await clientRepository.byAccount(db, channel.id, 'externalId', event.from.externalId);
+    const profile = known ? null : await this.#profile(event.from.externalId, fetchProfile);
+    const attachments = event.attachments ?? [];
+    try {
+      await this.deps.uow.run(async (tx) => {
+        const client = known ?? (await this.#findOrCreateClient(tx, channel, event.from, profile));
+        const actor: ActorRef = { type: 'client', id: client.id };
+        const { session } = await this.sessions.openForClient(tx, { channel, client, actor });
+        const at = this.deps.clock.now();
+        const message = await messageRepository.insertUnlessDuplicate(tx.db, {
+          sessionId: session.id,
+          channelId: channel.id,
+          direction: 'incoming',
+          type: event.type,
+          text: event.text ?? null,
+          attachments: attachments.map((a) => ({
+            fileId: null,
+            name: a.name ?? null,
+            mimeType: a.mimeType ?? null,
+            size: a.size ?? null,
+            ref: a.ref,
+          })),
+          senderType: 'client',
+          senderId: client.id,
+          externalId: event.externalMessageId,
+          status: 'delivered',
+          createdAt: at,
+          updatedAt: at,
+        });
+        if (!message) throw new DuplicateMessage();
+        await sessionRepository.touchOnMessage(tx.db, session.id, {
+          direction: 'incoming',
+          at,
+          byOperator: false,
+        });
+        for (let index = 0; index < attachments.length; index++) {
+          await jobRepository.enqueue(
+            tx.db,
+            ATTACHMENT_JOB,
+            { messageId: message.id, index },
+            { maxAttempts: 8 },
+          );
+        }
+        tx.emit('message.created', message.id, {
+          messageId: message.id,
+          sessionId: session.id,
+          lineId: session.lineId,
+          direction: 'incoming',
+          senderType: 'client',
+        });
+      });
+    } catch (err) {
+      if (err instanceof DuplicateMessage) return false;
+      throw err;
+    }
+    if (attachments.length > 0) this.onJobsQueued();
+    return true;
+  }
+
+  async #profile(externalId: string, fetchProfile: ProfileLookup | undefined): Promise<ExternalUser | null> {
+    if (!fetchProfile) return null;
+    try {
+      return await fetchProfile(externalId);
+    } catch {
+      return null; // the client is still created, under a placeholder name
+    }
+  }
+
+  async #findOrCreateClient(
+    tx: Tx,
+    channel: ChannelRow,
+    from: ExternalUser,
+    profile: ExternalUser | null,
+  ): Promise<ClientRow> {
+    const pick = <K extends keyof ExternalUser>(k: K) => profile?.[k] ?? from[k] ?? null;
+    const placeholder = `New contact ${channel.name}-${from.externalId}`;
+    const firstName = pick('firstName');
+    const lastName = pick('lastName');
+    const { client, created } = await clientRepository.findOrInsert(tx.db, {
+      channelId: channel.id,
+      externalId: from.externalId,
+      username: pick('username'),
+      firstName: firstName ?? (lastName ? null : placeholder),
+      lastName,
+      phone: pick('phone'),
+      email: pick('email'),
+      avatarUrl: pick('avatarUrl'),
+      online: true,
+      lastSeenAt: this.deps.clock.now(),
+    });
+    if (!created) return client;
+    // First contact: create the CRM contact and link the client, when the line links to contacts.
+    const line = await lineRepository.byId(tx.db, channel.lineId);
+    if (line?.settings.applicationType !== 'contact') return client;
+    const name = [firstName, lastName].filter(Boolean).join(' ') || pick('username') || placeholder;
+    const contact = await contactRepository.insert(tx.db, {
+      name,
+      phones: client.phone ? [client.phone] : [],
+      emails: client.email ? [client.email] : [],
+    });
+    return (await clientRepository.update(tx.db, client.id, {
+      applicationType: 'contact',
+      applicationId: contact.id,
+    }))!;
+  }
+
+  async #edited(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'edited' }>): Promise<boolean> {
+    return this.deps.uow.run(async (tx) => {
+      const message = await messageRepository.byExternalId(
+        tx.db,
+        channel.id,
+        'incoming',
+        event.externalMessageId,
+      );
+      if (!message) return false;
+      await messageRepository.update(tx.db, message.id, { text: event.text, editedAt: event.timestamp });
+      const session = await sessionRepository.byId(tx.db, message.sessionId);
+      tx.emit('message.updated', message.id, {
+        messageId: message.id,
+        sessionId: message.sessionId,
+        lineId: session!.lineId,
+        change: 'edited',
+      });
+      return true;
+    });
+  }
+
+  async #read(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'read' }>): Promise<boolean> {
+    const client = await clientRepository.byAccount(
+      this.deps.db,
+      channel.id,
+      'externalId',
+      event.from.externalId,
+    );
+    if (!client) return false;
+    return this.deps.uow.run(async (tx) => {
+      const session = await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
+      if (!session) return false;
+      let upTo: number | null = null;
+      if (event.upToExternalMessageId) {
+        const target = await messageRepository.byExternalId(
+          tx.db,
+          channel.id,
+          'outgoing',
+          event.upToExternalMessageId,
+        );
+        if (!target || target.sessionId !== session.id) return false;
+        upTo = target.seq;
+      }
+      const n = await messageRepository.markOutgoingRead(tx.db, session.id, upTo, event.timestamp);
+      await sessionRepository.resetUnread(tx.db, session.id, 'client');
+      await clientRepository.markSeen(tx.db, client.id, this.deps.clock.now());
+      if (n > 0) {
+        tx.emit('message.updated', session.id, {
+          messageId: '',
+          sessionId: session.id,
+          lineId: session.lineId,
+          change: 'read',
+        });
+      }
+      return true;
+    });
+  }
+
+  async #delivery(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'delivery' }>): Promise<boolean> {
+    return this.deps.uow.run(async (tx) => {
+      const message = await messageRepository.byExternalId(
+        tx.db,
+        channel.id,
+        'outgoing',
+        event.externalMessageId,
+      );
+      if (!message) return false;
+      const order = ['pending', 'sent', 'delivered', 'read'];
+      if (event.status !== 'failed' && order.indexOf(event.status) <= order.indexOf(message.status))
+        return false;
+      await messageRepository.update(tx.db, message.id, {
+        status: event.status,
+        ...(event.status === 'read' && { readAt: event.timestamp }),
+        ...(event.status === 'failed' && {
+          error: { code: 'DELIVERY_FAILED', message: event.error ?? 'the messenger reported a failure' },
+        }),
+      });
+      const session = await sessionRepository.byId(tx.db, message.sessionId);
+      tx.emit('message.updated', message.id, {
+        messageId: message.id,
+        sessionId: message.sessionId,
+        lineId: session!.lineId,
+        change: event.status,
+      });
+      return true;
+    });
+  }
+
+  async #typing(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'typing' }>): Promise<boolean> {
+    const client = await clientRepository.byAccount(
+      this.deps.db,
+      channel.id,
+      'externalId',
+      event.from.externalId,
+    );
+    if (!client) return false;
+    await clientRepository.markSeen(this.deps.db, client.id, this.deps.clock.now());
+    const session = await sessionRepository.openFor(this.deps.db, client.id, channel.id);
+    this.deps.bus.publishEphemeral('client.typing', {
+      clientId: client.id,
+      channelId: channel.id,
+      sessionId: session?.id ?? null,
+    });
+    return true;
+  }
+}

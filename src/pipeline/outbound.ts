@@ -1,0 +1,278 @@
+/**
+ * Send (MessageManager.Send): an operator's reply is stored `pending` together with an outbox job in
+ * one transaction; the job worker sends it through the channel's provider and records `sent` (with
+ * the messenger's id) or `failed`. A send is attempted again only after a definite retryable answer
+ * or a crash: providers that pass our message id as an idempotency key make that exactly-once.
+ */
+import type { ChannelRow } from '../domain/channel/channel.repository.ts';
+import { channelRepository } from '../domain/channel/channel.repository.ts';
+import { clientRepository } from '../domain/client/client.repository.ts';
+import type { Deps } from '../domain/deps.ts';
+import { type MessageRow, messageRepository } from '../domain/message/message.repository.ts';
+import { type MessageView, messageView } from '../domain/message/message.service.ts';
+import type { MessageType } from '../domain/message/message.ts';
+import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
+import type { SessionService } from '../domain/session/session.service.ts';
+import { isOpen, type SessionState } from '../domain/session/session.ts';
+import { userRepository } from '../domain/user/user.repository.ts';
+import type { Caller } from '../domain/user/user.ts';
+import { Conflict, Forbidden, InvalidField, NotFound } from '../errors.ts';
+import { fileRepository } from '../files/file.repository.ts';
+import type { FileService } from '../files/file.service.ts';
+import { jobRepository } from '../jobs/job.repository.ts';
+import type { JobOutcome } from '../jobs/worker.ts';
+import { messageTypeOf } from '../providers/api/api.provider.ts';
+import { type OutboundMessage, ProviderError } from '../providers/provider.ts';
+import type { ProviderHost } from './provider-host.ts';
+
+export const SEND_JOB = 'message.send';
+export const EDIT_JOB = 'message.edit';
+
+export interface SendInput {
+  text?: string | null;
+  fileIds?: string[];
+}
+
+export class OutboundPipeline {
+  constructor(
+    private readonly deps: Deps,
+    private readonly sessions: SessionService,
+    private readonly host: ProviderHost,
+    private readonly files: FileService,
+    private readonly onJobsQueued: () => void = () => {},
+  ) {}
+
+  /** Checks the caller may write in the session, and the channel can carry the message. */
+  async #writable(sessionId: string, caller: Caller): Promise<{ session: SessionRow; channel: ChannelRow }> {
+    const session = await this.sessions.visible(sessionId, caller);
+    if (!isOpen(session.state as SessionState)) {
+      throw new Conflict('SESSION_CLOSED', 'the session is closed; start a new one to write to the client');
+    }
+    if (caller.role === 'operator' && session.operatorId !== caller.id) {
+      throw new Forbidden('accept the session before writing in it', 'NOT_YOUR_SESSION');
+    }
+    const channel = await channelRepository.byId(this.deps.db, session.channelId);
+    if (!channel || channel.state !== 'active') {
+      throw new Conflict('CHANNEL_NOT_ACTIVE', `the channel is ${channel?.state ?? 'gone'}`);
+    }
+    if (!this.host.providerFor(channel)) {
+      throw new Conflict('CHANNEL_CANNOT_SEND', `no provider sends through ${channel.type} channels`);
+    }
+    const client = await clientRepository.byId(this.deps.db, session.clientId);
+    if (client?.unreachable) {
+      throw new Conflict(
+        'CLIENT_UNREACHABLE',
+        client.unreachableReason ?? 'the messenger refuses messages to this client',
+      );
+    }
+    return { session, channel };
+  }
+
+  /** Stores an operator's message `pending` with its outbox job; the worker sends it. */
+  async send(sessionId: string, input: SendInput, caller: Caller): Promise<MessageView> {
+    const text = input.text?.trim() ? input.text : null;
+    const fileIds = [...new Set(input.fileIds ?? [])];
+    if (!text && fileIds.length === 0) throw new InvalidField('body.text', 'a message needs text or files');
+    const { session, channel } = await this.#writable(sessionId, caller);
+    const stored = await fileRepository.byIds(this.deps.db, fileIds);
+    const files = fileIds.map((id, i) => {
+      const f = stored.find((s) => s.id === id);
+      if (!f || (f.uploadedBy !== caller.id && f.sessionId !== session.id && caller.role !== 'admin')) {
+        throw new InvalidField(`body.fileIds[${i}]`, `no file ${id} of yours`);
+      }
+      return f;
+    });
+    const attachments = files.map((f) => ({
+      fileId: f.id,
+      name: f.name,
+      mimeType: f.mimeType,
+      size: f.size,
+    }));
+    const row = await this.deps.uow.run(async (tx) => {
+      const at = this.deps.clock.now();
+      const message = await messageRepository.insert(tx.db, {
+        sessionId: session.id,
+        channelId: channel.id,
+        direction: 'outgoing',
+        type: messageTypeOf(attachments) as MessageType,
+        text,
+        attachments,
+        senderType: 'operator',
+        senderId: caller.id,
+        status: 'pending',
+        createdAt: at,
+        updatedAt: at,
+      });
+      await fileRepository.attachToSession(
+        tx.db,
+        files.map((f) => f.id),
+        session.id,
+      );
+      await jobRepository.enqueue(tx.db, SEND_JOB, { messageId: message.id }, { maxAttempts: 8 });
+      await sessionRepository.touchOnMessage(tx.db, session.id, {
+        direction: 'outgoing',
+        at,
+        byOperator: true,
+      });
+      tx.emit('message.created', message.id, {
+        messageId: message.id,
+        sessionId: session.id,
+        lineId: session.lineId,
+        direction: 'outgoing',
+        senderType: 'operator',
+      });
+      return message;
+    });
+    this.onJobsQueued();
+    return messageView(row);
+  }
+
+  /** Edits an outgoing message where the provider can; the edit is sent by the worker. */
+  async edit(messageId: string, text: string, caller: Caller): Promise<MessageView> {
+    const message = await messageRepository.byId(this.deps.db, messageId);
+    if (!message) throw new NotFound('Message', messageId);
+    const { channel } = await this.#writable(message.sessionId, caller).catch((err) => {
+      if (err instanceof NotFound) throw new NotFound('Message', messageId);
+      throw err;
+    });
+    if (message.direction !== 'outgoing' || message.senderType === 'client') {
+      throw new Conflict('MESSAGE_NOT_EDITABLE', 'only messages sent from here can be edited');
+    }
+    if (caller.role === 'operator' && message.senderId !== caller.id) {
+      throw new Forbidden('operators edit only their own messages', 'NOT_YOUR_MESSAGE');
+    }
+    if (!this.host.providerFor(channel)?.edit) {
+      throw new Conflict('EDIT_NOT_SUPPORTED', `${channel.type} messages cannot be edited`);
+    }
+    const row = await this.deps.uow.run(async (tx) => {
+      const updated = (await messageRepository.update(tx.db, message.id, {
+        text,
+        editedAt: this.deps.clock.now(),
+      }))!;
+      if (message.status !== 'pending')
+        await jobRepository.enqueue(tx.db, EDIT_JOB, { messageId: message.id }, { maxAttempts: 5 });
+      const session = await sessionRepository.byId(tx.db, message.sessionId);
+      tx.emit('message.updated', message.id, {
+        messageId: message.id,
+        sessionId: message.sessionId,
+        lineId: session!.lineId,
+        change: 'edited',
+      });
+      return updated;
+    });
+    this.onJobsQueued();
+    return messageView(row);
+  }
+
+  async #outboundMessage(message: MessageRow, session: SessionRow): Promise<OutboundMessage> {
+    const client = await clientRepository.byId(this.deps.db, session.clientId);
+    if (!client) throw new ProviderError('CLIENT_GONE', 'the client no longer exists', { retryable: false });
+    const sender = message.senderId
+      ? await userRepository.byId(this.deps.db, message.senderId).catch(() => undefined)
+      : undefined;
+    const files = await fileRepository.byIds(
+      this.deps.db,
+      message.attachments.map((a) => a.fileId).filter((id): id is string => !!id),
+    );
+    return {
+      id: message.id,
+      to: {
+        externalId: client.externalId,
+        username: client.username,
+        phone: client.phone,
+        email: client.email,
+      },
+      type: message.type as MessageType,
+      text: message.text,
+      attachments: files.map((f) => ({
+        fileId: f.id,
+        name: f.name,
+        mimeType: f.mimeType,
+        size: f.size,
+        open: () => this.files.store.open(f.storageKey),
+      })),
+      sender: { type: message.senderType, id: message.senderId, name: sender?.name ?? null },
+      externalId: message.externalId,
+    };
+  }
+
+  /** Job handler: sends one pending message. */
+  async runSend(job: {
+    payload: Record<string, unknown>;
+    attempts: number;
+    maxAttempts: number;
+  }): Promise<JobOutcome | undefined> {
+    const message = await messageRepository.byId(this.deps.db, String(job.payload.messageId));
+    if (!message || message.status !== 'pending') return undefined; // already sent or gone: never twice
+    const session = (await sessionRepository.byId(this.deps.db, message.sessionId))!;
+    const channel = await channelRepository.byId(this.deps.db, message.channelId);
+    const provider = channel && this.host.providerFor(channel);
+    if (!channel || !provider)
+      return this.#failed(message, session, 'CHANNEL_GONE', 'the channel can no longer send');
+    try {
+      const { externalId } = await provider.send(
+        this.host.context(channel),
+        await this.#outboundMessage(message, session),
+      );
+      await this.deps.uow.run(async (tx) => {
+        if (await messageRepository.markSent(tx.db, message.id, externalId)) {
+          tx.emit('message.updated', message.id, {
+            messageId: message.id,
+            sessionId: session.id,
+            lineId: session.lineId,
+            change: 'sent',
+          });
+        }
+      });
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof ProviderError)) throw err;
+      if (err.retryable && job.attempts < job.maxAttempts) {
+        return { retry: { error: `${err.code}: ${err.message}`, afterMs: err.opts.retryAfterMs } };
+      }
+      if (err.opts.clientUnreachable)
+        await clientRepository.markUnreachable(this.deps.db, session.clientId, err.message);
+      return this.#failed(message, session, err.code, err.message);
+    }
+  }
+
+  async #failed(message: MessageRow, session: SessionRow, code: string, text: string): Promise<JobOutcome> {
+    await this.deps.uow.run(async (tx) => {
+      await messageRepository.update(tx.db, message.id, { status: 'failed', error: { code, message: text } });
+      tx.emit('message.updated', message.id, {
+        messageId: message.id,
+        sessionId: session.id,
+        lineId: session.lineId,
+        change: 'failed',
+      });
+    });
+    return { fail: { error: `${code}: ${text}` } };
+  }
+
+  /** Job handler: pushes an edit of a sent message to the messenger. */
+  async runEdit(job: {
+    payload: Record<string, unknown>;
+    attempts: number;
+    maxAttempts: number;
+  }): Promise<JobOutcome | undefined> {
+    const message = await messageRepository.byId(this.deps.db, String(job.payload.messageId));
+    if (!message?.externalId)
+      return message?.status === 'pending' ? { retry: { error: 'not sent yet' } } : undefined;
+    const session = (await sessionRepository.byId(this.deps.db, message.sessionId))!;
+    const channel = await channelRepository.byId(this.deps.db, message.channelId);
+    const provider = channel && this.host.providerFor(channel);
+    if (!channel || !provider?.edit) return { fail: { error: 'the channel cannot edit' } };
+    try {
+      await provider.edit(this.host.context(channel), {
+        ...(await this.#outboundMessage(message, session)),
+        externalId: message.externalId,
+      });
+      return undefined;
+    } catch (err) {
+      if (err instanceof ProviderError && err.retryable) {
+        return { retry: { error: `${err.code}: ${err.message}`, afterMs: err.opts.retryAfterMs } };
+      }
+      return { fail: { error: (err as Error).message } };
+    }
+  }
+}

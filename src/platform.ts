@@ -1,0 +1,110 @@
+/**
+ * The composition root: domain services, providers, the inbound and outbound pipelines, the file
+ * store, the job worker and the pollers — built once from explicit options, started and stopped
+ * together. main.ts and the tests build the same thing.
+ */
+import path from 'node:path';
+import type { Db } from './db/client.ts';
+import type { Clock } from './domain/deps.ts';
+import { EventBus } from './domain/events/domain-events.ts';
+import { FileService } from './files/file.service.ts';
+import { LocalFileStore } from './files/file-store.ts';
+import { JobWorker, type WorkerOptions } from './jobs/worker.ts';
+import type { SecretBox } from './lib/secret-box.ts';
+import { AttachmentLoader } from './pipeline/attachments.ts';
+import { providerLifecycle } from './pipeline/channel-lifecycle.ts';
+import { ATTACHMENT_JOB, InboundPipeline } from './pipeline/inbound.ts';
+import { EDIT_JOB, OutboundPipeline, SEND_JOB } from './pipeline/outbound.ts';
+import { PollerManager } from './pipeline/poller.ts';
+import { ProviderHost } from './pipeline/provider-host.ts';
+import type { OmnilinePlugin } from './plugins.ts';
+import type { ProviderContext } from './providers/provider.ts';
+import { builtinProviders, ProviderRegistry } from './providers/registry.ts';
+import { createServices, type Services } from './services.ts';
+
+export interface PlatformOptions {
+  db: Db;
+  secrets: SecretBox;
+  /** Root of the local file store. */
+  filesDir: string;
+  publicUrl?: string | null;
+  clock?: Clock;
+  plugins?: OmnilinePlugin[];
+  /** fetch used by providers (tests may wrap it). */
+  fetch?: typeof fetch;
+  worker?: WorkerOptions;
+  pollLeaseMs?: number;
+  log?: ProviderContext['log'] & { error(obj: object, msg: string): void };
+}
+
+export interface Platform {
+  services: Services;
+  registry: ProviderRegistry;
+  host: ProviderHost;
+  inbound: InboundPipeline;
+  outbound: OutboundPipeline;
+  files: FileService;
+  worker: JobWorker;
+  pollers: PollerManager;
+  /** Starts background work: the job worker and the pollers. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+export function createPlatform(opts: PlatformOptions): Platform {
+  const registry = new ProviderRegistry(builtinProviders());
+  for (const plugin of opts.plugins ?? []) for (const p of plugin.providers ?? []) registry.register(p);
+  const host = new ProviderHost(
+    registry,
+    (row) => opts.secrets.openJson<Record<string, unknown>>(row.settingsEnc) ?? {},
+    {
+      publicUrl: opts.publicUrl ?? null,
+      fetch: opts.fetch,
+      log: opts.log,
+    },
+  );
+  const services = createServices({
+    db: opts.db,
+    secrets: opts.secrets,
+    bus: new EventBus(),
+    clock: opts.clock,
+    lifecycle: providerLifecycle(host),
+  });
+  const worker = new JobWorker(opts.db, { ...opts.worker, log: opts.log });
+  const wake = () => worker.wake();
+  const files = new FileService(
+    services.deps,
+    new LocalFileStore(path.resolve(opts.filesDir)),
+    services.sessions,
+  );
+  const inbound = new InboundPipeline(services.deps, services.sessions, wake);
+  const outbound = new OutboundPipeline(services.deps, services.sessions, host, files, wake);
+  const attachments = new AttachmentLoader(services.deps, host, files);
+  worker.handle(SEND_JOB, (job) => outbound.runSend(job));
+  worker.handle(EDIT_JOB, (job) => outbound.runEdit(job));
+  worker.handle(ATTACHMENT_JOB, (job) => attachments.run(job));
+  const pollers = new PollerManager(services.deps, host, inbound, {
+    holder: worker.holder,
+    leaseMs: opts.pollLeaseMs,
+    log: opts.log,
+    markError: (id, reason) => services.channels.setState(id, 'error', reason),
+  });
+  return {
+    services,
+    registry,
+    host,
+    inbound,
+    outbound,
+    files,
+    worker,
+    pollers,
+    start() {
+      worker.start();
+      pollers.start();
+    },
+    async stop() {
+      await pollers.stop();
+      await worker.stop();
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * OMNILINE_PLUGINS=./a.js,./b.ts loads modules that extend Omniline without touching its code.
+ * A plugin module exports `providers` (ChannelProvider[]) and/or `routingRules`, by name or on its
+ * default export.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ChannelProvider } from './providers/provider.ts';
+
+export interface OmnilinePlugin {
+  providers?: ChannelProvider[];
+  routingRules?: unknown[];
+}
+
+export async function loadPlugins(specs: string[], cwd = process.cwd()): Promise<OmnilinePlugin[]> {
+  const plugins: OmnilinePlugin[] = [];
+  for (const spec of specs) {
+    const target =
+      spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(cwd, spec)).href : spec;
+    let mod: OmnilinePlugin & { default?: OmnilinePlugin };
+    try {
+      mod = (await import(target)) as OmnilinePlugin & { default?: OmnilinePlugin };
+    } catch (err) {
+      throw new Error(`OMNILINE_PLUGINS: cannot load "${spec}": ${(err as Error).message}`);
+    }
+    const plugin = mod.providers || mod.routingRules ? mod : (mod.default ?? {});
+    if (!plugin.providers && !plugin.routingRules) {
+      throw new Error(`OMNILINE_PLUGINS: "${spec}" exports neither providers nor routingRules`);
+    }
+    plugins.push(plugin);
+  }
+  return plugins;
+}

@@ -1,0 +1,204 @@
+/**
+ * The channel provider interface: one folder per messenger implements it, and the registry binds it
+ * to its name (the guide's five workers: registration, income conversion, profile data, attachment
+ * loading, outcome sending — plus long polling where the messenger has no webhook).
+ *
+ * Providers know the messenger's wire format and nothing of our database: they turn requests into
+ * unified events and unified messages into requests. The pipeline does the rest.
+ */
+import type { Readable } from 'node:stream';
+import type { MessageType } from '../domain/message/message.ts';
+
+/** What a provider sees of its channel. `settings` are decrypted; never log them. */
+export interface ProviderChannel {
+  id: string;
+  name: string;
+  type: string;
+  source: string | null;
+  settings: Record<string, unknown>;
+}
+
+export interface ProviderContext {
+  channel: ProviderChannel;
+  /** Public base URL of this server (for webhook URLs), when configured. */
+  publicUrl: string | null;
+  /** fetch, injectable for tests; providers use it for every HTTP call. */
+  fetch: typeof fetch;
+  log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+}
+
+/** A messenger user as a message or a profile lookup describes them. */
+export interface ExternalUser {
+  externalId: string;
+  username?: string | null;
+  firstName?: string | null;
+  lastName?: string | null;
+  phone?: string | null;
+  email?: string | null;
+  avatarUrl?: string | null;
+}
+
+export interface InboundAttachment {
+  /** How the provider finds the bytes again (a file id, a URL…), passed back to loadAttachment. */
+  ref: string;
+  name?: string | null;
+  mimeType?: string | null;
+  size?: number | null;
+}
+
+/** Unified inbound events (UnifiedMessage and friends). */
+export type InboundEvent =
+  | {
+      kind: 'message';
+      /** The messenger's id of the message: the de-duplication key within the channel. */
+      externalMessageId: string;
+      from: ExternalUser;
+      type: MessageType;
+      text?: string | null;
+      attachments?: InboundAttachment[];
+      timestamp: Date;
+      /** True for the messenger echoing a message this channel sent (never stored twice). */
+      echo?: boolean;
+    }
+  | { kind: 'edited'; externalMessageId: string; from: ExternalUser; text: string | null; timestamp: Date }
+  /** The client read our messages (up to one, or all when absent). */
+  | { kind: 'read'; from: ExternalUser; upToExternalMessageId?: string | null; timestamp: Date }
+  /** Delivery status of one of our outgoing messages. */
+  | {
+      kind: 'delivery';
+      externalMessageId: string;
+      status: 'delivered' | 'read' | 'failed';
+      error?: string | null;
+      timestamp: Date;
+    }
+  | { kind: 'typing'; from: ExternalUser; timestamp: Date }
+  | { kind: 'unsupported'; from?: ExternalUser | null; description: string; timestamp: Date };
+
+export interface WebhookRequest {
+  method: string;
+  /** The URL path and query as the messenger called it. */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  query: Record<string, string | undefined>;
+  /** The raw body bytes, exactly as received: signatures are computed over them. */
+  rawBody: Buffer;
+}
+
+export interface WebhookResult {
+  events: InboundEvent[];
+  /** Override the acknowledgement (some messengers want a specific answer). */
+  reply?: { status: number; body: unknown; contentType?: string };
+}
+
+export interface OutboundAttachment {
+  fileId: string;
+  name: string | null;
+  mimeType: string;
+  size: number;
+  /** Opens the stored bytes (multipart uploads). */
+  open(): Readable;
+}
+
+/** What the outbound worker asks a provider to send. */
+export interface OutboundMessage {
+  /** Our message id: an idempotency key where the messenger accepts one. */
+  id: string;
+  to: ExternalUser;
+  type: MessageType;
+  text: string | null;
+  attachments: OutboundAttachment[];
+  sender: { type: string; id: string | null; name?: string | null };
+  /** The messenger's id of the message, for edits. */
+  externalId?: string | null;
+}
+
+export interface PollResult {
+  events: InboundEvent[];
+  /** The cursor to persist with the events (committed in the same transaction). */
+  cursor: string | null;
+}
+
+export interface LoadedAttachment {
+  stream: Readable;
+  mimeType?: string | null;
+  name?: string | null;
+  size?: number | null;
+}
+
+export interface RegistrationResult {
+  /** The channel's own id in the messenger (bot id, page id…), learned from its credentials. */
+  source: string | null;
+  /** Settings the provider generated (e.g. a webhook secret), merged into the stored settings. */
+  settings?: Record<string, unknown>;
+}
+
+export interface ChannelProvider {
+  /** Registry key, also the webhook path segment: `/webhooks/<name>/<channelId>`. */
+  readonly name: string;
+  /** The channel type it serves (a LineChannelType, or a new one a plugin brings). */
+  readonly channelType: string;
+  /** Settings keys that are not secret and may be shown back (e.g. "mode", "callbackUrl"). */
+  readonly publicSettings: readonly string[];
+  /** Whether `send` passes our message id so the messenger drops a repeated send (exactly-once). */
+  readonly idempotentSend: boolean;
+
+  /** Checks and normalises settings; throws InvalidField naming `settings.<key>`. */
+  validateSettings(settings: Record<string, unknown>): Record<string, unknown>;
+  /** Validates credentials, learns the source, sets the webhook where the messenger has one. */
+  register?(ctx: ProviderContext): Promise<RegistrationResult>;
+  /** Undoes register on disconnect (e.g. deletes the webhook). */
+  unregister?(ctx: ProviderContext): Promise<void>;
+  /** Verifies the signature or secret FIRST (throw WebhookRejected), then converts to events. */
+  parseWebhook?(ctx: ProviderContext, request: WebhookRequest): Promise<WebhookResult>;
+  /** Answers a messenger's webhook verification (GET with a challenge); null means refused. */
+  verifyChallenge?(ctx: ProviderContext, request: WebhookRequest): { status: number; body: string } | null;
+  /** Whether this channel is read by polling (with its current settings). */
+  polls?(channel: ProviderChannel): boolean;
+  /** One long-poll round from a cursor. */
+  poll?(ctx: ProviderContext, cursor: string | null, signal: AbortSignal): Promise<PollResult>;
+  /** Sends; returns the messenger's message id. Throws ProviderError. */
+  send(ctx: ProviderContext, message: OutboundMessage): Promise<{ externalId: string }>;
+  /** Edits a sent message, where the messenger can. */
+  edit?(ctx: ProviderContext, message: OutboundMessage & { externalId: string }): Promise<void>;
+  /** Profile of a messenger user; null when unknown. */
+  fetchProfile?(ctx: ProviderContext, externalUserId: string): Promise<ExternalUser | null>;
+  /** Opens an inbound attachment by the ref the provider put in the event. */
+  loadAttachment?(ctx: ProviderContext, ref: string): Promise<LoadedAttachment>;
+}
+
+/**
+ * A provider's failure to talk to its messenger. Retryable ones (429, 5xx, network) are retried with
+ * backoff, honouring `retryAfterMs`; permanent ones fail the message, and `clientUnreachable` marks
+ * the client (e.g. the user blocked the bot).
+ */
+export class ProviderError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly opts: {
+      retryable: boolean;
+      retryAfterMs?: number;
+      clientUnreachable?: boolean;
+      status?: number;
+    } = {
+      retryable: false,
+    },
+  ) {
+    super(message);
+    this.name = 'ProviderError';
+  }
+  get retryable(): boolean {
+    return this.opts.retryable;
+  }
+}
+
+/** A webhook that fails verification: answered 401, nothing stored. */
+export class WebhookRejected extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WebhookRejected';
+  }
+}
