@@ -76,6 +76,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         clientRoutes,
         contactRoutes,
         sessionRoutes,
+        messageRoutes(opts.platform),
       ]) {
         routes(typed, ctx);
       }
