@@ -1,6 +1,7 @@
 /** The provider side of channel lifecycle: validation, registration and unregistration through providers. */
 import type { ChannelLifecycle } from '../domain/channel/channel-lifecycle.ts';
 import { Unprocessable } from '../errors.ts';
+import { mergeSettings } from '../lib/settings-mask.ts';
 import { ProviderError } from '../providers/provider.ts';
 import type { ProviderHost } from './provider-host.ts';
 
@@ -14,7 +15,7 @@ export function providerLifecycle(host: ProviderHost): ChannelLifecycle {
       if (!provider?.register) return { source: row.source, settings };
       try {
         const result = await provider.register(host.context(row, settings));
-        return { source: result.source ?? row.source, settings: { ...settings, ...result.settings } };
+        return { source: result.source ?? row.source, settings: mergeSettings(settings, result.settings ?? {}) };
       } catch (err) {
         if (err instanceof ProviderError) {
           throw new Unprocessable('CHANNEL_REGISTRATION_FAILED', `${provider.name}: ${err.message}`, {

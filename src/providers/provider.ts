@@ -128,7 +128,7 @@ export interface LoadedAttachment {
 export interface RegistrationResult {
   /** The channel's own id in the messenger (bot id, page id…), learned from its credentials. */
   source: string | null;
-  /** Settings the provider generated (e.g. a webhook secret), merged into the stored settings. */
+  /** Settings the provider generated (e.g. a webhook secret), merged into the stored settings; null removes a key. */
   settings?: Record<string, unknown>;
 }
 

@@ -180,6 +180,14 @@ describeEachDatabase(
         return m.status === 'sent' ? m : null;
       });
       assert.match(done.externalId, /^5003:\d+$/);
+      const edited = await ctx().request('PATCH', `/api/v1/messages/${sent.body.id}`, {
+        token: operator.token,
+        body: { text: 'On it, one minute!' },
+      });
+      assert.equal(edited.status, 200);
+      assert.ok(edited.body.editedAt);
+      const edit = await fake.waitForCall('editMessageText', 1, 5000);
+      assert.deepEqual(edit.params, { chat_id: 5003, message_id: Number(done.externalId.split(':')[1]), text: 'On it, one minute!' });
     });
 
     it('marks a client who blocked the bot unreachable and fails the message, without retrying', async () => {

@@ -174,7 +174,7 @@ describe('telegramBot provider', () => {
   describe('register', () => {
     it('in polling mode learns the bot id from getMe and deletes any webhook', async () => {
       const result = await provider.register!(ctxFor());
-      assert.deepEqual(result, { source: '123456' });
+      assert.deepEqual(result, { source: '123456', settings: { webhookSecret: null } });
       assert.equal(fake.calls('getMe').length, 1);
       assert.deepEqual(fake.calls('deleteWebhook')[0]?.params, {});
       assert.equal(fake.calls('setWebhook').length, 0);

@@ -120,7 +120,8 @@ export const telegramBotProvider: ChannelProvider = {
     // getUpdates is refused while a webhook is set.
     await callTelegram(api, 'deleteWebhook', {});
     ctx.log.info({ channelId: ctx.channel.id, bot: me.username, mode: 'polling' }, 'telegram bot registered');
-    return { source };
+    // A secret from an earlier webhook mode must not keep opening the webhook endpoint.
+    return { source, settings: { webhookSecret: null } };
   },
 
   async unregister(ctx) {
