@@ -17,10 +17,12 @@ import { channelRoutes } from './http/routes/channels.route.ts';
 import { clientRoutes, contactRoutes } from './http/routes/clients.route.ts';
 import { botRoutes, groupRoutes, lineRoutes } from './http/routes/lines.route.ts';
 import { messageRoutes } from './http/routes/messages.route.ts';
+import { metricsRoutes } from './http/routes/metrics.route.ts';
 import { sessionRoutes } from './http/routes/sessions.route.ts';
 import { systemRoutes } from './http/routes/system.route.ts';
 import { userRoutes } from './http/routes/users.route.ts';
 import { webhookRoutes } from './http/routes/webhooks.route.ts';
+import { workspaceRoutes } from './http/routes/workspace.route.ts';
 import type { Platform } from './platform.ts';
 
 export interface AppOptions {
@@ -77,6 +79,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         contactRoutes,
         sessionRoutes,
         messageRoutes(opts.platform),
+        metricsRoutes(opts.platform.metrics),
+        workspaceRoutes(opts.platform),
       ]) {
         routes(typed, ctx);
       }

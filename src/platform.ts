@@ -13,13 +13,22 @@ import { JobWorker, type WorkerOptions } from './jobs/worker.ts';
 import type { SecretBox } from './lib/secret-box.ts';
 import { AttachmentLoader } from './pipeline/attachments.ts';
 import { providerLifecycle } from './pipeline/channel-lifecycle.ts';
-import { ATTACHMENT_JOB, InboundPipeline } from './pipeline/inbound.ts';
+import { ATTACHMENT_JOB, BOT_DELIVERY_JOB, InboundPipeline } from './pipeline/inbound.ts';
 import { EDIT_JOB, OutboundPipeline, SEND_JOB } from './pipeline/outbound.ts';
 import { PollerManager } from './pipeline/poller.ts';
 import { ProviderHost } from './pipeline/provider-host.ts';
 import type { OmnilinePlugin } from './plugins.ts';
 import type { ProviderContext } from './providers/provider.ts';
 import { builtinProviders, ProviderRegistry } from './providers/registry.ts';
+import { BotDispatcher } from './routing/bot-dispatcher.ts';
+import { MetricsService } from './routing/metrics.service.ts';
+import { validateQueuePatch } from './routing/queue-settings.ts';
+import { Router, type RouterOptions } from './routing/router.ts';
+import { RuleRegistry } from './routing/rule.ts';
+import { roundRobinRule } from './routing/rules/round-robin.ts';
+import { toAllRule } from './routing/rules/to-all.ts';
+import { toAvailableRule } from './routing/rules/to-available.ts';
+import { WorkspaceService } from './routing/workspace.service.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface PlatformOptions {
@@ -34,6 +43,7 @@ export interface PlatformOptions {
   fetch?: typeof fetch;
   worker?: WorkerOptions;
   pollLeaseMs?: number;
+  router?: RouterOptions;
   log?: ProviderContext['log'] & { error(obj: object, msg: string): void };
 }
 
@@ -46,6 +56,9 @@ export interface Platform {
   files: FileService;
   worker: JobWorker;
   pollers: PollerManager;
+  router: Router;
+  workspace: WorkspaceService;
+  metrics: MetricsService;
   /** Starts background work: the job worker and the pollers. */
   start(): void;
   stop(): Promise<void>;
@@ -63,12 +76,15 @@ export function createPlatform(opts: PlatformOptions): Platform {
       log: opts.log,
     },
   );
+  const rules = new RuleRegistry([toAvailableRule, toAllRule, roundRobinRule]);
+  for (const plugin of opts.plugins ?? []) for (const r of plugin.routingRules ?? []) rules.register(r);
   const services = createServices({
     db: opts.db,
     secrets: opts.secrets,
     bus: new EventBus(),
     clock: opts.clock,
     lifecycle: providerLifecycle(host),
+    validateQueue: (patch) => validateQueuePatch(patch, rules.names()) as Record<string, unknown>,
   });
   const worker = new JobWorker(opts.db, { ...opts.worker, log: opts.log });
   const wake = () => worker.wake();
@@ -83,6 +99,17 @@ export function createPlatform(opts: PlatformOptions): Platform {
   worker.handle(SEND_JOB, (job) => outbound.runSend(job));
   worker.handle(EDIT_JOB, (job) => outbound.runEdit(job));
   worker.handle(ATTACHMENT_JOB, (job) => attachments.run(job));
+  const bots = new BotDispatcher(services.deps, services.bots, services.sessions, opts.fetch);
+  worker.handle(BOT_DELIVERY_JOB, (job) => bots.run(job));
+  const workspace = new WorkspaceService(services.deps, services.sessions);
+  const router = new Router(services.deps, services.sessions, rules, {
+    log: opts.log,
+    ...opts.router,
+    onOutsideHours: (sessionId, text) => outbound.sendSystem(sessionId, text),
+  });
+  const presenceGraceMs = opts.router?.presenceGraceMs ?? 60_000;
+  let offs: (() => void)[] = [];
+  let presenceTimer: NodeJS.Timeout | null = null;
   const pollers = new PollerManager(services.deps, host, inbound, {
     holder: worker.holder,
     leaseMs: opts.pollLeaseMs,
@@ -98,11 +125,33 @@ export function createPlatform(opts: PlatformOptions): Platform {
     files,
     worker,
     pollers,
+    router,
+    workspace,
+    metrics: new MetricsService(services.deps),
     start() {
       worker.start();
       pollers.start();
+      router.start();
+      const bus = services.deps.bus;
+      offs = [
+        bus.on(
+          'user.blocked',
+          (e) => void workspace.release(e.payload.userId, { requeue: true }).catch(() => {}),
+        ),
+        bus.on(
+          'user.loggedOut',
+          (e) => void workspace.release(e.payload.userId, { requeue: false }).catch(() => {}),
+        ),
+      ];
+      presenceTimer = setInterval(
+        () => void workspace.sweepPresence(presenceGraceMs).catch(() => {}),
+        Math.min(presenceGraceMs, 5000),
+      );
     },
     async stop() {
+      for (const off of offs) off();
+      if (presenceTimer) clearInterval(presenceTimer);
+      await router.stop();
       await pollers.stop();
       await worker.stop();
     },

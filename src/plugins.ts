@@ -6,10 +6,11 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ChannelProvider } from './providers/provider.ts';
+import type { RoutingRule } from './routing/rule.ts';
 
 export interface OmnilinePlugin {
   providers?: ChannelProvider[];
-  routingRules?: unknown[];
+  routingRules?: RoutingRule[];
 }
 
 export async function loadPlugins(specs: string[], cwd = process.cwd()): Promise<OmnilinePlugin[]> {

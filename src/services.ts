@@ -9,7 +9,7 @@ import { ContactService } from './domain/contact/contact.service.ts';
 import { type Clock, type Deps, systemClock } from './domain/deps.ts';
 import { EventBus } from './domain/events/domain-events.ts';
 import { GroupService } from './domain/group/group.service.ts';
-import { LineService } from './domain/line/line.service.ts';
+import { LineService, type QueueValidator } from './domain/line/line.service.ts';
 import { MessageService } from './domain/message/message.service.ts';
 import { SessionService } from './domain/session/session.service.ts';
 import { UserService } from './domain/user/user.service.ts';
@@ -34,6 +34,7 @@ export function createServices(opts: {
   bus?: EventBus;
   clock?: Clock;
   lifecycle?: ChannelLifecycle;
+  validateQueue?: QueueValidator;
 }): Services {
   const bus = opts.bus ?? new EventBus();
   const deps: Deps = {
@@ -46,7 +47,7 @@ export function createServices(opts: {
   return {
     deps,
     users: new UserService(deps),
-    lines: new LineService(deps),
+    lines: new LineService(deps, opts.validateQueue),
     groups: new GroupService(deps),
     bots: new BotService(deps),
     channels: new ChannelService(deps, opts.lifecycle),

@@ -9,6 +9,7 @@ import {
   bigint,
   bigserial,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -50,6 +51,16 @@ export const users = pgTable(
     role: text('role').notNull(),
     passwordHash: text('password_hash').notNull(),
     blocked: boolean('blocked').notNull().default(false),
+    /** Operator status: online | busy | away | offline. Only online operators receive new sessions. */
+    status: text('status').notNull().default('offline'),
+    statusChangedAt: ts('status_changed_at'),
+    /** Capacity override (max simultaneous sessions); null takes the queue's. */
+    maxSessions: integer('max_sessions'),
+    /** When routing last gave this operator a session (ties of the fewest-sessions rule). */
+    lastAssignedAt: ts('last_assigned_at'),
+    /** Live realtime connections, and when the last one closed (offline after a grace period). */
+    connections: integer('connections').notNull().default(0),
+    disconnectedAt: ts('disconnected_at'),
   },
   (t) => [uniqueIndex('users_login_live_uq').on(sql`lower(${t.login})`).where(sql`${t.deletedAt} IS NULL`)],
 );
@@ -76,6 +87,10 @@ export const lines = pgTable('lines', {
   name: text('name').notNull(),
   settings: jsonb('settings').$type<LineSettings>().notNull(),
   queue: jsonb('queue').$type<Record<string, unknown>>().notNull().default({}),
+  /** The bot new sessions of this line go to first. */
+  botId: uuid('bot_id'),
+  /** Round-robin position: the operator who got the last session. */
+  lastRoutedOperatorId: uuid('last_routed_operator_id'),
 });
 
 export const operatorGroups = pgTable('operator_groups', {
@@ -233,6 +248,20 @@ export const sessions = pgTable(
     lastMessageAt: ts('last_message_at'),
     closedAt: ts('closed_at'),
     closedBy: jsonb('closed_by').$type<ActorRef>(),
+    /** When the session (re)entered the queue: queue order is priority, then this. */
+    queuedAt: ts('queued_at'),
+    /** Operators a Waiting session is offered to (first to accept takes it). */
+    offeredTo: uuid('offered_to').array().notNull().default(sql`'{}'::uuid[]`),
+    offeredAt: ts('offered_at'),
+    /** When the assigned operator accepted; null while an assignment waits for acceptance. */
+    acceptedAt: ts('accepted_at'),
+    /** Operators who let an offer time out (not offered again this session). */
+    declinedBy: uuid('declined_by').array().notNull().default(sql`'{}'::uuid[]`),
+    previousOperatorId: uuid('previous_operator_id'),
+    firstAssignedAt: ts('first_assigned_at'),
+    lastClientMessageAt: ts('last_client_message_at'),
+    /** Set by a client message while no operator answer follows it yet (the next-answer timer). */
+    awaitingAnswerSince: ts('awaiting_answer_since'),
     unreadByOperator: integer('unread_by_operator').notNull().default(0),
     unreadByClient: integer('unread_by_client').notNull().default(0),
   },
@@ -246,6 +275,10 @@ export const sessions = pgTable(
       .on(t.lineId, t.state, t.priority.desc(), t.startedAt)
       .where(sql`${t.deletedAt} IS NULL`),
     index('sessions_operator_idx').on(t.operatorId, t.state),
+    index('sessions_waiting_idx')
+      .on(t.lineId, t.priority.desc(), t.queuedAt)
+      .where(sql`${t.state} = 'Waiting'`),
+    index('sessions_closed_at_idx').on(t.lineId, t.closedAt),
     index('sessions_started_idx').on(t.startedAt),
   ],
 );
@@ -381,3 +414,24 @@ export const leases = pgTable('leases', {
   holder: text('holder').notNull(),
   expiresAt: ts('expires_at').notNull(),
 });
+
+/** Answer times: each operator answer to a client message (first and next), for line metrics. */
+export const answerTimes = pgTable(
+  'answer_times',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id),
+    lineId: uuid('line_id').notNull(),
+    operatorId: uuid('operator_id'),
+    kind: text('kind').notNull(),
+    askedAt: ts('asked_at').notNull(),
+    answeredAt: ts('answered_at').notNull(),
+    seconds: doublePrecision('seconds').notNull(),
+  },
+  (t) => [
+    index('answer_times_line_idx').on(t.lineId, t.answeredAt),
+    index('answer_times_session_idx').on(t.sessionId),
+  ],
+);

@@ -78,6 +78,7 @@ export const LineSchema = Type.Object({
   queue: Type.Object({}, { additionalProperties: true }),
   operatorIds: Type.Array(Uuid),
   groupIds: Type.Array(Uuid),
+  botId: Nullable(Uuid),
   ...recordTimes,
 });
 

@@ -15,7 +15,10 @@ export function providerLifecycle(host: ProviderHost): ChannelLifecycle {
       if (!provider?.register) return { source: row.source, settings };
       try {
         const result = await provider.register(host.context(row, settings));
-        return { source: result.source ?? row.source, settings: mergeSettings(settings, result.settings ?? {}) };
+        return {
+          source: result.source ?? row.source,
+          settings: mergeSettings(settings, result.settings ?? {}),
+        };
       } catch (err) {
         if (err instanceof ProviderError) {
           throw new Unprocessable('CHANNEL_REGISTRATION_FAILED', `${provider.name}: ${err.message}`, {

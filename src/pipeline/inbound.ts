@@ -19,6 +19,8 @@ import { jobRepository } from '../jobs/job.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
 
 export const ATTACHMENT_JOB = 'attachment.download';
+/** Delivers a client message to the bot that has the session (see routing/bot-dispatcher.ts). */
+export const BOT_DELIVERY_JOB = 'bot.deliver';
 
 export interface ReceiveResult {
   stored: number;
@@ -89,6 +91,7 @@ export class InboundPipeline {
     const known = await clientRepository.byAccount(db, channel.id, 'externalId', event.from.externalId);
     const profile = known ? null : await this.#profile(event.from.externalId, fetchProfile);
     const attachments = event.attachments ?? [];
+    let queued = attachments.length > 0;
     try {
       await this.deps.uow.run(async (tx) => {
         const client = known ?? (await this.#findOrCreateClient(tx, channel, event.from, profile));
@@ -121,6 +124,15 @@ export class InboundPipeline {
           at,
           byOperator: false,
         });
+        if (session.state === 'AssignedToBot' && session.botId) {
+          await jobRepository.enqueue(
+            tx.db,
+            BOT_DELIVERY_JOB,
+            { messageId: message.id, botId: session.botId },
+            { maxAttempts: 3 },
+          );
+          queued = true;
+        }
         for (let index = 0; index < attachments.length; index++) {
           await jobRepository.enqueue(
             tx.db,
@@ -141,7 +153,7 @@ export class InboundPipeline {
       if (err instanceof DuplicateMessage) return false;
       throw err;
     }
-    if (attachments.length > 0) this.onJobsQueued();
+    if (queued) this.onJobsQueued();
     return true;
   }
 

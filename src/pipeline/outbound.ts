@@ -51,6 +51,9 @@ export class OutboundPipeline {
     if (caller.role === 'operator' && session.operatorId !== caller.id) {
       throw new Forbidden('accept the session before writing in it', 'NOT_YOUR_SESSION');
     }
+    if (caller.role === 'bot' && session.botId !== caller.id) {
+      throw new Forbidden('not this bot’s session', 'NOT_YOUR_SESSION');
+    }
     const channel = await channelRepository.byId(this.deps.db, session.channelId);
     if (!channel || channel.state !== 'active') {
       throw new Conflict('CHANNEL_NOT_ACTIVE', `the channel is ${channel?.state ?? 'gone'}`);
@@ -88,6 +91,7 @@ export class OutboundPipeline {
       mimeType: f.mimeType,
       size: f.size,
     }));
+    const senderType = caller.role === 'bot' ? 'bot' : 'operator';
     const row = await this.deps.uow.run(async (tx) => {
       const at = this.deps.clock.now();
       const message = await messageRepository.insert(tx.db, {
@@ -97,7 +101,7 @@ export class OutboundPipeline {
         type: messageTypeOf(attachments) as MessageType,
         text,
         attachments,
-        senderType: 'operator',
+        senderType,
         senderId: caller.id,
         status: 'pending',
         createdAt: at,
@@ -112,19 +116,50 @@ export class OutboundPipeline {
       await sessionRepository.touchOnMessage(tx.db, session.id, {
         direction: 'outgoing',
         at,
-        byOperator: true,
+        byOperator: senderType === 'operator',
+        operatorId: caller.id,
       });
       tx.emit('message.created', message.id, {
         messageId: message.id,
         sessionId: session.id,
         lineId: session.lineId,
         direction: 'outgoing',
-        senderType: 'operator',
+        senderType,
       });
       return message;
     });
     this.onJobsQueued();
     return messageView(row);
+  }
+
+  /** Sends an automatic message from the system (e.g. the outside-business-hours auto-reply). */
+  async sendSystem(sessionId: string, text: string): Promise<void> {
+    const session = await sessionRepository.byId(this.deps.db, sessionId);
+    const channel = session && (await channelRepository.byId(this.deps.db, session.channelId));
+    if (!session || !channel || channel.state !== 'active' || !this.host.providerFor(channel)) return;
+    await this.deps.uow.run(async (tx) => {
+      const at = this.deps.clock.now();
+      const message = await messageRepository.insert(tx.db, {
+        sessionId,
+        channelId: channel.id,
+        direction: 'outgoing',
+        type: 'text',
+        text,
+        senderType: 'system',
+        status: 'pending',
+        createdAt: at,
+        updatedAt: at,
+      });
+      await jobRepository.enqueue(tx.db, SEND_JOB, { messageId: message.id }, { maxAttempts: 8 });
+      tx.emit('message.created', message.id, {
+        messageId: message.id,
+        sessionId,
+        lineId: session.lineId,
+        direction: 'outgoing',
+        senderType: 'system',
+      });
+    });
+    this.onJobsQueued();
   }
 
   /** Edits an outgoing message where the provider can; the edit is sent by the worker. */

@@ -41,6 +41,8 @@ export function sessionScope(caller: Caller): SQL {
       return sql`(${sessions.operatorId} = ${caller.id} OR ${sessions.lineId} IN ${linesOfUser(caller.id)})`;
     case 'operator':
       return sql`(${sessions.operatorId} = ${caller.id} OR (${sessions.state} = 'Waiting' AND ${sessions.lineId} IN ${linesOfUser(caller.id)}))`;
+    case 'bot':
+      return sql`${sessions.botId} = ${caller.id}`;
   }
 }
 

@@ -1,9 +1,11 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { bots } from '../../db/schema.ts';
 import { NotFound } from '../../errors.ts';
 import { maskSettings, mergeSettings } from '../../lib/settings-mask.ts';
 import type { Deps } from '../deps.ts';
 import { compileSearch, type EntitySearchSpec, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
+import { userRepository } from '../user/user.repository.ts';
 import { type BotRow, botRepository } from './bot.repository.ts';
 
 export interface BotView {
@@ -54,12 +56,37 @@ export class BotService {
     return { items: page.items.map((r) => this.view(r)), total: page.total };
   }
 
+  /**
+   * Creates a bot and the API identity it acts with (a user with role `bot` and the same id), so a
+   * bot's token reaches exactly the sessions assigned to it.
+   */
   async create(input: { name: string; settings?: Record<string, unknown> }): Promise<BotView> {
-    const row = await botRepository.insert(this.deps.db, {
-      name: input.name,
-      settingsEnc: this.deps.secrets.sealJson(mergeSettings({}, input.settings ?? {})),
+    const id = randomUUID();
+    const row = await this.deps.uow.run(async ({ db }) => {
+      const bot = await botRepository.insert(db, {
+        id,
+        name: input.name,
+        settingsEnc: this.deps.secrets.sealJson(mergeSettings({}, input.settings ?? {})),
+      });
+      await userRepository.insert(db, {
+        id,
+        login: `bot-${id}`,
+        name: input.name,
+        role: 'bot',
+        // No password logs a bot in: it uses tokens issued with POST /bots/:id/tokens.
+        passwordHash: `!${randomBytes(24).toString('base64url')}`,
+      });
+      return bot;
     });
     return this.view(row);
+  }
+
+  /** The bot's webhook settings (decrypted; for the dispatcher only). */
+  async settings(id: string): Promise<{ webhookUrl?: string; secret?: string } | null> {
+    const row = await botRepository.byId(this.deps.db, id);
+    return row
+      ? (this.deps.secrets.openJson<{ webhookUrl?: string; secret?: string }>(row.settingsEnc) ?? {})
+      : null;
   }
 
   async update(id: string, input: { name?: string; settings?: Record<string, unknown> }): Promise<BotView> {
@@ -77,7 +104,10 @@ export class BotService {
   }
 
   async remove(id: string): Promise<void> {
-    if (!(await botRepository.update(this.deps.db, id, { deletedAt: new Date() })))
+    if (!(await botRepository.update(this.deps.db, id, { deletedAt: new Date() }))) {
       throw new NotFound('Bot', id);
+    }
+    await userRepository.update(this.deps.db, id, { deletedAt: new Date() });
+    await userRepository.revokeAllTokens(this.deps.db, id);
   }
 }

@@ -44,6 +44,12 @@ export interface DomainEventMap {
   };
   'contact.merged': { contactId: string; mergedId: string; relinkedClients: number };
   'user.blocked': { userId: string };
+  'user.loggedOut': { userId: string };
+  'operator.statusChanged': { userId: string; status: string; previous: string };
+  /** A Waiting session was offered to operators (the first to accept takes it). */
+  'session.offered': { sessionId: string; lineId: string; operatorIds: string[] };
+  /** Routing found nobody for a Waiting session: it stays in the queue ("help"). */
+  'session.operatorNotFound': { sessionId: string; lineId: string };
 }
 
 export type DomainEventName = keyof DomainEventMap;

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { type LineSettings, lines } from '../../db/schema.ts';
 import { InvalidField, NotFound } from '../../errors.ts';
 import { lineScope } from '../access/access.repository.ts';
+import { botRepository } from '../bot/bot.repository.ts';
 import type { Deps } from '../deps.ts';
 import { compileSearch, type EntitySearchSpec, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
@@ -15,6 +16,7 @@ export interface LineView {
   queue: Record<string, unknown>;
   operatorIds: string[];
   groupIds: string[];
+  botId: string | null;
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
@@ -24,6 +26,7 @@ export interface LineInput {
   name?: string;
   settings?: Partial<LineSettings>;
   queue?: Record<string, unknown>;
+  botId?: string | null;
   operatorIds?: string[];
   groupIds?: string[];
 }
@@ -43,8 +46,14 @@ export const lineSearch: EntitySearchSpec = {
 
 export const DEFAULT_LINE_SETTINGS: LineSettings = { applicationType: 'contact' };
 
+/** Checks a queue patch (the routing layer knows the rules); identity where nothing is wired. */
+export type QueueValidator = (patch: Record<string, unknown>) => Record<string, unknown>;
+
 export class LineService {
-  constructor(private readonly deps: Deps) {}
+  constructor(
+    private readonly deps: Deps,
+    private readonly validateQueue: QueueValidator = (q) => q,
+  ) {}
 
   async #views(rows: LineRow[]): Promise<LineView[]> {
     const members = await lineRepository.members(
@@ -58,6 +67,7 @@ export class LineService {
       queue: r.queue,
       operatorIds: members.get(r.id)?.operatorIds ?? [],
       groupIds: members.get(r.id)?.groupIds ?? [],
+      botId: r.botId,
       createdAt: r.createdAt.toISOString(),
       updatedAt: r.updatedAt.toISOString(),
       deletedAt: r.deletedAt?.toISOString() ?? null,
@@ -92,7 +102,8 @@ export class LineService {
       const line = await lineRepository.insert(db, {
         name: input.name,
         settings: { ...DEFAULT_LINE_SETTINGS, ...input.settings },
-        queue: input.queue ?? {},
+        queue: this.validateQueue(input.queue ?? {}),
+        botId: await this.#bot(db, input.botId),
       });
       await this.#setMembers(db, line.id, input);
       return line;
@@ -107,12 +118,19 @@ export class LineService {
       const line = await lineRepository.update(db, id, {
         ...(input.name !== undefined && { name: input.name }),
         ...(input.settings && { settings: { ...current.settings, ...input.settings } }),
-        ...(input.queue && { queue: { ...current.queue, ...input.queue } }),
+        ...(input.queue && { queue: { ...current.queue, ...this.validateQueue(input.queue) } }),
+        ...(input.botId !== undefined && { botId: await this.#bot(db, input.botId) }),
       });
       await this.#setMembers(db, id, input);
       return line!;
     });
     return (await this.#views([row]))[0]!;
+  }
+
+  async #bot(db: Deps['db'], botId: string | null | undefined): Promise<string | null> {
+    if (!botId) return null;
+    if (!(await botRepository.byId(db, botId))) throw new InvalidField('botId', `no bot ${botId}`);
+    return botId;
   }
 
   async #setMembers(db: Deps['db'], lineId: string, input: LineInput): Promise<void> {

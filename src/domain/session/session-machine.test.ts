@@ -16,6 +16,11 @@ function snapshot(state: SessionState, extra: Partial<SessionSnapshot> = {}): Se
     operatorAssignedAt: null,
     closedAt: null,
     closedBy: null,
+    acceptedAt: null,
+    previousOperatorId: null,
+    firstAssignedAt: null,
+    queuedAt: null,
+    offeredTo: [],
     ...extra,
   };
 }
@@ -57,7 +62,7 @@ describe('session state machine', () => {
 
   it('treats assigning the same operator again as no change', () => {
     const r = transition(
-      snapshot('AssignedToOperator', { operatorId: 'op-1' }),
+      snapshot('AssignedToOperator', { operatorId: 'op-1', acceptedAt: now }),
       { type: 'assignOperator', operatorId: 'op-1' },
       { channelType: 'api', isLastInChain: true, now },
     );
@@ -167,6 +172,56 @@ describe('session state machine', () => {
       run('MarkedAsSpam', { type: 'unmarkAsSpam' }, { isLastInChain: false, channelType: 'inbox' }),
     );
     assert.equal(r.state, 'Closed');
+  });
+
+  it('reserves a session for an operator until they accept it', () => {
+    const reserved = expectOk(
+      run('Waiting', { type: 'assignOperator', operatorId: 'op-1', accepted: false }),
+    );
+    assert.equal(reserved.patch.acceptedAt, null);
+    const accepted = transition(
+      snapshot('AssignedToOperator', { operatorId: 'op-1' }),
+      { type: 'accept', operatorId: 'op-1' },
+      { channelType: 'api', isLastInChain: true, now },
+    );
+    assert.ok(!(accepted instanceof InvalidTransition));
+    assert.equal(accepted.patch.acceptedAt, now);
+    assert.equal(accepted.changed, true);
+  });
+
+  it('refuses to accept a session another operator has', () => {
+    const r = transition(
+      snapshot('AssignedToOperator', { operatorId: 'op-2', acceptedAt: now }),
+      { type: 'accept', operatorId: 'op-1' },
+      { channelType: 'api', isLastInChain: true, now },
+    );
+    assert.ok(r instanceof InvalidTransition);
+    assert.equal(r.code, 'SESSION_ALREADY_ACCEPTED');
+  });
+
+  it('accepts an offered waiting session, keeping the first assignment time', () => {
+    const r = expectOk(run('Waiting', { type: 'accept', operatorId: 'op-1' }));
+    assert.equal(r.state, 'AssignedToOperator');
+    assert.equal(r.patch.acceptedAt, now);
+    assert.equal(r.patch.firstAssignedAt, now);
+  });
+
+  it('remembers the previous operator on a transfer and when the session goes back to the queue', () => {
+    const t = transition(
+      snapshot('AssignedToOperator', { operatorId: 'op-1', acceptedAt: now }),
+      { type: 'assignOperator', operatorId: 'op-2' },
+      { channelType: 'api', isLastInChain: true, now },
+    );
+    assert.ok(!(t instanceof InvalidTransition));
+    assert.equal(t.patch.previousOperatorId, 'op-1');
+    const q = transition(
+      snapshot('AssignedToOperator', { operatorId: 'op-2' }),
+      { type: 'enqueue' },
+      { channelType: 'api', isLastInChain: true, now },
+    );
+    assert.ok(!(q instanceof InvalidTransition));
+    assert.equal(q.patch.previousOperatorId, 'op-2');
+    assert.equal(q.patch.queuedAt, now);
   });
 
   it('refuses to unmark a session that is not spam', () => {

@@ -16,7 +16,10 @@ import { type ChannelType, SPAM_FORBIDDEN_CHANNEL_TYPES } from '../channel/chann
 import { isOpen, type SessionState } from './session.ts';
 
 export type SessionEvent =
-  | { type: 'assignOperator'; operatorId: string }
+  /** `accepted: false` reserves the session for the operator until they accept (or the offer times out). */
+  | { type: 'assignOperator'; operatorId: string; accepted?: boolean }
+  /** The operator takes the session: a reservation of theirs, or a Waiting session offered to them. */
+  | { type: 'accept'; operatorId: string }
   | { type: 'assignBot'; botId: string }
   | { type: 'assignGroup'; groupId: string }
   | { type: 'enqueue' }
@@ -35,6 +38,11 @@ export interface SessionSnapshot {
   operatorAssignedAt: Date | null;
   closedAt: Date | null;
   closedBy: ActorRef | null;
+  acceptedAt: Date | null;
+  previousOperatorId: string | null;
+  firstAssignedAt: Date | null;
+  queuedAt: Date | null;
+  offeredTo: string[];
 }
 
 export interface TransitionContext {
@@ -75,37 +83,74 @@ export function transition(
         );
   const to = (state: SessionState, patch: Partial<SessionSnapshot>): TransitionResult => {
     const full = { ...patch, state };
-    const changed = Object.entries(full).some(([k, v]) => session[k as keyof SessionSnapshot] !== v);
+    const changed = Object.entries(full).some(([k, v]) => {
+      const was = session[k as keyof SessionSnapshot];
+      return Array.isArray(v) && Array.isArray(was) ? v.join() !== was.join() : was !== v;
+    });
     return { state, patch: full, changed };
   };
+
+  /** Leaving an operator remembers them (transfers keep the previous operator). */
+  const leaving = (patch: Partial<SessionSnapshot>): Partial<SessionSnapshot> => ({
+    ...patch,
+    operatorId: null,
+    acceptedAt: null,
+    offeredTo: [],
+    previousOperatorId: session.operatorId ?? session.previousOperatorId,
+  });
+  const toOperator = (operatorId: string, accepted: boolean) =>
+    to('AssignedToOperator', {
+      operatorId,
+      botId: null,
+      offeredTo: [],
+      operatorAssignedAt: ctx.now,
+      acceptedAt: accepted ? ctx.now : null,
+      firstAssignedAt: session.firstAssignedAt ?? ctx.now,
+      previousOperatorId:
+        session.operatorId && session.operatorId !== operatorId
+          ? session.operatorId
+          : session.previousOperatorId,
+    });
 
   switch (event.type) {
     case 'assignOperator': {
       if (!isOpen(from)) return closedRefusal();
-      if (from === 'AssignedToOperator' && session.operatorId === event.operatorId) return to(from, {});
-      return to('AssignedToOperator', {
-        operatorId: event.operatorId,
-        botId: null,
-        operatorAssignedAt: ctx.now,
-      });
+      if (from === 'AssignedToOperator' && session.operatorId === event.operatorId) {
+        return event.accepted !== false && !session.acceptedAt
+          ? to(from, { acceptedAt: ctx.now })
+          : to(from, {});
+      }
+      return toOperator(event.operatorId, event.accepted !== false);
+    }
+    case 'accept': {
+      if (!isOpen(from)) return closedRefusal();
+      if (from === 'AssignedToOperator') {
+        if (session.operatorId !== event.operatorId) {
+          return refuse('SESSION_ALREADY_ACCEPTED', 'another operator has the session');
+        }
+        return session.acceptedAt ? to(from, {}) : to(from, { acceptedAt: ctx.now });
+      }
+      if (from === 'AssignedToBot') return refuse('SESSION_WITH_BOT', 'a bot has the session');
+      return toOperator(event.operatorId, true);
     }
     case 'assignBot':
       if (!isOpen(from)) return closedRefusal();
       if (from === 'AssignedToBot' && session.botId === event.botId) return to(from, {});
-      return to('AssignedToBot', { botId: event.botId, operatorId: null });
+      return to('AssignedToBot', leaving({ botId: event.botId }));
     case 'assignGroup':
       if (!isOpen(from)) return closedRefusal();
-      return to('Waiting', { operatorGroupId: event.groupId, operatorId: null, botId: null });
+      return to('Waiting', leaving({ operatorGroupId: event.groupId, botId: null, queuedAt: ctx.now }));
     case 'enqueue':
       if (!isOpen(from)) return closedRefusal();
-      return to('Waiting', { operatorId: null, botId: null });
+      if (from === 'Waiting') return to(from, {});
+      return to('Waiting', leaving({ botId: null, queuedAt: ctx.now }));
     case 'close':
       if (!isOpen(from)) {
         return from === 'Closed'
           ? refuse('SESSION_ALREADY_CLOSED', 'the session is already closed')
           : closedRefusal();
       }
-      return to('Closed', { closedAt: ctx.now, closedBy: event.by });
+      return to('Closed', { closedAt: ctx.now, closedBy: event.by, offeredTo: [] });
     case 'markAsSpam':
       if (SPAM_FORBIDDEN_CHANNEL_TYPES.includes(ctx.channelType)) {
         return refuse(

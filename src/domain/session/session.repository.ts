@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
-import { type ActorRef, sessionHistory, sessions } from '../../db/schema.ts';
+import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -87,26 +87,60 @@ export const sessionRepository = {
       .orderBy(asc(sessionHistory.id));
   },
 
-  /** Counts a new message on the session: last message time, unread counters, first answer. */
+  /**
+   * Counts a new message on the session: last message time, unread counters, and the answer timers —
+   * a client message starts the next-answer timer, an operator message stops it (and the first one
+   * sets firstAnswerAt), each answer recorded in answer_times for the metrics.
+   */
   async touchOnMessage(
     db: Db,
     id: string,
-    m: { direction: 'incoming' | 'outgoing'; at: Date; byOperator: boolean },
+    m: { direction: 'incoming' | 'outgoing'; at: Date; byOperator: boolean; operatorId?: string | null },
   ): Promise<void> {
+    if (m.direction === 'incoming') {
+      await db
+        .update(sessions)
+        .set({
+          lastMessageAt: m.at,
+          lastClientMessageAt: m.at,
+          unreadByOperator: sql`${sessions.unreadByOperator} + 1`,
+          awaitingAnswerSince: sql`COALESCE(${sessions.awaitingAnswerSince}, ${m.at.toISOString()}::timestamptz)`,
+          updatedAt: m.at,
+        })
+        .where(eq(sessions.id, id));
+      return;
+    }
+    if (!m.byOperator) {
+      await db
+        .update(sessions)
+        .set({ lastMessageAt: m.at, unreadByClient: sql`${sessions.unreadByClient} + 1`, updatedAt: m.at })
+        .where(eq(sessions.id, id));
+      return;
+    }
+    const [s] = await db.select().from(sessions).where(eq(sessions.id, id)).for('update');
+    if (!s) return;
+    const first = s.firstAnswerAt === null;
+    const askedAt = first ? s.startedAt : s.awaitingAnswerSince;
+    if (askedAt) {
+      await db.insert(answerTimes).values({
+        sessionId: id,
+        lineId: s.lineId,
+        operatorId: m.operatorId ?? s.operatorId,
+        kind: first ? 'first' : 'next',
+        askedAt,
+        answeredAt: m.at,
+        seconds: Math.max(0, (m.at.getTime() - askedAt.getTime()) / 1000),
+      });
+    }
     await db
       .update(sessions)
-      .set(
-        m.direction === 'incoming'
-          ? { lastMessageAt: m.at, unreadByOperator: sql`${sessions.unreadByOperator} + 1`, updatedAt: m.at }
-          : {
-              lastMessageAt: m.at,
-              unreadByClient: sql`${sessions.unreadByClient} + 1`,
-              updatedAt: m.at,
-              ...(m.byOperator && {
-                firstAnswerAt: sql`COALESCE(${sessions.firstAnswerAt}, ${m.at.toISOString()}::timestamptz)`,
-              }),
-            },
-      )
+      .set({
+        lastMessageAt: m.at,
+        unreadByClient: sql`${sessions.unreadByClient} + 1`,
+        awaitingAnswerSince: null,
+        ...(first && { firstAnswerAt: m.at }),
+        updatedAt: m.at,
+      })
       .where(eq(sessions.id, id));
   },
 

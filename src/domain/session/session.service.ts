@@ -10,6 +10,7 @@ import type { ClientRow } from '../client/client.repository.ts';
 import { clientRepository } from '../client/client.repository.ts';
 import type { Deps } from '../deps.ts';
 import { groupRepository } from '../group/group.repository.ts';
+import { lineRepository } from '../line/line.repository.ts';
 import { compileSearch, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
 import { userRepository } from '../user/user.repository.ts';
@@ -59,12 +60,19 @@ export class SessionService {
 
   async #sees(caller: Caller, row: SessionRow, db: Deps['db']): Promise<boolean> {
     if (caller.role === 'admin' || row.operatorId === caller.id) return true;
+    if (caller.role === 'bot') return row.botId === caller.id && row.state === 'AssignedToBot';
     if (caller.role === 'operator' && row.state !== 'Waiting') return false;
     return (await lineIdsOfUser(db, caller.id)).includes(row.lineId);
   }
 
   #authorize(caller: Caller, row: SessionRow, action: Action, target?: AssignTarget): void {
-    if (caller.role !== 'operator' || action === 'read') return;
+    if (action === 'read') return;
+    if (caller.role === 'bot') {
+      // A bot replies, hands over (enqueue) and closes its own sessions; nothing else.
+      if (action === 'close' || (action === 'assign' && !target)) return;
+      throw new Forbidden('a bot may only close or hand over its sessions');
+    }
+    if (caller.role !== 'operator') return;
     if (action === 'unspam')
       throw new Forbidden('only supervisors and admins can take a session out of spam');
     const own = row.operatorId === caller.id;
@@ -97,7 +105,9 @@ export class SessionService {
     if (existing) return { session: existing, created: false };
     const previous = await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
     const now = this.deps.clock.now();
-    const state = args.state ?? 'Waiting';
+    // A line with a bot gives new sessions to the bot first.
+    const botId = args.state ? null : ((await lineRepository.byId(tx.db, channel.lineId))?.botId ?? null);
+    const state = args.state ?? (botId ? 'AssignedToBot' : 'Waiting');
     const inserted = await sessionRepository.insertOpen(tx.db, {
       lineId: channel.lineId,
       channelId: channel.id,
@@ -105,7 +115,11 @@ export class SessionService {
       clientIds: [client.id],
       state,
       operatorId: args.operatorId ?? null,
+      botId,
       operatorAssignedAt: args.operatorId ? now : null,
+      acceptedAt: args.operatorId ? now : null,
+      firstAssignedAt: args.operatorId ? now : null,
+      queuedAt: state === 'Waiting' ? now : null,
       previousSessionId: previous?.id ?? null,
       startedAt: now,
     });

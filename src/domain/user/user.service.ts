@@ -78,7 +78,10 @@ export class UserService {
   }
 
   async logout(caller: Caller): Promise<void> {
-    await userRepository.revokeToken(this.deps.db, caller.tokenId);
+    await this.deps.uow.run(async (tx) => {
+      await userRepository.revokeToken(tx.db, caller.tokenId);
+      tx.emit('user.loggedOut', caller.id, { userId: caller.id });
+    });
   }
 
   async get(id: string): Promise<UserView> {

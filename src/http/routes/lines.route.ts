@@ -25,6 +25,7 @@ const LineBody = {
   ),
   operatorIds: Type.Optional(Type.Array(Uuid, { maxItems: 10000 })),
   groupIds: Type.Optional(Type.Array(Uuid, { maxItems: 1000 })),
+  botId: Type.Optional(Nullable(Uuid)),
 };
 
 export function lineRoutes(app: App, { services, auth }: RouteContext): void {
@@ -139,6 +140,22 @@ export function botRoutes(app: App, { services, auth }: RouteContext): void {
       },
     },
     async (req, reply) => reply.status(201).send(await services.bots.create(req.body)),
+  );
+  app.post(
+    '/bots/:id/tokens',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        summary: 'Issue an API token the bot acts with (reply, hand over, close its sessions); shown once',
+        params: IdParams,
+        response: { 201: Type.Object({ token: Type.String() }) },
+      },
+    },
+    async (req, reply) => {
+      await services.bots.get(req.params.id);
+      return reply.status(201).send({ token: await services.users.issueToken(req.params.id, 'bot', null) });
+    },
   );
   app.get(
     '/bots/:id',

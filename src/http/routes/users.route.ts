@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { ROLES } from '../../domain/user/user.ts';
+import { STAFF_ROLES } from '../../domain/user/user.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import { Enum, IdParams, Page, SearchBody, UserSchema } from '../schemas.ts';
@@ -20,7 +20,7 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
           {
             login: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\s]+$' }),
             name: Name,
-            role: Enum(ROLES),
+            role: Enum(STAFF_ROLES),
             password: Password,
           },
           { additionalProperties: false },
@@ -51,7 +51,7 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
         body: Type.Object(
           {
             name: Type.Optional(Name),
-            role: Type.Optional(Enum(ROLES)),
+            role: Type.Optional(Enum(STAFF_ROLES)),
             password: Type.Optional(Password),
             blocked: Type.Optional(Type.Boolean()),
           },

@@ -1,0 +1,189 @@
+/**
+ * The operator workspace (the guide's chat and operator services): status, my chats, unread
+ * counts, accept, mark as read, the actions available on a chat, transfer, priority.
+ */
+
+import { lineIdsOfUser } from '../domain/access/access.repository.ts';
+import type { Deps } from '../domain/deps.ts';
+import { lineRepository } from '../domain/line/line.repository.ts';
+import { messageRepository } from '../domain/message/message.repository.ts';
+import { messageView } from '../domain/message/message.service.ts';
+import { operatorRepository } from '../domain/operator/operator.repository.ts';
+import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
+import { actorOf, type SessionService } from '../domain/session/session.service.ts';
+import { type Priority, priorityRank, type SessionState } from '../domain/session/session.ts';
+import { sessionView } from '../domain/session/session.view.ts';
+import { userRepository } from '../domain/user/user.repository.ts';
+import type { Caller } from '../domain/user/user.ts';
+import { Conflict, Forbidden, NotFound } from '../errors.ts';
+import { queueOf } from './queue-settings.ts';
+import { routingRepository } from './routing.repository.ts';
+
+export const OPERATOR_STATUSES = ['online', 'busy', 'away', 'offline'] as const;
+export type OperatorStatus = (typeof OPERATOR_STATUSES)[number];
+
+export class WorkspaceService {
+  constructor(
+    private readonly deps: Deps,
+    private readonly sessions: SessionService,
+  ) {}
+
+  async status(caller: Caller) {
+    const user = await userRepository.byId(this.deps.db, caller.id);
+    if (!user) throw new NotFound('User', caller.id);
+    return {
+      status: user.status as OperatorStatus,
+      maxSessions: user.maxSessions,
+      statusChangedAt: user.statusChangedAt?.toISOString() ?? null,
+    };
+  }
+
+  async setStatus(userId: string, status: OperatorStatus, opts: { maxSessions?: number | null } = {}) {
+    await this.deps.uow.run(async (tx) => {
+      const previous = await operatorRepository.setStatus(tx.db, userId, status, this.deps.clock.now());
+      if (previous === null) throw new NotFound('User', userId);
+      if (opts.maxSessions !== undefined)
+        await operatorRepository.setCapacity(tx.db, userId, opts.maxSessions);
+      if (previous !== status || opts.maxSessions !== undefined) {
+        // Capacity growing counts as coming online for routing: queued sessions may now fit.
+        tx.emit('operator.statusChanged', userId, { userId, status, previous });
+      }
+    });
+  }
+
+  /** My chats: sessions I hold and sessions offered to me, with unread counts and the last message. */
+  async mySessions(caller: Caller) {
+    const rows = await operatorRepository.workspace(this.deps.db, caller.id);
+    const out = [];
+    for (const r of rows) {
+      const session = await sessionRepository.byId(this.deps.db, r.id);
+      if (!session) continue;
+      const last = r.last_message_id
+        ? await messageRepository.byId(this.deps.db, r.last_message_id)
+        : undefined;
+      out.push({
+        ...sessionView(session),
+        offered: r.offered,
+        accepted: session.acceptedAt !== null,
+        lastMessage: last ? messageView(last) : null,
+      });
+    }
+    return out;
+  }
+
+  unread(caller: Caller) {
+    return operatorRepository.unread(this.deps.db, caller.id);
+  }
+
+  /**
+   * Takes a session: a reservation of mine, a session offered to me, or any queued session of my
+   * lines. Atomic: of two concurrent accepts exactly one wins, the other gets 409.
+   */
+  async accept(sessionId: string, caller: Caller) {
+    const row = await this.deps.uow.run(async (tx) => {
+      const session = await sessionRepository.byId(tx.db, sessionId, { forUpdate: true });
+      if (!session || session.deletedAt) throw new NotFound('Session', sessionId);
+      if (session.state === 'AssignedToOperator' && session.operatorId !== caller.id) {
+        throw new Conflict('SESSION_ALREADY_ACCEPTED', 'another operator has taken this session');
+      }
+      if (session.state === 'Waiting') {
+        const offered = session.offeredTo.includes(caller.id);
+        if (!offered && !(await lineIdsOfUser(tx.db, caller.id)).includes(session.lineId)) {
+          throw new NotFound('Session', sessionId);
+        }
+        const line = await lineRepository.byId(tx.db, session.lineId);
+        const load = await routingRepository.lockOperator(
+          tx.db,
+          caller.id,
+          queueOf(line?.queue).maxSessionsPerOperator,
+        );
+        if (load && load.open >= load.capacity) {
+          throw new Conflict(
+            'OPERATOR_AT_CAPACITY',
+            `you already hold ${load.open} of ${load.capacity} sessions`,
+          );
+        }
+      }
+      return this.sessions.applyLocked(
+        tx,
+        session,
+        { type: 'accept', operatorId: caller.id },
+        actorOf(caller),
+      );
+    });
+    return sessionView(row);
+  }
+
+  /** Marks the client's messages read by the operator (MarkChatAsRead). */
+  async markRead(sessionId: string, caller: Caller) {
+    const session = await this.sessions.visible(sessionId, caller);
+    await this.deps.uow.run(async (tx) => {
+      const n = await messageRepository.markIncomingRead(tx.db, session.id, this.deps.clock.now());
+      await sessionRepository.resetUnread(tx.db, session.id, 'operator');
+      if (n > 0)
+        tx.emit('message.updated', session.id, {
+          messageId: '',
+          sessionId: session.id,
+          lineId: session.lineId,
+          change: 'readByOperator',
+        });
+    });
+    return sessionView((await sessionRepository.byId(this.deps.db, session.id))!);
+  }
+
+  /** What the caller may do with the session now (GetChatActions). */
+  async actions(sessionId: string, caller: Caller): Promise<string[]> {
+    const s = await this.sessions.visible(sessionId, caller);
+    const state = s.state as SessionState;
+    const open = state === 'Waiting' || state === 'AssignedToBot' || state === 'AssignedToOperator';
+    const own = s.operatorId === caller.id;
+    const manager = caller.role === 'admin' || caller.role === 'supervisor';
+    const out: string[] = ['read', 'history'];
+    if (open && (state === 'Waiting' || (own && !s.acceptedAt))) out.push('accept');
+    if (open && (own || manager)) out.push('send', 'close', 'transfer', 'assignBot', 'markRead');
+    if (open && manager) out.push('assign', 'setPriority');
+    if (state !== 'MarkedAsSpam' && (own || manager)) out.push('markAsSpam');
+    if (state === 'MarkedAsSpam' && manager) out.push('unmarkAsSpam');
+    return out;
+  }
+
+  /** Transfers a session to another operator or to a group's queue; the previous operator is kept. */
+  async transfer(sessionId: string, target: { operatorId: string } | { groupId: string }, caller: Caller) {
+    return this.sessions.assign(sessionId, target, caller);
+  }
+
+  async setPriority(sessionId: string, priority: Priority, caller: Caller) {
+    if (caller.role === 'operator') throw new Forbidden('only supervisors and admins set priorities');
+    const session = await this.sessions.visible(sessionId, caller);
+    await sessionRepository.update(this.deps.db, session.id, { priority: priorityRank(priority) });
+    return sessionView((await sessionRepository.byId(this.deps.db, session.id))!);
+  }
+
+  /** A bot hands its session over to the line's queue. */
+  async handover(sessionId: string, caller: Caller) {
+    const session = await this.sessions.visible(sessionId, caller);
+    if (session.state !== 'AssignedToBot')
+      throw new Conflict('SESSION_NOT_WITH_BOT', 'the session is not with a bot');
+    return this.sessions.apply(session.id, { type: 'enqueue' }, caller, 'assign');
+  }
+
+  /** A blocked or logged-out operator goes offline; a blocked one's sessions go back to the queue. */
+  async release(userId: string, opts: { requeue: boolean }): Promise<SessionRow[]> {
+    await this.setStatus(userId, 'offline');
+    if (!opts.requeue) return [];
+    const moved: SessionRow[] = [];
+    for (const id of await routingRepository.openSessionsOf(this.deps.db, userId)) {
+      await this.sessions.apply(id, { type: 'enqueue' }, null, 'assign').catch(() => undefined);
+      const s = await sessionRepository.byId(this.deps.db, id);
+      if (s) moved.push(s);
+    }
+    return moved;
+  }
+
+  /** Operators whose realtime connections are gone past the grace period turn offline. */
+  async sweepPresence(graceMs: number): Promise<string[]> {
+    const gone = await routingRepository.goneOperators(this.deps.db, this.deps.clock.now(), graceMs);
+    for (const id of gone) await this.setStatus(id, 'offline');
+    return gone;
+  }
+}

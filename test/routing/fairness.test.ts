@@ -1,0 +1,156 @@
+/**
+ * Fairness and safety under load: the toAvailable rule gives each session to an operator with the
+ * fewest open sessions, and no operator ever exceeds capacity, even with two nodes routing at once.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../src/db/client.ts';
+import { SecretBox } from '../../src/lib/secret-box.ts';
+import { createPlatform } from '../../src/platform.ts';
+import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
+import { createChannel, createLine, createUser } from '../helpers/factories.ts';
+
+/** A small deterministic PRNG so a failing run can be replayed. */
+function prng(seed: number) {
+  return () => {
+    seed = (seed * 1_103_515_245 + 12_345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+}
+
+async function openCounts(ctx: TestContext, ids: string[]): Promise<Map<string, number>> {
+  const rows = await queryRows<{ operator_id: string; n: number }>(
+    ctx.db,
+    sql`SELECT operator_id, count(*)::int AS n FROM sessions WHERE state = 'AssignedToOperator' GROUP BY operator_id`,
+  );
+  return new Map(ids.map((id) => [id, rows.find((r) => r.operator_id === id)?.n ?? 0]));
+}
+
+async function staff(ctx: TestContext, n: number, capacity: number) {
+  const ops = [];
+  for (let i = 0; i < n; i++) ops.push(await createUser(ctx, 'operator'));
+  const line = await createLine(ctx, {
+    operatorIds: ops.map((o) => o.id),
+    queue: { maxSessionsPerOperator: capacity },
+  });
+  await queryRows(
+    ctx.db,
+    sql`UPDATE users SET status = 'online' WHERE id IN (${sql.join(
+      ops.map((o) => sql`${o.id}`),
+      sql`, `,
+    )})`,
+  );
+  const channel = await createChannel(ctx, line.id, 'telegram');
+  return { ops, line, channel };
+}
+
+const SYSTEM_CALLER = {
+  id: '00000000-0000-4000-8000-000000000000',
+  login: 'admin',
+  name: 'admin',
+  role: 'admin',
+  tokenId: 'x',
+} as const;
+
+describeEachDatabase('routing fairness', (ctx) => {
+  it('keeps open sessions within one of each other across 60 operators and 1,200 random sessions', async () => {
+    const capacity = 30;
+    const { ops, channel } = await staff(ctx(), 60, capacity);
+    const ids = ops.map((o) => o.id);
+    const random = prng(42);
+    const counts = new Map(ids.map((id) => [id, 0]));
+    const owner = new Map<string, string>();
+    let worstChoice = 0;
+    let worstSpread = 0;
+    for (let i = 0; i < 1200; i++) {
+      const { session } = await ctx().services.sessions.create(channel.id, `client_${i}`, SYSTEM_CALLER);
+      if ((await ctx().platform.router.route(session.id)) === 'assigned') {
+        const [row] = await queryRows<{ operator_id: string }>(
+          ctx().db,
+          sql`SELECT operator_id FROM sessions WHERE id = ${session.id}`,
+        );
+        const chosen = row!.operator_id;
+        const eligible = ids.filter((id) => counts.get(id)! < capacity).map((id) => counts.get(id)!);
+        worstChoice = Math.max(worstChoice, counts.get(chosen)! - Math.min(...eligible));
+        counts.set(chosen, counts.get(chosen)! + 1);
+        owner.set(session.id, chosen);
+        const under = ids.filter((id) => counts.get(id)! < capacity).map((id) => counts.get(id)!);
+        if (under.length > 1) worstSpread = Math.max(worstSpread, Math.max(...under) - Math.min(...under));
+      }
+      // Random closes, about one for every two arrivals; each close frees a slot the next arrival fills.
+      if (owner.size > 0 && random() < 0.5) {
+        const open = [...owner.keys()];
+        const victim = open[Math.floor(random() * open.length)]!;
+        await ctx().services.sessions.apply(
+          victim,
+          { type: 'close', by: { type: 'system', id: null } },
+          null,
+          'close',
+        );
+        counts.set(owner.get(victim)!, counts.get(owner.get(victim)!)! - 1);
+        owner.delete(victim);
+      }
+    }
+    assert.equal(worstChoice, 0, 'every session went to an operator with the fewest open sessions');
+    assert.deepEqual(await openCounts(ctx(), ids), counts, 'the database agrees with the simulation');
+    assert.ok([...counts.values()].every((n) => n <= capacity));
+    console.log(
+      `fairness: worst choice gap ${worstChoice}, widest spread among operators under capacity ${worstSpread}`,
+    );
+  });
+});
+
+describeEachDatabase('two nodes routing at once', (ctx) => {
+  it('never gives a session two operators nor an operator more than capacity', async () => {
+    const capacity = 3;
+    const { ops, line, channel } = await staff(ctx(), 5, capacity);
+    const sessions = [];
+    for (let i = 0; i < 40; i++) {
+      sessions.push(
+        (await ctx().services.sessions.create(channel.id, `race_${i}`, SYSTEM_CALLER)).session.id,
+      );
+    }
+    // A second node: its own platform (and, on PostgreSQL, its own connection pool) on the same database.
+    const second = ctx().database.url
+      ? await (await import('../../src/db/client.ts')).openDatabase({
+          url: ctx().database.url,
+          dataDir: null,
+          maxConnections: 10,
+        })
+      : null;
+    const other = createPlatform({
+      db: second?.db ?? ctx().db,
+      secrets: new SecretBox('test-secret-key-0123456789abcdef0123'),
+      filesDir: '/tmp/omniline-node-b',
+    });
+    try {
+      await Promise.all([
+        ctx().platform.router.drainLine(line.id),
+        other.router.drainLine(line.id),
+        ...sessions.slice(0, 20).map((id) => other.router.route(id)),
+        ...sessions.slice(20).map((id) => ctx().platform.router.route(id)),
+      ]);
+    } finally {
+      await second?.close();
+    }
+    const counts = await openCounts(
+      ctx(),
+      ops.map((o) => o.id),
+    );
+    assert.ok(
+      [...counts.values()].every((n) => n <= capacity),
+      JSON.stringify([...counts]),
+    );
+    assert.equal(
+      [...counts.values()].reduce((a, b) => a + b, 0),
+      ops.length * capacity,
+      'every slot filled',
+    );
+    const doubles = await queryRows(
+      ctx().db,
+      sql`SELECT session_id FROM session_history WHERE event = 'assignOperator' GROUP BY session_id HAVING count(*) > 1`,
+    );
+    assert.deepEqual(doubles, []);
+  });
+});
