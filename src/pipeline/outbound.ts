@@ -55,7 +55,7 @@ export class OutboundPipeline {
       throw new Forbidden('not this bot’s session', 'NOT_YOUR_SESSION');
     }
     const channel = await channelRepository.byId(this.deps.db, session.channelId);
-    if (!channel || channel.state !== 'active') {
+    if (channel?.state !== 'active') {
       throw new Conflict('CHANNEL_NOT_ACTIVE', `the channel is ${channel?.state ?? 'gone'}`);
     }
     if (!this.host.providerFor(channel)) {
@@ -238,7 +238,7 @@ export class OutboundPipeline {
     maxAttempts: number;
   }): Promise<JobOutcome | undefined> {
     const message = await messageRepository.byId(this.deps.db, String(job.payload.messageId));
-    if (!message || message.status !== 'pending') return undefined; // already sent or gone: never twice
+    if (message?.status !== 'pending') return undefined; // already sent or gone: never twice
     const session = (await sessionRepository.byId(this.deps.db, message.sessionId))!;
     const channel = await channelRepository.byId(this.deps.db, message.channelId);
     const provider = channel && this.host.providerFor(channel);

@@ -106,7 +106,7 @@ export class PollerManager {
           continue;
         }
         const channel = await channelRepository.byId(this.deps.db, channelId);
-        if (!channel || channel.state !== 'active') return;
+        if (channel?.state !== 'active') return;
         await this.#round(channel, signal);
         failures = 0;
       } catch (err) {
