@@ -154,7 +154,20 @@ export class InboundPipeline {
       throw err;
     }
     if (queued) this.onJobsQueued();
+    if (known && !known.online) await this.#seen(channel, known.id);
     return true;
+  }
+
+  /** Marks the client active, telling operators when they come back online. */
+  async #seen(channel: ChannelRow, clientId: string): Promise<void> {
+    if (await clientRepository.markSeen(this.deps.db, clientId, this.deps.clock.now())) {
+      const session = await sessionRepository.openFor(this.deps.db, clientId, channel.id);
+      this.deps.bus.publishEphemeral('client.presence', {
+        clientId,
+        sessionId: session?.id ?? null,
+        online: true,
+      });
+    }
   }
 
   async #profile(externalId: string, fetchProfile: ProfileLookup | undefined): Promise<ExternalUser | null> {
@@ -249,7 +262,6 @@ export class InboundPipeline {
       }
       const n = await messageRepository.markOutgoingRead(tx.db, session.id, upTo, event.timestamp);
       await sessionRepository.resetUnread(tx.db, session.id, 'client');
-      await clientRepository.markSeen(tx.db, client.id, this.deps.clock.now());
       if (n > 0) {
         tx.emit('message.updated', session.id, {
           messageId: '',
@@ -300,7 +312,7 @@ export class InboundPipeline {
       event.from.externalId,
     );
     if (!client) return false;
-    await clientRepository.markSeen(this.deps.db, client.id, this.deps.clock.now());
+    await this.#seen(channel, client.id);
     const session = await sessionRepository.openFor(this.deps.db, client.id, channel.id);
     this.deps.bus.publishEphemeral('client.typing', {
       clientId: client.id,

@@ -4,6 +4,7 @@
  */
 
 import { lineIdsOfUser } from '../domain/access/access.repository.ts';
+import { clientRepository } from '../domain/client/client.repository.ts';
 import type { Deps } from '../domain/deps.ts';
 import { lineRepository } from '../domain/line/line.repository.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
@@ -180,10 +181,25 @@ export class WorkspaceService {
     return moved;
   }
 
-  /** Operators whose realtime connections are gone past the grace period turn offline. */
-  async sweepPresence(graceMs: number): Promise<string[]> {
-    const gone = await routingRepository.goneOperators(this.deps.db, this.deps.clock.now(), graceMs);
+  /**
+   * Presence sweep: operators whose realtime connections are gone past the grace period turn
+   * offline; clients quiet for `clientQuietMs` go offline (clientOffline).
+   */
+  async sweepPresence(graceMs: number, clientQuietMs = 5 * 60_000): Promise<string[]> {
+    const now = this.deps.clock.now();
+    const gone = await routingRepository.goneOperators(this.deps.db, now, graceMs);
     for (const id of gone) await this.setStatus(id, 'offline');
+    for (const c of await clientRepository.markQuietOffline(
+      this.deps.db,
+      new Date(now.getTime() - clientQuietMs),
+    )) {
+      const session = await sessionRepository.openFor(this.deps.db, c.id, c.channel_id);
+      this.deps.bus.publishEphemeral('client.presence', {
+        clientId: c.id,
+        sessionId: session?.id ?? null,
+        online: false,
+      });
+    }
     return gone;
   }
 }

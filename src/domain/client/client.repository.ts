@@ -1,5 +1,5 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../../db/client.ts';
+import { type Db, queryRows } from '../../db/client.ts';
 import { clients } from '../../db/schema.ts';
 
 export type ClientRow = typeof clients.$inferSelect;
@@ -70,8 +70,24 @@ export const clientRepository = {
     return row;
   },
 
-  async markSeen(db: Db, id: string, at: Date): Promise<void> {
-    await db.update(clients).set({ online: true, lastSeenAt: at }).where(eq(clients.id, id));
+  /** Records activity; true when the client was offline until now. */
+  async markSeen(db: Db, id: string, at: Date): Promise<boolean> {
+    const rows = await queryRows<{ was_online: boolean }>(
+      db,
+      sql`UPDATE clients c SET online = true, last_seen_at = ${at.toISOString()}::timestamptz
+          FROM (SELECT id, online AS was_online FROM clients WHERE id = ${id} FOR UPDATE) old
+          WHERE c.id = old.id RETURNING old.was_online`,
+    );
+    return rows[0]?.was_online === false;
+  },
+
+  /** Clients quiet since before `before` go offline; returns them. */
+  async markQuietOffline(db: Db, before: Date): Promise<{ id: string; channel_id: string }[]> {
+    return queryRows(
+      db,
+      sql`UPDATE clients SET online = false WHERE online AND last_seen_at < ${before.toISOString()}::timestamptz
+          RETURNING id, channel_id`,
+    );
   },
 
   async markUnreachable(db: Db, id: string, reason: string): Promise<void> {

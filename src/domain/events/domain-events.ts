@@ -35,6 +35,8 @@ export interface DomainEventMap {
   'message.updated': { messageId: string; sessionId: string; lineId: string; change: string };
   'client.updated': { clientId: string; channelId: string };
   'client.typing': { clientId: string; channelId: string; sessionId: string | null };
+  /** A client came online (wrote, typed, read) or went quiet past the presence timeout. */
+  'client.presence': { clientId: string; sessionId: string | null; online: boolean };
   'channel.stateChanged': {
     channelId: string;
     lineId: string;

@@ -1,0 +1,54 @@
+/** Reads for live events: the workspace view of a session, and who should hear about it. */
+import { and, desc, eq, gt, sql } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { queryRows } from '../db/client.ts';
+import { messages } from '../db/schema.ts';
+import type { MessageRow } from '../domain/message/message.repository.ts';
+
+export const liveRepository = {
+  async lastOperatorMessage(db: Db, sessionId: string): Promise<MessageRow | undefined> {
+    const [row] = await db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, sessionId),
+          eq(messages.direction, 'outgoing'),
+          eq(messages.senderType, 'operator'),
+        ),
+      )
+      .orderBy(desc(messages.seq))
+      .limit(1);
+    return row;
+  },
+
+  async firstClientMessageAfter(
+    db: Db,
+    sessionId: string,
+    afterSeq: number,
+  ): Promise<MessageRow | undefined> {
+    const [row] = await db
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, sessionId),
+          eq(messages.direction, 'incoming'),
+          gt(messages.seq, afterSeq),
+        ),
+      )
+      .orderBy(messages.seq)
+      .limit(1);
+    return row;
+  },
+
+  /** Operators and supervisors who serve a line (directly or through a group). */
+  async lineStaff(db: Db, lineId: string): Promise<string[]> {
+    const rows = await queryRows<{ user_id: string }>(
+      db,
+      sql`SELECT user_id FROM line_operators WHERE line_id = ${lineId}
+          UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id WHERE lg.line_id = ${lineId}`,
+    );
+    return rows.map((r) => r.user_id);
+  },
+};

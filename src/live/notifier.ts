@@ -1,0 +1,206 @@
+/**
+ * Maps domain events (published after their transaction commits) to the operator live-event
+ * catalogue and publishes them on the realtime streams: an operator's personal channel
+ * `operator:<id>`, a line's `line:<id>` and a session's `session:<id>` (supervisors subscribe to these).
+ * The publisher fans out across nodes (Redis) and keeps history for recovery.
+ */
+import type { Deps } from '../domain/deps.ts';
+import type { DomainEvent, DomainEventMap, DomainEventName } from '../domain/events/domain-events.ts';
+import { messageRepository } from '../domain/message/message.repository.ts';
+import { messageView } from '../domain/message/message.service.ts';
+import { sessionRepository } from '../domain/session/session.repository.ts';
+import { liveRepository } from './live.repository.ts';
+import { channels, type OperatorEvent } from './operator-events.ts';
+import { chatSession } from './session-payload.ts';
+
+export interface Publisher {
+  publish(channel: string, data: OperatorEvent): Promise<unknown>;
+}
+
+type Handler<N extends DomainEventName> = (payload: DomainEventMap[N]) => Promise<void>;
+
+export class LiveNotifier {
+  readonly #offs: (() => void)[] = [];
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly publisher: Publisher,
+    private readonly log?: { error(obj: object, msg: string): void },
+  ) {}
+
+  start(): void {
+    this.#on('session.offered', (p) => this.#offered(p));
+    this.#on('session.operatorNotFound', (p) => this.#notFound(p));
+    this.#on('session.transitioned', (p) => this.#transitioned(p));
+    this.#on('message.created', (p) => this.#message(p.messageId, p.sessionId, 'chatMessageCreated'));
+    this.#on('message.updated', (p) => this.#updated(p));
+    this.#on('client.typing', (p) => this.#clientTyping(p));
+    this.#on('client.presence', (p) => this.#presence(p));
+    this.#on('user.blocked', (p) =>
+      this.#to([p.userId], { event: 'operatorBlocked', data: { operatorId: p.userId } }),
+    );
+    this.#on('user.loggedOut', (p) =>
+      this.#to([p.userId], { event: 'operatorLoggedOut', data: { operatorId: p.userId } }),
+    );
+    this.#on('operator.statusChanged', (p) =>
+      this.#to([p.userId], {
+        event: 'operatorStatusChanged',
+        data: { operatorId: p.userId, status: p.status, previous: p.previous },
+      }),
+    );
+  }
+
+  stop(): void {
+    for (const off of this.#offs.splice(0)) off();
+  }
+
+  #on<N extends DomainEventName>(name: N, handler: Handler<N>): void {
+    this.#offs.push(
+      this.deps.bus.on(name, (e: DomainEvent<N>) => {
+        handler(e.payload).catch((err) => this.log?.error({ err, event: name }, 'live event failed'));
+      }),
+    );
+  }
+
+  async #publish(channel: string, data: OperatorEvent): Promise<void> {
+    await this.publisher.publish(channel, data);
+  }
+
+  async #to(operatorIds: (string | null | undefined)[], data: OperatorEvent): Promise<void> {
+    const ids = [...new Set(operatorIds.filter((id): id is string => !!id))];
+    await Promise.all(ids.map((id) => this.#publish(channels.operator(id), data)));
+  }
+
+  async #offered(p: DomainEventMap['session.offered']): Promise<void> {
+    const data = await chatSession(this.deps, p.sessionId);
+    if (!data) return;
+    await this.#to(p.operatorIds, { event: 'chatSessionStarted', data });
+    await this.#publish(channels.line(p.lineId), { event: 'chatSessionStarted', data });
+  }
+
+  async #notFound(p: DomainEventMap['session.operatorNotFound']): Promise<void> {
+    const event: OperatorEvent = {
+      event: 'operatorNotFound',
+      action: 'operatorNotFound',
+      data: {
+        botStatus: 'HELP',
+        chatId: p.sessionId,
+        operatorType: 'operator',
+        sessionId: p.sessionId,
+        status: 'Waiting',
+      },
+    };
+    await this.#to(await liveRepository.lineStaff(this.deps.db, p.lineId), event);
+    await this.#publish(channels.line(p.lineId), event);
+  }
+
+  async #transitioned(p: DomainEventMap['session.transitioned']): Promise<void> {
+    const session = () => chatSession(this.deps, p.sessionId);
+    const toOperator = p.to === 'AssignedToOperator' && p.operatorId !== p.previousOperatorId;
+    const leftOperator =
+      p.previousOperatorId &&
+      p.from === 'AssignedToOperator' &&
+      (p.to !== 'AssignedToOperator' || toOperator);
+    if (leftOperator && p.to !== 'Closed' && p.to !== 'MarkedAsSpam') {
+      const reason = p.to === 'AssignedToBot' ? 'bot' : p.to === 'Waiting' ? 'queue' : 'transfer';
+      await this.#to([p.previousOperatorId], {
+        event: 'chatSessionDeleted',
+        data: { chatId: p.sessionId, sessionId: p.sessionId, reason },
+      });
+    }
+    if (p.from === 'AssignedToBot' && (p.to === 'Waiting' || p.to === 'AssignedToOperator')) {
+      const data = await session();
+      if (data) {
+        const event: OperatorEvent = { event: 'chatSessionSwitchedFromBotToOperator', data };
+        await this.#to([p.operatorId], event);
+        await this.#publish(channels.line(p.lineId), event);
+      }
+    }
+    if (toOperator && p.operatorId) {
+      const data = await session();
+      if (!data) return;
+      // Routed straight to an operator: the session "started" for them; any assignment "adds" it.
+      if (p.event === 'assignOperator' && p.actor.type === 'system')
+        await this.#to([p.operatorId], { event: 'chatSessionStarted', data });
+      await this.#to([p.operatorId], { event: 'chatSessionAdded', data });
+    }
+    if (p.to === 'Closed' && p.actor.type === 'client') {
+      const s = await sessionRepository.byId(this.deps.db, p.sessionId);
+      await this.#to([p.previousOperatorId], {
+        event: 'sessionClosedByClient',
+        data: {
+          chatId: p.sessionId,
+          sessionId: p.sessionId,
+          closedAt: (s?.closedAt ?? new Date()).toISOString(),
+        },
+      });
+    }
+  }
+
+  /** Who follows a session's conversation: its operator, or the operators it is offered to. */
+  async #followers(sessionId: string): Promise<{ ids: string[]; lineId: string } | null> {
+    const s = await sessionRepository.byId(this.deps.db, sessionId);
+    if (!s) return null;
+    return { ids: s.operatorId ? [s.operatorId] : s.offeredTo, lineId: s.lineId };
+  }
+
+  async #message(
+    messageId: string,
+    sessionId: string,
+    event: 'chatMessageCreated' | 'chatMessageEdited',
+  ): Promise<void> {
+    const [row, followers] = await Promise.all([
+      messageRepository.byId(this.deps.db, messageId),
+      this.#followers(sessionId),
+    ]);
+    if (!row || !followers) return;
+    const data = {
+      event,
+      data: { chatId: sessionId, sessionId, message: messageView(row) },
+    } as OperatorEvent;
+    await this.#to(followers.ids, data);
+    await this.#publish(channels.session(sessionId), data);
+  }
+
+  async #updated(p: DomainEventMap['message.updated']): Promise<void> {
+    if (p.change === 'edited') return this.#message(p.messageId, p.sessionId, 'chatMessageEdited');
+    if (p.change !== 'read') return;
+    const followers = await this.#followers(p.sessionId);
+    if (!followers) return;
+    const data: OperatorEvent = {
+      event: 'chatMessageRead',
+      data: { chatId: p.sessionId, sessionId: p.sessionId, readAt: this.deps.clock.now().toISOString() },
+    };
+    await this.#to(followers.ids, data);
+    await this.#publish(channels.session(p.sessionId), data);
+  }
+
+  async #clientTyping(p: DomainEventMap['client.typing']): Promise<void> {
+    if (!p.sessionId) return;
+    const followers = await this.#followers(p.sessionId);
+    if (!followers) return;
+    const data: OperatorEvent = {
+      event: 'typing',
+      data: { chatId: p.sessionId, sessionId: p.sessionId, from: 'client', userId: p.clientId },
+    };
+    await this.#to(followers.ids, data);
+    await this.#publish(channels.session(p.sessionId), data);
+  }
+
+  async #presence(p: DomainEventMap['client.presence']): Promise<void> {
+    const followers = p.sessionId ? await this.#followers(p.sessionId) : null;
+    const data: OperatorEvent = p.online
+      ? { event: 'clientOnline', action: 'clientOnline', data: { id: p.clientId, sessionId: p.sessionId } }
+      : { event: 'clientOffline', action: 'clientOffline', data: { id: p.clientId, sessionId: p.sessionId } };
+    await this.#to(followers?.ids ?? [], data);
+    if (p.sessionId) await this.#publish(channels.session(p.sessionId), data);
+  }
+
+  /** An operator typing in a session: told to supervisors watching it. */
+  async operatorTyping(sessionId: string, operatorId: string): Promise<void> {
+    await this.#publish(channels.session(sessionId), {
+      event: 'typing',
+      data: { chatId: sessionId, sessionId, from: 'operator', userId: operatorId },
+    });
+  }
+}
