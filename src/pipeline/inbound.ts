@@ -12,6 +12,7 @@ import { type ClientRow, clientRepository } from '../domain/client/client.reposi
 import { contactRepository } from '../domain/contact/contact.repository.ts';
 import type { Deps } from '../domain/deps.ts';
 import { lineRepository } from '../domain/line/line.repository.ts';
+import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
 import { sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
@@ -88,7 +89,7 @@ export class InboundPipeline {
     }
     if (await messageRepository.byExternalId(db, channel.id, 'incoming', event.externalMessageId))
       return false;
-    const known = await clientRepository.byAccount(db, channel.id, 'externalId', event.from.externalId);
+    const known = await clientRepository.byExternalId(db, channel.id, event.from.externalId);
     const profile = known ? null : await this.#profile(event.from.externalId, fetchProfile);
     const attachments = event.attachments ?? [];
     let queued = attachments.length > 0;
@@ -227,25 +228,15 @@ export class InboundPipeline {
       );
       if (!message) return false;
       await messageRepository.update(tx.db, message.id, { text: event.text, editedAt: event.timestamp });
-      const session = await sessionRepository.byId(tx.db, message.sessionId);
-      tx.emit('message.updated', message.id, {
-        messageId: message.id,
-        sessionId: message.sessionId,
-        lineId: session!.lineId,
-        change: 'edited',
-      });
+      await emitMessageUpdated(tx, { messageId: message.id, sessionId: message.sessionId }, 'edited');
       return true;
     });
   }
 
   async #read(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'read' }>): Promise<boolean> {
-    const client = await clientRepository.byAccount(
-      this.deps.db,
-      channel.id,
-      'externalId',
-      event.from.externalId,
-    );
+    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
     if (!client) return false;
+    await this.#seen(channel, client.id);
     return this.deps.uow.run(async (tx) => {
       const session = await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
       if (!session) return false;
@@ -262,14 +253,12 @@ export class InboundPipeline {
       }
       const n = await messageRepository.markOutgoingRead(tx.db, session.id, upTo, event.timestamp);
       await sessionRepository.resetUnread(tx.db, session.id, 'client');
-      if (n > 0) {
-        tx.emit('message.updated', session.id, {
-          messageId: '',
-          sessionId: session.id,
-          lineId: session.lineId,
-          change: 'read',
-        });
-      }
+      if (n > 0)
+        await emitMessageUpdated(
+          tx,
+          { messageId: null, sessionId: session.id, lineId: session.lineId },
+          'read',
+        );
       return true;
     });
   }
@@ -293,24 +282,13 @@ export class InboundPipeline {
           error: { code: 'DELIVERY_FAILED', message: event.error ?? 'the messenger reported a failure' },
         }),
       });
-      const session = await sessionRepository.byId(tx.db, message.sessionId);
-      tx.emit('message.updated', message.id, {
-        messageId: message.id,
-        sessionId: message.sessionId,
-        lineId: session!.lineId,
-        change: event.status,
-      });
+      await emitMessageUpdated(tx, { messageId: message.id, sessionId: message.sessionId }, event.status);
       return true;
     });
   }
 
   async #typing(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'typing' }>): Promise<boolean> {
-    const client = await clientRepository.byAccount(
-      this.deps.db,
-      channel.id,
-      'externalId',
-      event.from.externalId,
-    );
+    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
     if (!client) return false;
     await this.#seen(channel, client.id);
     const session = await sessionRepository.openFor(this.deps.db, client.id, channel.id);

@@ -8,6 +8,7 @@ import type { ChannelRow } from '../domain/channel/channel.repository.ts';
 import { channelRepository } from '../domain/channel/channel.repository.ts';
 import { clientRepository } from '../domain/client/client.repository.ts';
 import type { Deps } from '../domain/deps.ts';
+import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { type MessageRow, messageRepository } from '../domain/message/message.repository.ts';
 import { type MessageView, messageView } from '../domain/message/message.service.ts';
 import type { MessageType } from '../domain/message/message.ts';
@@ -186,13 +187,7 @@ export class OutboundPipeline {
       }))!;
       if (message.status !== 'pending')
         await jobRepository.enqueue(tx.db, EDIT_JOB, { messageId: message.id }, { maxAttempts: 5 });
-      const session = await sessionRepository.byId(tx.db, message.sessionId);
-      tx.emit('message.updated', message.id, {
-        messageId: message.id,
-        sessionId: message.sessionId,
-        lineId: session!.lineId,
-        change: 'edited',
-      });
+      await emitMessageUpdated(tx, { messageId: message.id, sessionId: message.sessionId }, 'edited');
       return updated;
     });
     this.onJobsQueued();

@@ -35,6 +35,10 @@ export const clientRepository = {
     return row;
   },
 
+  byExternalId(db: Db, channelId: string, externalId: string): Promise<ClientRow | undefined> {
+    return clientRepository.byAccount(db, channelId, 'externalId', externalId);
+  },
+
   /**
    * Inserts a client, or returns the live one with the same (channel, externalId) — concurrent
    * callers get the same row.
@@ -52,7 +56,7 @@ export const clientRepository = {
       })
       .returning();
     if (inserted) return { client: inserted, created: true };
-    const existing = await clientRepository.byAccount(db, values.channelId, 'externalId', values.externalId);
+    const existing = await clientRepository.byExternalId(db, values.channelId, values.externalId);
     if (!existing) throw new Error('client conflict without a live row');
     return { client: existing, created: false };
   },

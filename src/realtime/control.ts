@@ -1,0 +1,37 @@
+/**
+ * Node-to-node control messages: `disconnect`, `subscribe` and `unsubscribe` of users or clients are
+ * published through the broker and executed by every node on the connections it holds.
+ */
+
+/** Whose connections: all of a user's (optionally but one client), or one client's. On every node. */
+export type Target = { user: string; exceptClient?: string } | { client: string };
+
+export type Control =
+  | { op: 'disconnect'; target: Target; code: number; reason: string }
+  | { op: 'subscribe' | 'unsubscribe'; target: Target; channel: string };
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+
+function isTarget(t: unknown): t is Target {
+  if (typeof t !== 'object' || t === null) return false;
+  const r = t as Record<string, unknown>;
+  if ('client' in r) return isStr(r.client);
+  return isStr(r.user) && (r.exceptClient === undefined || isStr(r.exceptClient));
+}
+
+/** null for anything malformed (a message from another version or another application). */
+export function decodeControl(message: string): Control | null {
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(message) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  if (typeof m !== 'object' || m === null || !isTarget(m.target)) return null;
+  if (m.op === 'disconnect') {
+    return typeof m.code === 'number' && isStr(m.reason) ? (m as unknown as Control) : null;
+  }
+  if (m.op === 'subscribe' || m.op === 'unsubscribe')
+    return isStr(m.channel) ? (m as unknown as Control) : null;
+  return null;
+}
