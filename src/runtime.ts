@@ -38,6 +38,7 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
     await migrate(database.db);
     const platform = createPlatform({
       db: database.db,
+      raw: database.raw,
       secrets: new SecretBox(resolveSecretKey(config)),
       filesDir: config.filesDir,
       publicUrl: config.publicUrl,

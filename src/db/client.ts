@@ -17,8 +17,12 @@ export type Schema = typeof schema;
 /** A database or a transaction: repositories accept either. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
+/** A parameterised statement run outside Drizzle (hot paths): prepared on a server, rows back. */
+export type RawQuery = <T = Record<string, unknown>>(text: string, params: unknown[]) => Promise<T[]>;
+
 export interface Database {
   readonly db: Db;
+  readonly raw: RawQuery;
   readonly kind: 'pglite' | 'postgres';
   /** The embedded instance, when kind is pglite. */
   readonly pglite?: PGlite;
@@ -41,10 +45,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const client = postgres(opts.url, {
       max: opts.maxConnections ?? 10,
       onnotice: () => {},
+      // Connections are recycled, which also bounds each one's cache of prepared statements.
+      max_lifetime: 30 * 60,
       connection: { application_name: 'omniline' },
     });
-    const db = drizzlePostgres({ client, schema }) as unknown as Db;
-    return { db, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+    const db = drizzlePostgres({ client: preparing(client), schema }) as unknown as Db;
+    const raw: RawQuery = async (text, params) =>
+      (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as never;
+    return { db, raw, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
   }
   let dir: string | undefined;
   if (opts.dataDir) {
@@ -54,7 +62,50 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const client = new PGlite(dir, opts.pgliteDump ? { loadDataDir: opts.pgliteDump } : {});
   await client.waitReady;
   const db = drizzlePglite({ client, schema }) as unknown as Db;
-  return { db, kind: 'pglite', close: () => client.close(), pglite: client };
+  const raw: RawQuery = async (text, params) => (await client.query(text, params)).rows as never;
+  return { db, raw, kind: 'pglite', close: () => client.close(), pglite: client };
+}
+
+/** Statements longer than this (big search filters) are not kept prepared. */
+const MAX_PREPARED_LENGTH = 4000;
+
+/**
+ * Drizzle runs postgres.js queries unprepared, so PostgreSQL parses and plans every statement
+ * anew. This wrapper prepares parameterised statements (per connection, reused by text), which
+ * roughly halves the database's CPU per statement on the hot paths.
+ */
+function preparing(client: postgres.Sql): postgres.Sql {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'unsafe') {
+        return (query: string, params?: unknown[], options?: { prepare?: boolean }) =>
+          // Dates go as ISO text: prepared parameters are serialised by their described type, and
+          // Drizzle installs pass-through serialisers for the date types.
+          target.unsafe(query, params?.map((p) => (p instanceof Date ? p.toISOString() : p)) as never, {
+            ...options,
+            prepare: !!params?.length && query.length <= MAX_PREPARED_LENGTH,
+          });
+      }
+      if (prop === 'begin') {
+        return (...args: unknown[]) => {
+          const callback = args.pop() as (tx: postgres.Sql) => unknown;
+          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.Sql) =>
+            callback(preparing(tx)),
+          );
+        };
+      }
+      if (prop === 'savepoint') {
+        return (...args: unknown[]) => {
+          const callback = args.pop() as (tx: postgres.Sql) => unknown;
+          return (target as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint(
+            ...args,
+            (tx: postgres.Sql) => callback(preparing(tx)),
+          );
+        };
+      }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
 }
 
 /** Runs raw SQL and returns its rows, whichever driver is underneath. */

@@ -5,12 +5,14 @@
  * a new Waiting one chained to the previous, stores the message, queues attachment downloads and
  * writes the domain events. The caller acknowledges the messenger only after it returns.
  */
+import type { RawQuery } from '../db/client.ts';
 import type { ActorRef } from '../db/schema.ts';
 import type { Tx } from '../db/unit-of-work.ts';
 import type { ChannelRow } from '../domain/channel/channel.repository.ts';
 import { type ClientRow, clientRepository } from '../domain/client/client.repository.ts';
 import { contactRepository } from '../domain/contact/contact.repository.ts';
 import type { Deps } from '../domain/deps.ts';
+import type { DomainEventMap } from '../domain/events/domain-events.ts';
 import { lineRepository } from '../domain/line/line.repository.ts';
 import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
@@ -18,6 +20,7 @@ import { sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { jobRepository } from '../jobs/job.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
+import { tryFastPath } from './inbound-fast-path.ts';
 
 export const ATTACHMENT_JOB = 'attachment.download';
 /** Delivers a client message to the bot that has the session (see routing/bot-dispatcher.ts). */
@@ -40,6 +43,7 @@ export class InboundPipeline {
     private readonly deps: Deps,
     private readonly sessions: SessionService,
     private readonly onJobsQueued: () => void = () => {},
+    private readonly raw?: RawQuery,
   ) {}
 
   /**
@@ -87,9 +91,12 @@ export class InboundPipeline {
       // Our own send coming back: recognised by its external id, never stored twice.
       return false;
     }
-    if (await messageRepository.byExternalId(db, channel.id, 'incoming', event.externalMessageId))
-      return false;
-    const known = await clientRepository.byExternalId(db, channel.id, event.from.externalId);
+    const fast = await this.#fast(channel, event);
+    if (fast === 'stored') return true;
+    if (fast === 'duplicate') return false;
+    const known = fast.clientId
+      ? await clientRepository.byId(db, fast.clientId)
+      : await clientRepository.byExternalId(db, channel.id, event.from.externalId);
     const profile = known ? null : await this.#profile(event.from.externalId, fetchProfile);
     const attachments = event.attachments ?? [];
     let queued = attachments.length > 0;
@@ -157,6 +164,32 @@ export class InboundPipeline {
     if (queued) this.onJobsQueued();
     if (known && !known.online) await this.#seen(channel, known.id);
     return true;
+  }
+
+  /** The one-statement path for the common case (see inbound-fast-path.ts). */
+  async #fast(
+    channel: ChannelRow,
+    event: Extract<InboundEvent, { kind: 'message' }>,
+  ): Promise<'stored' | 'duplicate' | { clientId: string | null }> {
+    if (!this.raw || (event.attachments?.length ?? 0) > 0) return { clientId: null };
+    const result = await tryFastPath(this.raw, {
+      channelId: channel.id,
+      externalUserId: event.from.externalId,
+      type: event.type,
+      text: event.text ?? null,
+      externalMessageId: event.externalMessageId,
+      at: this.deps.clock.now(),
+    });
+    if (result.kind === 'general') return { clientId: result.clientId };
+    if (result.kind === 'duplicate') return 'duplicate';
+    this.deps.bus.publish({
+      id: result.event.id,
+      name: 'message.created',
+      payload: result.event.payload as unknown as DomainEventMap['message.created'],
+      createdAt: result.event.createdAt,
+    });
+    if (!result.clientOnline) await this.#seen(channel, result.clientId);
+    return 'stored';
   }
 
   /** Marks the client active, telling operators when they come back online. */
