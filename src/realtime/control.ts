@@ -29,7 +29,9 @@ export function decodeControl(message: string): Control | null {
   }
   if (typeof m !== 'object' || m === null || !isTarget(m.target)) return null;
   if (m.op === 'disconnect') {
-    return typeof m.code === 'number' && isStr(m.reason) ? (m as unknown as Control) : null;
+    const code = m.code;
+    const valid = typeof code === 'number' && Number.isInteger(code) && code >= 3000 && code <= 4999;
+    return valid && isStr(m.reason) ? (m as unknown as Control) : null;
   }
   if (m.op === 'subscribe' || m.op === 'unsubscribe')
     return isStr(m.channel) ? (m as unknown as Control) : null;

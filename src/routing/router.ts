@@ -184,7 +184,12 @@ export class Router {
     return 'offered';
   }
 
-  /** Routes a line's queue in order. Concurrent calls for one line coalesce into one more pass. */
+  /**
+   * Routes a line's queue in order. Concurrent calls for one line coalesce into one more pass. A pass
+   * stops at the first session of the whole line that finds nobody (or at closed hours): the ones
+   * behind it cannot fare better, so an unstaffed queue costs one routing attempt per pass, not one per
+   * waiting session. Group-assigned sessions only speak for their group, so the pass goes on past them.
+   */
   drainLine(lineId: string): Promise<void> {
     const running = this.#draining.get(lineId);
     if (running) {
@@ -194,7 +199,14 @@ export class Router {
     const pass = (async () => {
       do {
         this.#again.delete(lineId);
-        for (const id of await routingRepository.waitingIds(this.deps.db, lineId, 200)) await this.route(id);
+        for (const { id, operator_group_id } of await routingRepository.waitingIds(
+          this.deps.db,
+          lineId,
+          200,
+        )) {
+          const outcome = await this.route(id);
+          if (outcome === 'closedHours' || (outcome === 'waiting' && !operator_group_id)) break;
+        }
       } while (this.#again.has(lineId));
     })().finally(() => this.#draining.delete(lineId));
     this.#draining.set(lineId, pass);

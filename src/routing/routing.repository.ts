@@ -71,13 +71,16 @@ export const routingRepository = {
   },
 
   /** The line's queue in order: High before Medium before Low, then oldest first. */
-  async waitingIds(db: Db, lineId: string, limit: number): Promise<string[]> {
-    const rows = await queryRows<{ id: string }>(
+  async waitingIds(
+    db: Db,
+    lineId: string,
+    limit: number,
+  ): Promise<{ id: string; operator_group_id: string | null }[]> {
+    return queryRows(
       db,
-      sql`SELECT id FROM sessions WHERE line_id = ${lineId} AND state = 'Waiting' AND deleted_at IS NULL
+      sql`SELECT id, operator_group_id FROM sessions WHERE line_id = ${lineId} AND state = 'Waiting' AND deleted_at IS NULL
           ORDER BY priority DESC, queued_at ASC NULLS FIRST LIMIT ${limit}`,
     );
-    return rows.map((r) => r.id);
   },
 
   async linesWithWaiting(db: Db): Promise<string[]> {

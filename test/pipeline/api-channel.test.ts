@@ -263,7 +263,10 @@ describeEachDatabase('api channel pipeline', (ctx) => {
     assert.equal(stored.externalId, 'remote-1');
     const s = (await ctx().request('GET', `/api/v1/sessions/${session.id}`)).body;
     assert.ok(s.firstAnswerAt, 'the first operator reply sets firstAnswerAt');
-    const edit = await ctx().request('PATCH', `/api/v1/messages/${sent.body.id}`, { token: operator.token, body: { text: 'x' } });
+    const edit = await ctx().request('PATCH', `/api/v1/messages/${sent.body.id}`, {
+      token: operator.token,
+      body: { text: 'x' },
+    });
     assert.equal(edit.status, 409);
     assert.equal(edit.body.error.code, 'EDIT_NOT_SUPPORTED');
   });

@@ -187,7 +187,11 @@ describeEachDatabase(
       assert.equal(edited.status, 200);
       assert.ok(edited.body.editedAt);
       const edit = await fake.waitForCall('editMessageText', 1, 5000);
-      assert.deepEqual(edit.params, { chat_id: 5003, message_id: Number(done.externalId.split(':')[1]), text: 'On it, one minute!' });
+      assert.deepEqual(edit.params, {
+        chat_id: 5003,
+        message_id: Number(done.externalId.split(':')[1]),
+        text: 'On it, one minute!',
+      });
     });
 
     it('marks a client who blocked the bot unreachable and fails the message, without retrying', async () => {

@@ -4,9 +4,9 @@
  * verify a webhook by challenge. Acknowledged only after the events are committed.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { channelRepository } from '../../domain/channel/channel.repository.ts';
 import { AppError, BadRequest, Conflict, NotFound } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
+import { ChannelCache } from '../../pipeline/channel-cache.ts';
 import type { Platform } from '../../platform.ts';
 import type { WebhookRequest } from '../../providers/provider.ts';
 
@@ -17,13 +17,13 @@ interface Params {
 
 export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimit: number): void {
   const { registry, host, inbound } = platform;
-  const db = platform.services.deps.db;
+  const channels = new ChannelCache(platform.services.deps.db, platform.services.deps.bus);
 
   async function resolve(request: FastifyRequest<{ Params: Params }>) {
     const { provider: name, channelId } = request.params;
     const provider = registry.get(name);
     if (!provider) throw new AppError(404, 'UNKNOWN_PROVIDER', `no provider "${name}"`);
-    const channel = isUuid(channelId) ? await channelRepository.byId(db, channelId) : undefined;
+    const channel = isUuid(channelId) ? await channels.get(channelId) : undefined;
     if (!channel) throw new NotFound('Channel', channelId);
     if (channel.type !== provider.channelType) {
       throw new BadRequest(
