@@ -24,6 +24,7 @@ import { userRoutes } from './http/routes/users.route.ts';
 import { webhookRoutes } from './http/routes/webhooks.route.ts';
 import { workspaceRoutes } from './http/routes/workspace.route.ts';
 import type { Platform } from './platform.ts';
+import { attachGateway } from './realtime/index.ts';
 
 export interface AppOptions {
   platform: Platform;
@@ -87,5 +88,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     },
     { prefix: '/api/v1' },
   );
+  // The realtime gateway shares the HTTP server; upgraded sockets must close before the server can.
+  const detach = attachGateway(app.server, opts.platform.live.gateway);
+  app.addHook('preClose', async () => {
+    detach();
+    await opts.platform.live.gateway.close();
+  });
   return app;
 }

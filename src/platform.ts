@@ -11,6 +11,7 @@ import { FileService } from './files/file.service.ts';
 import { LocalFileStore } from './files/file-store.ts';
 import { JobWorker, type WorkerOptions } from './jobs/worker.ts';
 import type { SecretBox } from './lib/secret-box.ts';
+import { LiveService } from './live/live-service.ts';
 import { AttachmentLoader } from './pipeline/attachments.ts';
 import { providerLifecycle } from './pipeline/channel-lifecycle.ts';
 import { ATTACHMENT_JOB, BOT_DELIVERY_JOB, InboundPipeline } from './pipeline/inbound.ts';
@@ -20,6 +21,7 @@ import { ProviderHost } from './pipeline/provider-host.ts';
 import type { OmnilinePlugin } from './plugins.ts';
 import type { ProviderContext } from './providers/provider.ts';
 import { builtinProviders, ProviderRegistry } from './providers/registry.ts';
+import { type Broker, type GatewayOptions, MemoryBroker, RedisBroker } from './realtime/index.ts';
 import { BotDispatcher } from './routing/bot-dispatcher.ts';
 import { MetricsService } from './routing/metrics.service.ts';
 import { validateQueuePatch } from './routing/queue-settings.ts';
@@ -46,6 +48,11 @@ export interface PlatformOptions {
   worker?: WorkerOptions;
   pollLeaseMs?: number;
   router?: RouterOptions;
+  /** Cross-node fan-out and stream history; without it, one node in memory. */
+  redisUrl?: string | null;
+  /** Key prefix in Redis (tests isolate themselves with it). */
+  redisPrefix?: string;
+  realtime?: Partial<GatewayOptions>;
   log?: ProviderContext['log'] & { error(obj: object, msg: string): void };
 }
 
@@ -61,6 +68,8 @@ export interface Platform {
   router: Router;
   workspace: WorkspaceService;
   metrics: MetricsService;
+  broker: Broker;
+  live: LiveService;
   /** Starts background work: the job worker and the pollers. */
   start(): void;
   stop(): Promise<void>;
@@ -110,6 +119,18 @@ export function createPlatform(opts: PlatformOptions): Platform {
     onOutsideHours: (sessionId, text) => outbound.sendSystem(sessionId, text),
   });
   const presenceGraceMs = opts.router?.presenceGraceMs ?? 60_000;
+  const broker: Broker = opts.redisUrl
+    ? new RedisBroker({ url: opts.redisUrl, prefix: opts.redisPrefix, log: opts.log })
+    : new MemoryBroker();
+  const live = new LiveService(services.deps, {
+    broker,
+    users: services.users,
+    workspace,
+    host,
+    gateway: opts.realtime,
+    log: opts.log,
+  });
+  live.start();
   let offs: (() => void)[] = [];
   let presenceTimer: NodeJS.Timeout | null = null;
   const pollers = new PollerManager(services.deps, host, inbound, {
@@ -130,6 +151,8 @@ export function createPlatform(opts: PlatformOptions): Platform {
     router,
     workspace,
     metrics: new MetricsService(services.deps),
+    broker,
+    live,
     start() {
       worker.start();
       pollers.start();
@@ -156,6 +179,8 @@ export function createPlatform(opts: PlatformOptions): Platform {
       await router.stop();
       await pollers.stop();
       await worker.stop();
+      await live.stop();
+      await broker.close();
     },
   };
 }

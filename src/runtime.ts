@@ -39,12 +39,14 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
     const platform = createPlatform({
       db: database.db,
       raw: database.raw,
+      redisUrl: config.redisUrl,
       secrets: new SecretBox(resolveSecretKey(config)),
       filesDir: config.filesDir,
       publicUrl: config.publicUrl,
       plugins: await loadPlugins(config.plugins),
       log,
     });
+    await platform.broker.ready();
     const bootstrap = await platform.services.users.bootstrapAdmin(config.adminLogin, config.adminPassword);
     return {
       config,

@@ -60,6 +60,8 @@ export const users = pgTable(
     lastAssignedAt: ts('last_assigned_at'),
     /** Live realtime connections, and when the last one closed (offline after a grace period). */
     connections: integer('connections').notNull().default(0),
+    /** The operator's newest workspace connection: a second login closes the others (chatUserExists). */
+    liveClient: text('live_client'),
     disconnectedAt: ts('disconnected_at'),
   },
   (t) => [uniqueIndex('users_login_live_uq').on(sql`lower(${t.login})`).where(sql`${t.deletedAt} IS NULL`)],
@@ -271,6 +273,7 @@ export const sessions = pgTable(
       .where(sql`${t.state} IN ('Waiting', 'AssignedToBot', 'AssignedToOperator')`),
     index('sessions_client_ids_gin').using('gin', t.clientIds),
     index('sessions_client_started_idx').on(t.clientId, t.startedAt.desc()),
+    index('sessions_chain_idx').on(t.clientId, t.channelId, t.startedAt.desc(), t.createdAt.desc()),
     index('sessions_queue_idx')
       .on(t.lineId, t.state, t.priority.desc(), t.startedAt)
       .where(sql`${t.deletedAt} IS NULL`),

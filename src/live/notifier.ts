@@ -36,9 +36,6 @@ export class LiveNotifier {
     this.#on('message.updated', (p) => this.#updated(p));
     this.#on('client.typing', (p) => this.#clientTyping(p));
     this.#on('client.presence', (p) => this.#presence(p));
-    this.#on('user.blocked', (p) =>
-      this.#to([p.userId], { event: 'operatorBlocked', data: { operatorId: p.userId } }),
-    );
     this.#on('user.loggedOut', (p) =>
       this.#to([p.userId], { event: 'operatorLoggedOut', data: { operatorId: p.userId } }),
     );

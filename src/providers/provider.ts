@@ -158,6 +158,8 @@ export interface ChannelProvider {
   poll?(ctx: ProviderContext, cursor: string | null, signal: AbortSignal): Promise<PollResult>;
   /** Sends; returns the messenger's message id. Throws ProviderError. */
   send(ctx: ProviderContext, message: OutboundMessage): Promise<{ externalId: string }>;
+  /** Shows the client that an operator is typing, where the messenger can. */
+  sendTyping?(ctx: ProviderContext, to: ExternalUser): Promise<void>;
   /** Edits a sent message, where the messenger can. */
   edit?(ctx: ProviderContext, message: OutboundMessage & { externalId: string }): Promise<void>;
   /** Profile of a messenger user; null when unknown. */

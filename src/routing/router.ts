@@ -53,7 +53,9 @@ export class Router {
     const bus = this.deps.bus;
     this.#offs.push(
       bus.on('session.created', (e) => {
-        if (e.payload.state === 'Waiting') void this.#guard(this.route(e.payload.sessionId));
+        // Through the line's drain, one pass at a time: in queue order, and never two routers of this
+        // node racing for the same operators.
+        if (e.payload.state === 'Waiting') void this.#guard(this.drainLine(e.payload.lineId));
       }),
       bus.on('session.transitioned', (e) => {
         const p = e.payload;
@@ -87,7 +89,9 @@ export class Router {
     const outcome = await this.deps.uow.run(async (tx): Promise<RouteOutcome> => {
       const session = await routingRepository.lockWaiting(tx.db, sessionId);
       if (!session) return 'skipped';
-      const line = await lineRepository.byId(tx.db, session.lineId);
+      // One router per line at a time, across nodes: routers of a line would otherwise all read the
+      // same loads and queue up on the same "best" operator.
+      const line = await lineRepository.byId(tx.db, session.lineId, { forUpdate: true });
       if (!line) return 'skipped';
       const queue = queueOf(line.queue);
       const now = this.deps.clock.now();
@@ -165,7 +169,13 @@ export class Router {
         { type: 'assignOperator', operatorId, accepted: queue.acceptTimeoutSeconds === 0 },
         SYSTEM,
       );
-      await routingRepository.noteAssignment(tx.db, operatorId, session.lineId, now);
+      await routingRepository.noteAssignment(
+        tx.db,
+        operatorId,
+        session.lineId,
+        now,
+        queue.routingRule === 'roundRobin',
+      );
       return 'assigned';
     }
     return this.#nobody(tx, session, now);

@@ -51,13 +51,19 @@ export const routingRepository = {
 
   /** Locks an operator's row (serialises capacity checks per operator) and returns their load. */
   async lockOperator(db: Db, id: string, defaultCapacity: number) {
-    const rows = await queryRows<{ status: string; blocked: boolean; capacity: number; open: number }>(
+    // Lock first, count after: a count in the locking statement would read the snapshot taken before
+    // waiting for the lock, missing the assignment the previous holder just committed.
+    const [user] = await queryRows<{ status: string; blocked: boolean; capacity: number }>(
       db,
-      sql`SELECT u.status, u.blocked, COALESCE(u.max_sessions, ${defaultCapacity})::int AS capacity,
-            (SELECT count(*) FROM sessions s WHERE s.operator_id = u.id AND s.state = 'AssignedToOperator')::int AS open
-          FROM users u WHERE u.id = ${id} AND u.deleted_at IS NULL FOR UPDATE OF u`,
+      sql`SELECT status, blocked, COALESCE(max_sessions, ${defaultCapacity})::int AS capacity
+          FROM users WHERE id = ${id} AND deleted_at IS NULL FOR UPDATE`,
     );
-    return rows[0];
+    if (!user) return undefined;
+    const [load] = await queryRows<{ open: number }>(
+      db,
+      sql`SELECT count(*)::int AS open FROM sessions WHERE operator_id = ${id} AND state = 'AssignedToOperator'`,
+    );
+    return { ...user, open: load?.open ?? 0 };
   },
 
   /** Locks a Waiting session for routing; undefined when another node is routing it or it moved on. */
@@ -112,9 +118,17 @@ export const routingRepository = {
       .where(eq(sessions.id, id));
   },
 
-  async noteAssignment(db: Db, operatorId: string, lineId: string, at: Date): Promise<void> {
+  /** Records who got a session; the line's rotation position only for rules that read it. */
+  async noteAssignment(
+    db: Db,
+    operatorId: string,
+    lineId: string,
+    at: Date,
+    rotation: boolean,
+  ): Promise<void> {
     await db.update(users).set({ lastAssignedAt: at }).where(eq(users.id, operatorId));
-    await db.update(lines).set({ lastRoutedOperatorId: operatorId }).where(eq(lines.id, lineId));
+    if (rotation)
+      await db.update(lines).set({ lastRoutedOperatorId: operatorId }).where(eq(lines.id, lineId));
   },
 
   /** Reservations whose operator did not accept within the line's accept timeout. */

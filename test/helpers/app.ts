@@ -44,6 +44,8 @@ export interface TestContext {
   services: Services;
   platform: Platform;
   clock: TestClock;
+  /** http://127.0.0.1:<port> when the app listens. */
+  url: string | null;
   adminToken: string;
   request<T = any>(
     method: string,
@@ -59,10 +61,18 @@ export interface TestAppOptions {
   plugins?: OmnilinePlugin[];
   /** Start the job worker and pollers (tests that drive jobs by hand leave them stopped). */
   background?: boolean;
+  /** Listen on a loopback port (realtime tests connect over real WebSockets). */
+  listen?: boolean;
+  /** Use Redis for realtime fan-out (with a key prefix of this test's own). */
+  redisUrl?: string;
+  redisPrefix?: string;
+  /** Share another test app's database (a second node). */
+  database?: TestDatabase;
+  presenceGraceMs?: number;
 }
 
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestContext> {
-  const database = await createTestDatabase(kind);
+  const database = opts.database ?? (await createTestDatabase(kind));
   const clock = new TestClock();
   const filesDir = await mkdtemp(path.join(tmpdir(), 'omniline-files-'));
   const platform = createPlatform({
@@ -75,11 +85,15 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     plugins: opts.plugins,
     worker: { pollIntervalMs: 50, baseBackoffMs: 20, maxBackoffMs: 200 },
     pollLeaseMs: 5000,
+    redisUrl: opts.redisUrl,
+    redisPrefix: opts.redisPrefix,
+    router: { presenceGraceMs: opts.presenceGraceMs },
   });
   const { services } = platform;
   await services.users.bootstrapAdmin('admin', ADMIN_PASSWORD);
   const app = await buildApp({ platform, bodyLimitBytes: opts.bodyLimitBytes });
   if (opts.background) platform.start();
+  const url = opts.listen ? await app.listen({ port: 0, host: '127.0.0.1' }) : null;
   const adminToken = (await services.users.login('admin', ADMIN_PASSWORD)).token;
   const request: TestContext['request'] = async (method, url, o = {}) => {
     const token = o.token === undefined ? adminToken : o.token;
@@ -101,12 +115,13 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     services,
     platform,
     clock,
+    url,
     adminToken,
     request,
     close: async () => {
       await platform.stop();
       await app.close();
-      await database.close();
+      if (!opts.database) await database.close();
       await rm(filesDir, { recursive: true, force: true });
     },
   };

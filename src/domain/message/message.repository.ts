@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { messages } from '../../db/schema.ts';
 
@@ -20,18 +20,21 @@ export const messageRepository = {
 
   /** A page of a session's messages, newest first, before a cursor (a message's seq). */
   async page(db: Db, sessionId: string, limit: number, beforeSeq: number | null): Promise<MessageRow[]> {
-    return db
-      .select()
-      .from(messages)
-      .where(
-        and(
-          eq(messages.sessionId, sessionId),
-          isNull(messages.deletedAt),
-          beforeSeq === null ? undefined : lt(messages.seq, beforeSeq),
-        ),
-      )
-      .orderBy(desc(messages.seq))
-      .limit(limit);
+    return (
+      db
+        .select()
+        .from(messages)
+        .where(
+          and(
+            eq(messages.sessionId, sessionId),
+            isNull(messages.deletedAt),
+            beforeSeq === null ? undefined : lt(messages.seq, beforeSeq),
+          ),
+        )
+        // Matches messages_session_seq_idx (seq DESC NULLS LAST); plain DESC would not use it.
+        .orderBy(sql`${messages.seq} DESC NULLS LAST`)
+        .limit(limit)
+    );
   },
 
   async last(db: Db, sessionId: string): Promise<MessageRow | undefined> {

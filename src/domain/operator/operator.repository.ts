@@ -18,15 +18,19 @@ export const operatorRepository = {
     await db.update(users).set({ maxSessions }).where(eq(users.id, id));
   },
 
-  /** Counts a realtime connection opening (+1) or closing (-1). */
-  async connection(db: Db, id: string, delta: 1 | -1, at: Date): Promise<number> {
-    const rows = await queryRows<{ connections: number }>(
+  /**
+   * Counts a realtime connection opening (+1, becoming the operator's newest) or closing (-1).
+   * Returns the live count and the newest connection's id.
+   */
+  async connection(db: Db, id: string, delta: 1 | -1, at: Date, client?: string) {
+    const rows = await queryRows<{ connections: number; live_client: string | null }>(
       db,
       sql`UPDATE users SET connections = GREATEST(0, connections + ${delta}),
-            disconnected_at = CASE WHEN ${delta} < 0 THEN ${at.toISOString()}::timestamptz ELSE NULL END
-          WHERE id = ${id} RETURNING connections`,
+            disconnected_at = CASE WHEN ${delta} < 0 THEN ${at.toISOString()}::timestamptz ELSE NULL END,
+            live_client = CASE WHEN ${delta} > 0 THEN ${client ?? null} ELSE live_client END
+          WHERE id = ${id} RETURNING connections, live_client`,
     );
-    return rows[0]?.connections ?? 0;
+    return rows[0] ?? { connections: 0, live_client: null };
   },
 
   /** The operator's workspace: open sessions they hold or are offered, with the last message and unread count. */

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
@@ -35,7 +35,8 @@ export const sessionRepository = {
       .select()
       .from(sessions)
       .where(and(eq(sessions.clientId, clientId), eq(sessions.channelId, channelId)))
-      .orderBy(desc(sessions.startedAt), desc(sessions.createdAt))
+      // Matches sessions_chain_idx (its DESC columns sort NULLS LAST).
+      .orderBy(sql`${sessions.startedAt} DESC NULLS LAST`, sql`${sessions.createdAt} DESC NULLS LAST`)
       .limit(1);
     return row;
   },

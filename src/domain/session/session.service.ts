@@ -233,8 +233,12 @@ export class SessionService {
 
   /** The transition itself, for callers that already hold the session's row lock. */
   async applyLocked(tx: Tx, session: SessionRow, event: SessionEvent, actor: ActorRef): Promise<SessionRow> {
-    const channel = await channelRepository.byId(tx.db, session.channelId);
-    const last = await sessionRepository.lastOfChain(tx.db, session.clientId, session.channelId);
+    // Only the spam rules read the channel type and the chain: skip those reads for other events.
+    const spam = event.type === 'markAsSpam' || event.type === 'unmarkAsSpam';
+    const channel = spam ? await channelRepository.byId(tx.db, session.channelId) : undefined;
+    const last = spam
+      ? await sessionRepository.lastOfChain(tx.db, session.clientId, session.channelId)
+      : undefined;
     const result = transition(session as SessionRow & { state: SessionState }, event, {
       channelType: (channel?.type ?? 'api') as ChannelType,
       isLastInChain: last?.id === session.id,

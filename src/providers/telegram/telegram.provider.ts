@@ -203,6 +203,14 @@ export const telegramBotProvider: ChannelProvider = {
     return editMessage(apiOf(ctx), message);
   },
 
+  /** "typing…" in the client's chat while an operator types (Telegram shows it for about 5 s). */
+  async sendTyping(ctx, to) {
+    await callTelegram(apiOf(ctx), 'sendChatAction', {
+      chat_id: chatIdParam(to.externalId),
+      action: 'typing',
+    });
+  },
+
   async fetchProfile(ctx, externalUserId): Promise<ExternalUser | null> {
     let chat: unknown;
     try {

@@ -1,0 +1,2 @@
+ALTER TABLE "users" ADD COLUMN "live_client" text;--> statement-breakpoint
+CREATE INDEX "sessions_chain_idx" ON "sessions" USING btree ("client_id","channel_id","started_at" DESC NULLS LAST,"created_at" DESC NULLS LAST);

@@ -1,0 +1,202 @@
+/**
+ * Operators live: the realtime gateway bound to Omniline — who may connect (an operator API token),
+ * their personal channel, who may watch a line or a session, presence (online while connected, with
+ * a grace period), the operator RPCs (`typing`, `setStatus`), and the terminal disconnects the
+ * catalogue asks for (operatorBlocked, chatUserExists).
+ */
+
+import { lineIdsOfUser } from '../domain/access/access.repository.ts';
+import { channelRepository } from '../domain/channel/channel.repository.ts';
+import { clientRepository } from '../domain/client/client.repository.ts';
+import type { Deps } from '../domain/deps.ts';
+import { operatorRepository } from '../domain/operator/operator.repository.ts';
+import { sessionRepository } from '../domain/session/session.repository.ts';
+import type { UserService } from '../domain/user/user.service.ts';
+import type { Caller } from '../domain/user/user.ts';
+import { AppError } from '../errors.ts';
+import type { ProviderHost } from '../pipeline/provider-host.ts';
+import {
+  type Broker,
+  ErrorCode,
+  Gateway,
+  type GatewayOptions,
+  type GatewayUser,
+  ProtocolError,
+} from '../realtime/index.ts';
+import {
+  OPERATOR_STATUSES,
+  type OperatorStatus,
+  type WorkspaceService,
+} from '../routing/workspace.service.ts';
+import { LiveNotifier } from './notifier.ts';
+import { channels, type OperatorEvent } from './operator-events.ts';
+
+/** Application disconnect codes (4500–4999: terminal, the SDK does not reconnect). */
+export const LIVE_CODES = { operatorBlocked: 4501, chatUserExists: 4502 } as const;
+
+export interface LiveOptions {
+  broker: Broker;
+  users: UserService;
+  workspace: WorkspaceService;
+  host: ProviderHost;
+  gateway?: Partial<GatewayOptions>;
+  log?: { error(obj: object, msg: string): void; warn(obj: object, msg?: string): void };
+}
+
+const callerOf = (user: GatewayUser) => user.info as Caller;
+
+export class LiveService {
+  readonly gateway: Gateway;
+  readonly notifier: LiveNotifier;
+  readonly #offs: (() => void)[] = [];
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly opts: LiveOptions,
+  ) {
+    this.gateway = new Gateway({
+      broker: opts.broker,
+      log: opts.log,
+      authenticate: ({ token }) => this.#authenticate(token),
+      serverSideChannels: (user) => [channels.operator(user.userId)],
+      canSubscribe: (user, channel) => this.#canWatch(callerOf(user), channel),
+      onConnect: (user, client) =>
+        void this.#connected(user, client).catch((err) => opts.log?.error({ err }, 'connect hook')),
+      onDisconnect: (user) =>
+        void this.#disconnected(user).catch((err) => opts.log?.error({ err }, 'disconnect hook')),
+      onSend: (user, data) => this.#onSend(user, data),
+      ...opts.gateway,
+    });
+    this.gateway.rpc('typing', (user, data) => this.#typing(callerOf(user), data));
+    this.gateway.rpc('setStatus', (user, data) => this.#setStatus(callerOf(user), data));
+    this.notifier = new LiveNotifier(deps, this, opts.log);
+  }
+
+  start(): void {
+    this.notifier.start();
+    const bus = this.deps.bus;
+    this.#offs.push(
+      bus.on(
+        'user.blocked',
+        (e) => void this.#blocked(e.payload.userId).catch((err) => this.opts.log?.error({ err }, 'block')),
+      ),
+    );
+  }
+
+  async stop(): Promise<void> {
+    for (const off of this.#offs.splice(0)) off();
+    this.notifier.stop();
+    await this.gateway.close();
+  }
+
+  /** Publisher for the notifier. */
+  publish(channel: string, data: OperatorEvent): Promise<unknown> {
+    return this.gateway.publish(channel, data);
+  }
+
+  async #authenticate(token: string | undefined): Promise<GatewayUser | null> {
+    if (!token) return null;
+    try {
+      const caller = await this.opts.users.authenticate(token);
+      if (caller.role === 'bot') return null;
+      return { userId: caller.id, info: caller };
+    } catch (err) {
+      if (err instanceof AppError && (err.status === 401 || err.status === 403)) return null;
+      throw err;
+    }
+  }
+
+  /** Supervisors and admins watch the lines they serve and those lines' sessions. */
+  async #canWatch(caller: Caller, channel: string): Promise<boolean> {
+    if (channel === channels.operator(caller.id)) return true;
+    if (caller.role === 'operator' || caller.role === 'bot') return false;
+    const [kind, id] = channel.split(':');
+    if (!id) return false;
+    const lineId =
+      kind === 'line'
+        ? id
+        : kind === 'session'
+          ? (await sessionRepository.byId(this.deps.db, id).catch(() => undefined))?.lineId
+          : null;
+    if (!lineId) return false;
+    return caller.role === 'admin' || (await lineIdsOfUser(this.deps.db, caller.id)).includes(lineId);
+  }
+
+  /**
+   * Presence: a connecting operator counts as online; a second login of the same operator closes
+   * the older workspaces (chatUserExists), on every node.
+   */
+  async #connected(user: GatewayUser, client: string): Promise<void> {
+    const live = await operatorRepository.connection(
+      this.deps.db,
+      user.userId,
+      1,
+      this.deps.clock.now(),
+      client,
+    );
+    const status = await this.opts.workspace.status(callerOf(user));
+    if (status.status === 'offline') await this.opts.workspace.setStatus(user.userId, 'online');
+    // Only the newest connection closes the others (a newer one still will close this one).
+    if (
+      live.live_client === client &&
+      (live.connections > 1 || this.gateway.connectionsOf(user.userId).length > 1)
+    ) {
+      await this.gateway.publish(channels.operator(user.userId), {
+        event: 'chatUserExists',
+        data: { operatorId: user.userId, clientId: client },
+      });
+      await this.gateway.disconnect(
+        { user: user.userId, exceptClient: client },
+        LIVE_CODES.chatUserExists,
+        'chatUserExists',
+      );
+    }
+  }
+
+  async #disconnected(user: GatewayUser): Promise<void> {
+    await operatorRepository.connection(this.deps.db, user.userId, -1, this.deps.clock.now());
+  }
+
+  async #blocked(userId: string): Promise<void> {
+    await this.gateway.publish(channels.operator(userId), {
+      event: 'operatorBlocked',
+      data: { operatorId: userId },
+    });
+    await this.gateway.disconnect({ user: userId }, LIVE_CODES.operatorBlocked, 'operatorBlocked');
+  }
+
+  async #onSend(user: GatewayUser, data: unknown): Promise<void> {
+    if ((data as { event?: unknown })?.event === 'typing')
+      await this.#typing(callerOf(user), data).catch(() => undefined);
+  }
+
+  /** The operator types in a session: the client's messenger shows it where it can; supervisors see it. */
+  async #typing(caller: Caller, data: unknown): Promise<Record<string, never>> {
+    const sessionId = (data as { sessionId?: unknown })?.sessionId;
+    if (typeof sessionId !== 'string')
+      throw new ProtocolError(ErrorCode.badRequest, 'typing needs {"sessionId"}');
+    const session = await sessionRepository.byId(this.deps.db, sessionId).catch(() => undefined);
+    if (!session || (session.operatorId !== caller.id && caller.role === 'operator')) {
+      throw new ProtocolError(ErrorCode.permissionDenied, 'not your session');
+    }
+    await this.notifier.operatorTyping(session.id, caller.id);
+    const channel = await channelRepository.byId(this.deps.db, session.channelId);
+    const provider = channel && this.opts.host.providerFor(channel);
+    const client = await clientRepository.byId(this.deps.db, session.clientId);
+    if (channel && client && provider?.sendTyping) {
+      await provider
+        .sendTyping(this.opts.host.context(channel), { externalId: client.externalId })
+        .catch(() => undefined);
+    }
+    return {};
+  }
+
+  async #setStatus(caller: Caller, data: unknown): Promise<{ status: string }> {
+    const status = (data as { status?: unknown })?.status;
+    if (!OPERATOR_STATUSES.includes(status as OperatorStatus)) {
+      throw new ProtocolError(ErrorCode.badRequest, `status must be one of ${OPERATOR_STATUSES.join(', ')}`);
+    }
+    await this.opts.workspace.setStatus(caller.id, status as OperatorStatus);
+    return { status: status as string };
+  }
+}
