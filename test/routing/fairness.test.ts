@@ -151,6 +151,6 @@ describeEachDatabase('two nodes routing at once', (ctx) => {
       ctx().db,
       sql`SELECT session_id FROM session_history WHERE event = 'assignOperator' GROUP BY session_id HAVING count(*) > 1`,
     );
-    assert.deepEqual(doubles, []);
+    assert.deepEqual([...doubles], [], 'no session was assigned twice');
   });
 });
