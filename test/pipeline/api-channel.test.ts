@@ -57,6 +57,15 @@ describeEachDatabase('api channel pipeline', (ctx) => {
     return { operator, line, channel };
   }
 
+  /** A client writes once; returns the session that opened. */
+  async function firstSession(channelId: string) {
+    await webhook(ctx(), channelId, message());
+    const res = await ctx().request('POST', '/api/v1/sessions/search', {
+      body: { where: { field: 'channelId', op: 'eq', value: channelId } },
+    });
+    return res.body.items[0];
+  }
+
   const message = (over: Record<string, unknown> = {}) => ({
     messageId: unique('m'),
     from: { id: unique('u'), username: 'ann', name: 'Ann Lee' },
@@ -273,12 +282,7 @@ describeEachDatabase('api channel pipeline', (ctx) => {
 
   it('retries a send after 5xx and 429 (honouring Retry-After) and sends it once it is accepted', async () => {
     const { channel } = await setup();
-    await webhook(ctx(), channel.id, message());
-    const [session] = (
-      await ctx().request('POST', '/api/v1/sessions/search', {
-        body: { where: { field: 'channelId', op: 'eq', value: channel.id } },
-      })
-    ).body.items;
+    const session = await firstSession(channel.id);
     const sent = await ctx().request('POST', `/api/v1/sessions/${session.id}/messages`, {
       body: { text: 'retry me' },
     });
@@ -302,12 +306,7 @@ describeEachDatabase('api channel pipeline', (ctx) => {
 
   it('fails a send the receiver refuses for good, with the error', async () => {
     const { channel } = await setup();
-    await webhook(ctx(), channel.id, message());
-    const [session] = (
-      await ctx().request('POST', '/api/v1/sessions/search', {
-        body: { where: { field: 'channelId', op: 'eq', value: channel.id } },
-      })
-    ).body.items;
+    const session = await firstSession(channel.id);
     await ctx().request('POST', `/api/v1/sessions/${session.id}/messages`, { body: { text: 'nope' } });
     callback.answerNext({ status: 400, body: { error: 'unknown recipient' } });
     await ctx().platform.worker.drain();
@@ -354,12 +353,7 @@ describeEachDatabase('api channel pipeline', (ctx) => {
 
   it('sends files uploaded with the message (multipart) and lists them on the message', async () => {
     const { channel } = await setup();
-    await webhook(ctx(), channel.id, message());
-    const [session] = (
-      await ctx().request('POST', '/api/v1/sessions/search', {
-        body: { where: { field: 'channelId', op: 'eq', value: channel.id } },
-      })
-    ).body.items;
+    const session = await firstSession(channel.id);
     const form = new FormData();
     form.append('text', 'here is the photo');
     form.append('file', new Blob([Buffer.from('PNGDATA')], { type: 'image/png' }), 'photo.png');
@@ -385,12 +379,7 @@ describeEachDatabase('api channel pipeline', (ctx) => {
 
   it('refuses to send into a closed session or with nothing to send', async () => {
     const { channel } = await setup();
-    await webhook(ctx(), channel.id, message());
-    const [session] = (
-      await ctx().request('POST', '/api/v1/sessions/search', {
-        body: { where: { field: 'channelId', op: 'eq', value: channel.id } },
-      })
-    ).body.items;
+    const session = await firstSession(channel.id);
     const empty = await ctx().request('POST', `/api/v1/sessions/${session.id}/messages`, {
       body: { text: '  ' },
     });
