@@ -65,6 +65,12 @@ export class LiveService {
       onDisconnect: (user) =>
         void this.#disconnected(user).catch((err) => opts.log?.error({ err }, 'disconnect hook')),
       onSend: (user, data) => this.#onSend(user, data),
+      // Operators' own streams keep enough to recover a reconnect; watched line and session streams
+      // (published on every message, mostly with nobody watching) keep little.
+      historyOf: (channel) =>
+        channel.startsWith('operator:')
+          ? { historySize: 100, historyTtlMs: 10 * 60_000 }
+          : { historySize: 20, historyTtlMs: 2 * 60_000 },
       ...opts.gateway,
     });
     this.gateway.rpc('typing', (user, data) => this.#typing(callerOf(user), data));

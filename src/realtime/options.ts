@@ -61,7 +61,7 @@ export interface GatewayOptions {
   /** Reject upgrades from other origins (403); default accepts every origin (auth is by token). */
   checkOrigin?(origin: string | undefined): boolean;
   log?: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
-  /** Resolution of the shared ping/stale timer (default 1000 ms). */
+  /** Resolution of the shared ping/stale timer (default 100 ms). */
   tickMs?: number;
 }
 
@@ -91,6 +91,6 @@ export function resolveOptions(o: GatewayOptions): ResolvedOptions {
     maxRecoveredPublications: o.maxRecoveredPublications ?? 1000,
     maxHistoryLimit: o.maxHistoryLimit ?? 1000,
     version: o.version ?? '1.0.0',
-    tickMs: o.tickMs ?? 1000,
+    tickMs: o.tickMs ?? 100,
   };
 }
