@@ -133,6 +133,8 @@ export class LiveService {
    * the older workspaces (chatUserExists), on every node.
    */
   async #connected(user: GatewayUser, client: string): Promise<void> {
+    // The count and the newest connection come from one atomic update, across every node: only the
+    // connection that was newest at that moment closes the others (a newer one will close it in turn).
     const live = await operatorRepository.connection(
       this.deps.db,
       user.userId,
@@ -140,13 +142,10 @@ export class LiveService {
       this.deps.clock.now(),
       client,
     );
+    const newestOfSeveral = live.live_client === client && live.connections > 1;
     const status = await this.opts.workspace.status(callerOf(user));
     if (status.status === 'offline') await this.opts.workspace.setStatus(user.userId, 'online');
-    // Only the newest connection closes the others (a newer one still will close this one).
-    if (
-      live.live_client === client &&
-      (live.connections > 1 || this.gateway.connectionsOf(user.userId).length > 1)
-    ) {
+    if (newestOfSeveral) {
       await this.gateway.publish(channels.operator(user.userId), {
         event: 'chatUserExists',
         data: { operatorId: user.userId, clientId: client },

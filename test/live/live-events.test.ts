@@ -117,7 +117,7 @@ describeEachDatabase(
         assert.equal(told.data.operatorId, operator.id);
         await waitFor(() => first.disconnects.find((d) => d.code === 4502), 5000, 'the old workspace closed');
         assert.equal(first.centrifuge.state, 'disconnected');
-        assert.equal(second.centrifuge.state, 'connected');
+        assert.equal(second.centrifuge.state, 'connected', JSON.stringify(second.disconnects));
       } finally {
         first.close();
         second.close();
