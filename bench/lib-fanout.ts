@@ -13,7 +13,6 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -26,6 +25,7 @@ import {
   MemoryBroker,
   RedisBroker,
 } from '../src/realtime/index.ts';
+import { hostInfo } from './lib.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Wire format (see ../shared/reference/centrifugo-protocol.md)
@@ -1035,24 +1035,12 @@ export interface Machine {
 }
 
 export function machine(): Machine {
-  const cpus = os.cpus();
   const wsVersion = (
     JSON.parse(readFileSync(new URL('../node_modules/ws/package.json', import.meta.url), 'utf8')) as {
       version: string;
     }
   ).version;
-  return {
-    date: new Date().toISOString(),
-    hostname: os.hostname(),
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-    cpus: cpus.length,
-    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
-    memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
-    node: process.version,
-    ws: wsVersion,
-    openFilesLimit: openFilesLimit(),
-    loadAverage: os.loadavg().map(round2),
-  };
+  return { ...hostInfo(), ws: wsVersion, openFilesLimit: openFilesLimit() };
 }
 
 export { sleep };

@@ -400,13 +400,8 @@ export interface MachineInfo {
   postgresSettings: Record<string, string>;
 }
 
-export async function machineInfo(client: Sql): Promise<MachineInfo> {
-  const [version] = await client<{ version: string }[]>`SELECT version()`;
-  const settings = await client<{ name: string; setting: string; unit: string | null }[]>`
-    SELECT name, setting, unit FROM pg_settings
-    WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'jit',
-                   'max_parallel_workers_per_gather')
-    ORDER BY name`;
+/** Facts about this machine and Node every benchmark records with its figures. */
+export function hostInfo() {
   const cpus = os.cpus();
   return {
     date: new Date().toISOString(),
@@ -416,8 +411,20 @@ export async function machineInfo(client: Sql): Promise<MachineInfo> {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     memoryGb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     node: process.version,
-    postgres: version?.version ?? 'unknown',
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+}
+
+export async function machineInfo(client: Sql): Promise<MachineInfo> {
+  const [version] = await client<{ version: string }[]>`SELECT version()`;
+  const settings = await client<{ name: string; setting: string; unit: string | null }[]>`
+    SELECT name, setting, unit FROM pg_settings
+    WHERE name IN ('shared_buffers', 'work_mem', 'effective_cache_size', 'random_page_cost', 'jit',
+                   'max_parallel_workers_per_gather')
+    ORDER BY name`;
+  return {
+    ...hostInfo(),
+    postgres: version?.version ?? 'unknown',
     postgresSettings: Object.fromEntries(
       settings.map((s) => [s.name, `${s.setting}${s.unit ? ` ${s.unit}` : ''}`]),
     ),

@@ -2,7 +2,7 @@
 import { and, desc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
-import { messages } from '../db/schema.ts';
+import { messages, sessions } from '../db/schema.ts';
 import type { MessageRow } from '../domain/message/message.repository.ts';
 
 export const liveRepository = {
@@ -40,6 +40,20 @@ export const liveRepository = {
       .orderBy(messages.seq)
       .limit(1);
     return row;
+  },
+
+  /** A message with who follows its session: the operator, or the operators it is offered to. */
+  async messageWithFollowers(
+    db: Db,
+    messageId: string,
+  ): Promise<{ message: MessageRow; followers: string[] } | undefined> {
+    const [row] = await db
+      .select({ message: messages, operatorId: sessions.operatorId, offeredTo: sessions.offeredTo })
+      .from(messages)
+      .innerJoin(sessions, eq(sessions.id, messages.sessionId))
+      .where(eq(messages.id, messageId));
+    if (!row) return undefined;
+    return { message: row.message, followers: row.operatorId ? [row.operatorId] : row.offeredTo };
   },
 
   /** Operators and supervisors who serve a line (directly or through a group). */

@@ -6,7 +6,6 @@
  */
 import type { Deps } from '../domain/deps.ts';
 import type { DomainEvent, DomainEventMap, DomainEventName } from '../domain/events/domain-events.ts';
-import { messageRepository } from '../domain/message/message.repository.ts';
 import { messageView } from '../domain/message/message.service.ts';
 import { sessionRepository } from '../domain/session/session.repository.ts';
 import { liveRepository } from './live.repository.ts';
@@ -146,16 +145,14 @@ export class LiveNotifier {
     sessionId: string,
     event: 'chatMessageCreated' | 'chatMessageEdited',
   ): Promise<void> {
-    const [row, followers] = await Promise.all([
-      messageRepository.byId(this.deps.db, messageId),
-      this.#followers(sessionId),
-    ]);
-    if (!row || !followers) return;
+    // One read for the message and whoever follows its session (this runs for every message).
+    const found = await liveRepository.messageWithFollowers(this.deps.db, messageId);
+    if (!found) return;
     const data = {
       event,
-      data: { chatId: sessionId, sessionId, message: messageView(row) },
+      data: { chatId: sessionId, sessionId, message: messageView(found.message) },
     } as OperatorEvent;
-    await this.#to(followers.ids, data);
+    await this.#to(found.followers, data);
     await this.#publish(channels.session(sessionId), data);
   }
 

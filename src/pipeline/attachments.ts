@@ -7,6 +7,7 @@ import { eq } from 'drizzle-orm';
 import { messages } from '../db/schema.ts';
 import { channelRepository } from '../domain/channel/channel.repository.ts';
 import type { Deps } from '../domain/deps.ts';
+import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
 import type { FileService } from '../files/file.service.ts';
 import { FileTooLarge } from '../files/file-store.ts';
@@ -70,12 +71,11 @@ export class AttachmentLoader {
         ref: null,
       };
       await messageRepository.update(tx.db, messageId, { attachments: list });
-      tx.emit('message.updated', messageId, {
-        messageId,
-        sessionId: locked.sessionId,
-        lineId: channel.lineId,
-        change: 'attachment',
-      });
+      await emitMessageUpdated(
+        tx,
+        { messageId, sessionId: locked.sessionId, lineId: channel.lineId },
+        'attachment',
+      );
     });
     return undefined;
   }

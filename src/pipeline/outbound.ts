@@ -246,12 +246,11 @@ export class OutboundPipeline {
       );
       await this.deps.uow.run(async (tx) => {
         if (await messageRepository.markSent(tx.db, message.id, externalId)) {
-          tx.emit('message.updated', message.id, {
-            messageId: message.id,
-            sessionId: session.id,
-            lineId: session.lineId,
-            change: 'sent',
-          });
+          await emitMessageUpdated(
+            tx,
+            { messageId: message.id, sessionId: session.id, lineId: session.lineId },
+            'sent',
+          );
         }
       });
       return undefined;
@@ -269,12 +268,11 @@ export class OutboundPipeline {
   async #failed(message: MessageRow, session: SessionRow, code: string, text: string): Promise<JobOutcome> {
     await this.deps.uow.run(async (tx) => {
       await messageRepository.update(tx.db, message.id, { status: 'failed', error: { code, message: text } });
-      tx.emit('message.updated', message.id, {
-        messageId: message.id,
-        sessionId: session.id,
-        lineId: session.lineId,
-        change: 'failed',
-      });
+      await emitMessageUpdated(
+        tx,
+        { messageId: message.id, sessionId: session.id, lineId: session.lineId },
+        'failed',
+      );
     });
     return { fail: { error: `${code}: ${text}` } };
   }

@@ -7,6 +7,7 @@ import { lineIdsOfUser } from '../domain/access/access.repository.ts';
 import { clientRepository } from '../domain/client/client.repository.ts';
 import type { Deps } from '../domain/deps.ts';
 import { lineRepository } from '../domain/line/line.repository.ts';
+import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
 import { messageView } from '../domain/message/message.service.ts';
 import { operatorRepository } from '../domain/operator/operator.repository.ts';
@@ -121,13 +122,13 @@ export class WorkspaceService {
     await this.deps.uow.run(async (tx) => {
       const n = await messageRepository.markIncomingRead(tx.db, session.id, this.deps.clock.now());
       await sessionRepository.resetUnread(tx.db, session.id, 'operator');
-      if (n > 0)
-        tx.emit('message.updated', session.id, {
-          messageId: '',
-          sessionId: session.id,
-          lineId: session.lineId,
-          change: 'readByOperator',
-        });
+      if (n > 0) {
+        await emitMessageUpdated(
+          tx,
+          { messageId: null, sessionId: session.id, lineId: session.lineId },
+          'readByOperator',
+        );
+      }
     });
     return sessionView((await sessionRepository.byId(this.deps.db, session.id))!);
   }
