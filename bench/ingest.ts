@@ -11,7 +11,10 @@
  * scratch database `omniline_ingest_<random>` of the server of DATABASE_URL (default
  * postgres://postgres@127.0.0.1:5432/test), dropped at the end, also on failure. Then:
  *
- *   warm-up   closed loop at full concurrency (JIT, pools, first contact of the 1,000 clients);
+ *   warm-up   closed loop at full concurrency (JIT, pools, first contact of the 1,000 clients) for
+ *             30 s: long enough for the bounded in-memory state to fill — each session's live
+ *             stream keeps up to 2 × 20 publications for recovery, 1,000 streams here — so that
+ *             "memory flat" measures what load does to memory, not a cache filling to its bound;
  *   phase A   throughput: `--concurrency` senders as fast as they go for `--seconds`;
  *   phase B   latency at a fixed rate: an open loop of `--rate` msg/s for `--rate-seconds`, each
  *             latency counted from the scheduled send time;
@@ -24,7 +27,7 @@
  * are reported with each phase, to show where the time goes. Results go to bench/results/ingest.json.
  *
  *   npx tsx bench/ingest.ts [--concurrency 32] [--seconds 60] [--rate 1000] [--rate-seconds 20]
- *                           [--insert-seconds 15] [--warmup-seconds 5] [--cpu-prof <dir>]
+ *                           [--insert-seconds 15] [--warmup-seconds 30] [--cpu-prof <dir>]
  *
  * `--cpu-prof <dir>` writes the server's V8 CPU profile there (open it in Chrome DevTools).
  */
@@ -50,6 +53,7 @@ import {
   writeJson,
 } from './lib.ts';
 import {
+  type CpuSnapshot,
   type CpuUse,
   closedLoop,
   cpuCores,
@@ -99,7 +103,7 @@ function parseOptions(): Options {
       rate: { type: 'string', default: '1000' },
       'rate-seconds': { type: 'string', default: '20' },
       'insert-seconds': { type: 'string', default: '15' },
-      'warmup-seconds': { type: 'string', default: '5' },
+      'warmup-seconds': { type: 'string', default: '30' },
       'cpu-prof': { type: 'string' },
     },
   });
@@ -221,12 +225,18 @@ function figures(result: LoadResult, cpu: CpuUse): PhaseFigures {
 async function phase(
   server: ServerProcess | null,
   database: string,
-  run: () => Promise<LoadResult>,
+  run: (loadDone: () => void) => Promise<LoadResult>,
 ): Promise<PhaseFigures> {
   const pid = server?.pid ?? null;
   const before = cpuSnapshot(pid, database);
-  const result = await run();
-  return figures(result, cpuCores(before, cpuSnapshot(pid, database)));
+  // Read when the load ends, before its connections close (their backends' CPU goes with them).
+  let after: CpuSnapshot | undefined;
+  const loadDone = () => {
+    after ??= cpuSnapshot(pid, database);
+  };
+  const result = await run(loadDone);
+  loadDone();
+  return figures(result, cpuCores(before, after!));
 }
 
 function describePhase(name: string, f: PhaseFigures): string {
@@ -365,8 +375,8 @@ async function runServerPhases(
 async function runBaseline(opts: Options, database: string, url: string): Promise<PhaseFigures> {
   log(`phase C (baseline): single-row INSERTs, pool of ${opts.concurrency}, ${opts.insertSeconds} s`);
   const durationMs = opts.insertSeconds * 1000;
-  const baseline = await phase(null, database, () =>
-    insertBaseline(url, { concurrency: opts.concurrency, durationMs }),
+  const baseline = await phase(null, database, (loadDone) =>
+    insertBaseline(url, { concurrency: opts.concurrency, durationMs, loadDone }),
   );
   log(describePhase('phase C', baseline));
   return baseline;

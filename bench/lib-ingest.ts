@@ -185,7 +185,10 @@ export async function openLoop(opts: { rate: number; durationMs: number; drainMs
  * The database's own limit for this shape of work: autocommit single-row INSERTs of a webhook-like
  * row into a plain table, from a pool of `concurrency` connections kept busy for `durationMs`.
  */
-export async function insertBaseline(url: string, opts: { concurrency: number; durationMs: number }) {
+export async function insertBaseline(
+  url: string,
+  opts: { concurrency: number; durationMs: number; loadDone?: () => void },
+) {
   const sql = postgres(url, { max: opts.concurrency, onnotice: () => {} });
   try {
     await sql`DROP TABLE IF EXISTS bench_insert`;
@@ -203,7 +206,9 @@ export async function insertBaseline(url: string, opts: { concurrency: number; d
     };
     // Open every connection before the clock starts.
     await Promise.all(Array.from({ length: opts.concurrency }, () => sql`SELECT 1`));
-    return await closedLoop({ concurrency: opts.concurrency, durationMs: opts.durationMs, send });
+    const result = await closedLoop({ concurrency: opts.concurrency, durationMs: opts.durationMs, send });
+    opts.loadDone?.();
+    return result;
   } finally {
     await sql.end({ timeout: 5 });
   }

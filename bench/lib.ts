@@ -32,7 +32,8 @@ const SCRATCH_NAME_RE = /^[a-z][a-z0-9_]{0,62}$/;
 /**
  * Creates `<prefix>_<random>` through an admin connection to `adminUrl`. The database is dropped by
  * `drop()`, and also if the process is interrupted (SIGINT / SIGTERM) before that. Only the database
- * created here is ever dropped.
+ * created here is ever dropped. `BENCH_KEEP_DB=1` keeps it, to study its plans
+ * (`EXPLAIN` against the data the run left); drop it by hand afterwards.
  */
 export async function createScratchDatabase(
   prefix: string,
@@ -60,7 +61,8 @@ export async function createScratchDatabase(
       process.off('SIGTERM', onSignal);
       const dropper = postgres(adminUrl, { max: 1, onnotice: () => {} });
       try {
-        await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        if (process.env.BENCH_KEEP_DB) console.error(`BENCH_KEEP_DB: kept ${name}`);
+        else await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       } finally {
         await dropper.end({ timeout: 5 });
       }

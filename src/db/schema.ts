@@ -321,9 +321,12 @@ export const messages = pgTable(
     sessionId: uuid('session_id')
       .notNull()
       .references(() => sessions.id),
-    channelId: uuid('channel_id')
-      .notNull()
-      .references(() => channels.id),
+    /**
+     * The session's channel, copied for the de-duplication index. No foreign key: the session's
+     * own key guards it, and a key check here would share-lock the one channel row from every
+     * concurrent message (a MultiXact per insert under load).
+     */
+    channelId: uuid('channel_id').notNull(),
     direction: text('direction').notNull(),
     type: text('type').notNull(),
     text: text('text'),

@@ -5,7 +5,12 @@
  * The publisher fans out across nodes (Redis) and keeps history for recovery.
  */
 import type { Deps } from '../domain/deps.ts';
-import type { DomainEvent, DomainEventMap, DomainEventName } from '../domain/events/domain-events.ts';
+import type {
+  DomainEvent,
+  DomainEventMap,
+  DomainEventName,
+  DomainEventViews,
+} from '../domain/events/domain-events.ts';
 import { messageView } from '../domain/message/message.service.ts';
 import { sessionRepository } from '../domain/session/session.repository.ts';
 import { liveRepository } from './live.repository.ts';
@@ -16,7 +21,10 @@ export interface Publisher {
   publish(channel: string, data: OperatorEvent): Promise<unknown>;
 }
 
-type Handler<N extends DomainEventName> = (payload: DomainEventMap[N]) => Promise<void>;
+type Handler<N extends DomainEventName> = (
+  payload: DomainEventMap[N],
+  event: DomainEvent<N>,
+) => Promise<void>;
 
 export class LiveNotifier {
   readonly #offs: (() => void)[] = [];
@@ -31,7 +39,9 @@ export class LiveNotifier {
     this.#on('session.offered', (p) => this.#offered(p));
     this.#on('session.operatorNotFound', (p) => this.#notFound(p));
     this.#on('session.transitioned', (p) => this.#transitioned(p));
-    this.#on('message.created', (p) => this.#message(p.messageId, p.sessionId, 'chatMessageCreated'));
+    this.#on('message.created', (p, e) =>
+      this.#message(p.messageId, p.sessionId, 'chatMessageCreated', e.view),
+    );
     this.#on('message.updated', (p) => this.#updated(p));
     this.#on('client.typing', (p) => this.#clientTyping(p));
     this.#on('client.presence', (p) => this.#presence(p));
@@ -53,7 +63,7 @@ export class LiveNotifier {
   #on<N extends DomainEventName>(name: N, handler: Handler<N>): void {
     this.#offs.push(
       this.deps.bus.on(name, (e: DomainEvent<N>) => {
-        handler(e.payload).catch((err) => this.log?.error({ err, event: name }, 'live event failed'));
+        handler(e.payload, e).catch((err) => this.log?.error({ err, event: name }, 'live event failed'));
       }),
     );
   }
@@ -144,9 +154,10 @@ export class LiveNotifier {
     messageId: string,
     sessionId: string,
     event: 'chatMessageCreated' | 'chatMessageEdited',
+    known?: DomainEventViews['message.created'],
   ): Promise<void> {
-    // One read for the message and whoever follows its session (this runs for every message).
-    const found = await liveRepository.messageWithFollowers(this.deps.db, messageId);
+    // This runs for every message: what the writer handed over, else one read for both.
+    const found = known ?? (await liveRepository.messageWithFollowers(this.deps.db, messageId));
     if (!found) return;
     const data = {
       event,

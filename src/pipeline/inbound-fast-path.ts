@@ -5,103 +5,258 @@
  * (a prepared statement on a server). Anything else — a new client, no open session, a bot session,
  * attachments — goes the general way in a transaction.
  *
- * The session row is locked (FOR UPDATE) before the insert: a session closed concurrently is
- * re-checked and drops out, so a message never lands in a closed session.
+ * Group commit: messages arriving while earlier statements are in flight are queued and written
+ * together by the next statement (a JSON array in, one row out per message), so under load the database
+ * parses, plans and commits once per batch instead of once per message; alone, a message is sent at
+ * once. Each message's outcome is its own: if a batch fails as a whole, its messages are retried one
+ * by one, so one bad message never fails another's acknowledgement.
+ *
+ * The open sessions are locked (FOR UPDATE, one by one in id order, so concurrent batches never
+ * deadlock) before the insert: a session closed concurrently is re-checked and drops out, so a message never
+ * lands in a closed session. Clients and sessions are sought by index, one input row at a time (a
+ * LATERAL ... LIMIT 1 keeps the planner from hashing a whole table for a batch of one); the counters
+ * of a session written to twice in one batch add up.
  */
 import type { RawQuery } from '../db/client.ts';
+import type { DomainEvent } from '../domain/events/domain-events.ts';
+import type { MessageRow } from '../domain/message/message.repository.ts';
 
 export const FAST_PATH_SQL = `
-WITH c AS (
-  SELECT id, online FROM clients
-  WHERE channel_id = $1::uuid AND external_id = $2::text AND deleted_at IS NULL
+WITH i AS (
+  SELECT * FROM jsonb_to_recordset($1::text::jsonb)
+    AS i(ord int, channel_id uuid, external_user_id text, type text, text text, external_id text, at timestamptz)
+),
+c AS (
+  SELECT i.ord, i.channel_id, k.id AS client_id, k.online
+  FROM i CROSS JOIN LATERAL (
+    SELECT id, online FROM clients
+    WHERE clients.channel_id = i.channel_id AND clients.external_id = i.external_user_id
+      AND clients.deleted_at IS NULL
+    LIMIT 1
+  ) k
+),
+open AS (
+  SELECT DISTINCT x.id FROM c CROSS JOIN LATERAL (
+    SELECT id FROM sessions
+    WHERE sessions.client_id = c.client_id AND sessions.channel_id = c.channel_id
+      AND sessions.state IN ('Waiting', 'AssignedToOperator')
+    LIMIT 1
+  ) x
+  ORDER BY x.id
 ),
 s AS (
-  SELECT sessions.id, sessions.line_id FROM sessions, c
-  WHERE sessions.client_id = c.id AND sessions.channel_id = $1::uuid
-    AND sessions.state IN ('Waiting', 'AssignedToOperator')
-  FOR UPDATE OF sessions
+  SELECT y.* FROM open CROSS JOIN LATERAL (
+    SELECT sessions.id, sessions.client_id, sessions.channel_id, sessions.line_id, sessions.operator_id,
+           sessions.offered_to
+    FROM sessions
+    WHERE sessions.id = open.id AND sessions.state IN ('Waiting', 'AssignedToOperator')
+    FOR UPDATE
+  ) y
 ),
 m AS (
   INSERT INTO messages (session_id, channel_id, direction, type, text, attachments, sender_type, sender_id,
                         external_id, status, created_at, updated_at)
-  SELECT s.id, $1::uuid, 'incoming', $3::text, $4::text, '[]'::jsonb, 'client', c.id::text, $5::text, 'delivered', $6::timestamptz, $6::timestamptz FROM s, c
+  SELECT s.id, i.channel_id, 'incoming', i.type, i.text, '[]'::jsonb, 'client', c.client_id::text,
+         i.external_id, 'delivered', i.at, i.at
+  FROM i JOIN c ON c.ord = i.ord JOIN s ON s.client_id = c.client_id AND s.channel_id = c.channel_id
+  ORDER BY i.ord
   ON CONFLICT (channel_id, direction, external_id) WHERE external_id IS NOT NULL DO NOTHING
-  RETURNING id, session_id
+  RETURNING id, seq, session_id, channel_id, external_id, created_at
 ),
 u AS (
-  UPDATE sessions SET last_message_at = $6::timestamptz, last_client_message_at = $6::timestamptz,
-    unread_by_operator = unread_by_operator + 1,
-    awaiting_answer_since = COALESCE(awaiting_answer_since, $6::timestamptz), updated_at = $6::timestamptz
-  FROM m WHERE sessions.id = m.session_id
-  RETURNING sessions.id
+  UPDATE sessions SET last_message_at = g.last_at, last_client_message_at = g.last_at,
+    unread_by_operator = unread_by_operator + g.n,
+    awaiting_answer_since = COALESCE(awaiting_answer_since, g.first_at), updated_at = g.last_at
+  FROM (SELECT session_id, count(*)::int AS n, min(created_at) AS first_at, max(created_at) AS last_at
+        FROM m GROUP BY session_id) g
+  WHERE sessions.id = g.session_id
 ),
 e AS (
   INSERT INTO domain_events (name, aggregate_id, payload)
   SELECT 'message.created', m.id, jsonb_build_object('messageId', m.id, 'sessionId', m.session_id,
     'lineId', s.line_id, 'direction', 'incoming', 'senderType', 'client')
-  FROM m, s
-  RETURNING id, payload, created_at
+  FROM m JOIN s ON s.id = m.session_id
+  ORDER BY m.seq
+  RETURNING id, aggregate_id, created_at
 )
-SELECT (SELECT id FROM c) AS client_id, (SELECT online FROM c) AS client_online,
-       (SELECT id FROM s) AS session_id, (SELECT id FROM m) AS message_id,
-       (SELECT id FROM e) AS event_id, (SELECT payload FROM e) AS event_payload, (SELECT created_at FROM e) AS event_at,
-       (SELECT count(*) FROM u) AS updated`;
+SELECT i.ord, c.client_id, c.online AS client_online,
+       s.id AS session_id, s.line_id, s.operator_id, s.offered_to,
+       m.id AS message_id, m.seq AS message_seq, e.id AS event_id, e.created_at AS event_at
+FROM i
+LEFT JOIN c ON c.ord = i.ord
+LEFT JOIN s ON s.client_id = c.client_id AND s.channel_id = c.channel_id
+LEFT JOIN m ON m.channel_id = i.channel_id AND m.external_id = i.external_id
+LEFT JOIN e ON e.aggregate_id = m.id
+ORDER BY i.ord`;
 
-export interface FastPathRow {
+interface FastPathRow {
+  ord: number;
   client_id: string | null;
   client_online: boolean | null;
   session_id: string | null;
+  line_id: string | null;
+  operator_id: string | null;
+  offered_to: string[] | null;
   message_id: string | null;
+  message_seq: string | number | null;
   event_id: string | number | null;
-  event_payload: unknown;
   event_at: Date | string | null;
+}
+
+export interface FastPathMessage {
+  channelId: string;
+  externalUserId: string;
+  type: string;
+  text: string | null;
+  externalMessageId: string;
+  at: Date;
 }
 
 export type FastPathResult =
   /** Stored; the event is to be published. */
-  | {
-      kind: 'stored';
-      clientId: string;
-      clientOnline: boolean;
-      event: { id: number; payload: Record<string, unknown>; createdAt: Date };
-    }
+  | { kind: 'stored'; clientId: string; clientOnline: boolean; event: DomainEvent<'message.created'> }
   /** The message was stored before. */
   | { kind: 'duplicate' }
   /** Not the common case: take the general path (the client id is passed on when known). */
   | { kind: 'general'; clientId: string | null; clientOnline: boolean | null };
 
-export async function tryFastPath(
-  raw: RawQuery,
-  m: {
-    channelId: string;
-    externalUserId: string;
-    type: string;
-    text: string | null;
-    externalMessageId: string;
-    at: Date;
-  },
-): Promise<FastPathResult> {
-  const [row] = await raw<FastPathRow>(FAST_PATH_SQL, [
-    m.channelId,
-    m.externalUserId,
-    m.type,
-    m.text,
-    m.externalMessageId,
-    m.at.toISOString(),
-  ]);
-  if (!row?.client_id || !row.session_id) {
-    return { kind: 'general', clientId: row?.client_id ?? null, clientOnline: row?.client_online ?? null };
+/** Writes a batch of messages in one statement; one result per message, in order. */
+export async function writeFastPath(raw: RawQuery, batch: FastPathMessage[]): Promise<FastPathResult[]> {
+  // One JSON parameter carries the batch: the same text on every driver, and one prepared plan.
+  const input = batch.map((m, i) => ({
+    ord: i + 1,
+    channel_id: m.channelId,
+    external_user_id: m.externalUserId,
+    type: m.type,
+    text: m.text,
+    external_id: m.externalMessageId,
+    at: m.at.toISOString(),
+  }));
+  const rows = await raw<FastPathRow>(FAST_PATH_SQL, [JSON.stringify(input)]);
+  const claimed = new Set<string>();
+  const results: FastPathResult[] = batch.map(() => ({
+    kind: 'general',
+    clientId: null,
+    clientOnline: null,
+  }));
+  for (const row of rows) {
+    const index = row.ord - 1;
+    const m = batch[index]!;
+    if (!row.client_id || !row.session_id) {
+      results[index] = { kind: 'general', clientId: row.client_id, clientOnline: row.client_online };
+    } else if (!row.message_id || claimed.has(row.message_id)) {
+      // Stored before, or by an earlier copy in this very batch.
+      results[index] = { kind: 'duplicate' };
+    } else {
+      claimed.add(row.message_id);
+      results[index] = stored(m, row);
+    }
   }
-  if (!row.message_id) return { kind: 'duplicate' };
-  const payload = typeof row.event_payload === 'string' ? JSON.parse(row.event_payload) : row.event_payload;
+  return results;
+}
+
+function stored(m: FastPathMessage, row: FastPathRow): FastPathResult {
+  const messageId = row.message_id!;
+  const sessionId = row.session_id!;
+  // The whole stored row is known here: the notifier needs no read to tell operators.
+  const message: MessageRow = {
+    id: messageId,
+    createdAt: m.at,
+    updatedAt: m.at,
+    deletedAt: null,
+    seq: Number(row.message_seq),
+    sessionId,
+    channelId: m.channelId,
+    direction: 'incoming',
+    type: m.type,
+    text: m.text,
+    attachments: [],
+    senderType: 'client',
+    senderId: row.client_id,
+    externalId: m.externalMessageId,
+    status: 'delivered',
+    error: null,
+    editedAt: null,
+    readAt: null,
+  };
   return {
     kind: 'stored',
-    clientId: row.client_id,
+    clientId: row.client_id!,
     clientOnline: !!row.client_online,
     event: {
       id: Number(row.event_id),
-      payload: payload as Record<string, unknown>,
+      name: 'message.created',
+      payload: {
+        messageId,
+        sessionId,
+        lineId: row.line_id!,
+        direction: 'incoming',
+        senderType: 'client',
+      },
       createdAt: new Date(row.event_at!),
+      view: { message, followers: row.operator_id ? [row.operator_id] : (row.offered_to ?? []) },
     },
   };
+}
+
+interface Pending {
+  message: FastPathMessage;
+  resolve(result: FastPathResult): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Group commit for the fast path: at most `maxInFlight` statements at a time; whatever arrives
+ * meanwhile waits for the next one (up to `maxBatch` messages per statement).
+ */
+export class FastPathWriter {
+  #queue: Pending[] = [];
+  #inFlight = 0;
+  #scheduled = false;
+
+  constructor(
+    private readonly raw: RawQuery,
+    private readonly maxInFlight = 8,
+    private readonly maxBatch = 64,
+  ) {}
+
+  write(message: FastPathMessage): Promise<FastPathResult> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ message, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.maxInFlight || this.#queue.length === 0) return;
+    // Let the messages parsed in this turn of the event loop join the statement.
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      while (this.#inFlight < this.maxInFlight && this.#queue.length > 0) {
+        void this.#flush(this.#queue.splice(0, this.maxBatch));
+      }
+    });
+  }
+
+  async #flush(batch: Pending[]): Promise<void> {
+    this.#inFlight++;
+    try {
+      const results = await writeFastPath(
+        this.raw,
+        batch.map((p) => p.message),
+      );
+      for (const [i, p] of batch.entries()) p.resolve(results[i]!);
+    } catch (err) {
+      if (batch.length === 1) batch[0]!.reject(err);
+      // One statement for all failed: each message gets its own answer.
+      else
+        await Promise.all(
+          batch.map((p) => writeFastPath(this.raw, [p.message]).then(([r]) => p.resolve(r!), p.reject)),
+        );
+    } finally {
+      this.#inFlight--;
+      this.#schedule();
+    }
+  }
 }

@@ -12,7 +12,6 @@ import type { ChannelRow } from '../domain/channel/channel.repository.ts';
 import { type ClientRow, clientRepository } from '../domain/client/client.repository.ts';
 import { contactRepository } from '../domain/contact/contact.repository.ts';
 import type { Deps } from '../domain/deps.ts';
-import type { DomainEventMap } from '../domain/events/domain-events.ts';
 import { lineRepository } from '../domain/line/line.repository.ts';
 import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
@@ -20,7 +19,7 @@ import { sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { jobRepository } from '../jobs/job.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
-import { tryFastPath } from './inbound-fast-path.ts';
+import { FastPathWriter } from './inbound-fast-path.ts';
 
 export const ATTACHMENT_JOB = 'attachment.download';
 /** Delivers a client message to the bot that has the session (see routing/bot-dispatcher.ts). */
@@ -39,12 +38,16 @@ class DuplicateMessage extends Error {}
 type ProfileLookup = (externalUserId: string) => Promise<ExternalUser | null>;
 
 export class InboundPipeline {
+  readonly #fastPath: FastPathWriter | null;
+
   constructor(
     private readonly deps: Deps,
     private readonly sessions: SessionService,
     private readonly onJobsQueued: () => void = () => {},
-    private readonly raw?: RawQuery,
-  ) {}
+    raw?: RawQuery,
+  ) {
+    this.#fastPath = raw ? new FastPathWriter(raw) : null;
+  }
 
   /**
    * Stores a batch of events of one channel, each message in its own transaction. Storing is
@@ -171,8 +174,8 @@ export class InboundPipeline {
     channel: ChannelRow,
     event: Extract<InboundEvent, { kind: 'message' }>,
   ): Promise<'stored' | 'duplicate' | { clientId: string | null }> {
-    if (!this.raw || (event.attachments?.length ?? 0) > 0) return { clientId: null };
-    const result = await tryFastPath(this.raw, {
+    if (!this.#fastPath || (event.attachments?.length ?? 0) > 0) return { clientId: null };
+    const result = await this.#fastPath.write({
       channelId: channel.id,
       externalUserId: event.from.externalId,
       type: event.type,
@@ -182,12 +185,7 @@ export class InboundPipeline {
     });
     if (result.kind === 'general') return { clientId: result.clientId };
     if (result.kind === 'duplicate') return 'duplicate';
-    this.deps.bus.publish({
-      id: result.event.id,
-      name: 'message.created',
-      payload: result.event.payload as unknown as DomainEventMap['message.created'],
-      createdAt: result.event.createdAt,
-    });
+    this.deps.bus.publish(result.event);
     if (!result.clientOnline) await this.#seen(channel, result.clientId);
     return 'stored';
   }

@@ -19,6 +19,9 @@ const PROFILE_TIMEOUT_MS = 5000;
 const silent: ProviderContext['log'] = { info() {}, warn() {} };
 
 export class ProviderHost {
+  /** Decrypted settings per row object: a cached row (the webhook path) is decrypted once. */
+  readonly #settings = new WeakMap<ChannelRow, Record<string, unknown>>();
+
   constructor(
     readonly registry: ProviderRegistry,
     private readonly settingsOf: (row: ChannelRow) => Record<string, unknown>,
@@ -33,18 +36,26 @@ export class ProviderHost {
     return this.registry.forType(channel.type);
   }
 
-  providerChannel(row: ChannelRow, settings = this.settingsOf(row)): ProviderChannel {
+  providerChannel(row: ChannelRow, settings = this.#settingsOf(row)): ProviderChannel {
     return { id: row.id, name: row.name, type: row.type, source: row.source, settings };
+  }
+
+  #settingsOf(row: ChannelRow): Record<string, unknown> {
+    let settings = this.#settings.get(row);
+    if (!settings) {
+      settings = this.settingsOf(row);
+      this.#settings.set(row, settings);
+    }
+    return settings;
   }
 
   /** The provider's profile lookup for a channel (bounded in time), if it has one. */
   profileLookup(row: ChannelRow): ((externalUserId: string) => Promise<ExternalUser | null>) | undefined {
     const provider = this.providerFor(row);
     if (!provider?.fetchProfile) return undefined;
-    const ctx = this.context(row);
     return (id) =>
       Promise.race([
-        provider.fetchProfile!(ctx, id),
+        provider.fetchProfile!(this.context(row), id),
         new Promise<null>((resolve) => setTimeout(() => resolve(null), PROFILE_TIMEOUT_MS).unref()),
       ]);
   }

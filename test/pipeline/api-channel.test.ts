@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
+import { writeFastPath } from '../../src/pipeline/inbound-fast-path.ts';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
 import { ApiCallbackServer } from '../fakes/api-callback.ts';
 import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
@@ -122,6 +123,54 @@ describeEachDatabase('api channel pipeline', (ctx) => {
     );
     assert.equal(await count(ctx(), 'messages', channel.id), 1);
     assert.equal(await count(ctx(), 'sessions', channel.id), 1);
+  });
+
+  it('writes a group-committed batch with each message answered on its own', async () => {
+    const { channel } = await setup();
+    const ann = { id: unique('u'), name: 'Ann' };
+    const bob = { id: unique('u'), name: 'Bob' };
+    const before = message({ from: ann });
+    await webhook(ctx(), channel.id, before);
+    await webhook(ctx(), channel.id, message({ from: bob }));
+    const at = new Date('2026-01-01T10:00:00Z');
+    const item = (from: { id: string }, externalMessageId: string, text: string) => ({
+      channelId: channel.id,
+      externalUserId: from.id,
+      type: 'text',
+      text,
+      externalMessageId,
+      at,
+    });
+    const twice = unique('m');
+    const results = await writeFastPath(ctx().database.raw, [
+      item(ann, unique('m'), 'one'),
+      item(ann, twice, 'two "quoted" \\ {braces}'),
+      item(ann, twice, 'two again'),
+      item(bob, unique('m'), 'three'),
+      item(ann, before.messageId, 'sent before'),
+      item({ id: unique('stranger') }, unique('m'), 'first contact'),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.kind),
+      ['stored', 'stored', 'duplicate', 'stored', 'duplicate', 'general'],
+    );
+    const stored = results.flatMap((r) => (r.kind === 'stored' ? [r.event] : []));
+    assert.equal(new Set(stored.map((e) => e.payload.messageId)).size, 3);
+    assert.equal(stored[1]!.view?.message.text, 'two "quoted" \\ {braces}');
+    const sessions = await ctx().request('POST', '/api/v1/sessions/search', {
+      body: { where: { field: 'channelId', op: 'eq', value: channel.id } },
+    });
+    const unread = Object.fromEntries(
+      sessions.body.items.map((x: { id: string; unreadClientMessageCount: number }) => [
+        x.id,
+        x.unreadClientMessageCount,
+      ]),
+    );
+    const annSession = stored[0]!.payload.sessionId;
+    assert.equal(stored[1]!.payload.sessionId, annSession);
+    assert.equal(unread[annSession], 3, "Ann's two new messages add to her first");
+    assert.equal(unread[stored[2]!.payload.sessionId], 2);
+    assert.equal(await count(ctx(), 'messages', channel.id), 5);
   });
 
   it('appends to the open session, and opens a new chained one after a close', async () => {

@@ -4,6 +4,7 @@
  * subscriber never sees a change that was rolled back.
  */
 import { EventEmitter } from 'node:events';
+import type { MessageRow } from '../message/message.repository.ts';
 
 export interface DomainEventMap {
   'session.created': {
@@ -61,6 +62,13 @@ export interface DomainEvent<N extends DomainEventName = DomainEventName> {
   name: N;
   payload: DomainEventMap[N];
   createdAt: Date;
+  /** What the writer already held, for in-process subscribers to skip a read; never stored. */
+  view?: N extends keyof DomainEventViews ? DomainEventViews[N] : never;
+}
+
+export interface DomainEventViews {
+  /** The stored message, and who follows its session (its operator, or those it is offered to). */
+  'message.created': { message: MessageRow; followers: string[] };
 }
 
 export interface PendingEvent<N extends DomainEventName = DomainEventName> {
