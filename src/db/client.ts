@@ -73,6 +73,12 @@ const MAX_PREPARED_LENGTH = 4000;
  * Drizzle runs postgres.js queries unprepared, so PostgreSQL parses and plans every statement
  * anew. This wrapper prepares parameterised statements (per connection, reused by text), which
  * roughly halves the database's CPU per statement on the hot paths.
+ *
+ * It also runs transactions on a connection reserved BEFORE `BEGIN` is sent. postgres.js's own
+ * `sql.begin` can pipeline `BEGIN` onto a busy connection without reserving it when that write
+ * fills the pipeline or the socket buffer (porsager/postgres#823, #1189): under load the
+ * transaction then fails with UNSAFE_TRANSACTION while its connection goes back to the pool inside
+ * an open transaction. `reserve()` only ever hands out an idle connection.
  */
 function preparing(client: postgres.Sql): postgres.Sql {
   return new Proxy(client, {
@@ -87,25 +93,67 @@ function preparing(client: postgres.Sql): postgres.Sql {
           });
       }
       if (prop === 'begin') {
-        return (...args: unknown[]) => {
+        return async (...args: unknown[]) => {
           const callback = args.pop() as (tx: postgres.Sql) => unknown;
-          return (target.begin as (...a: unknown[]) => unknown)(...args, (tx: postgres.Sql) =>
-            callback(preparing(tx)),
-          );
+          const mode = typeof args[0] === 'string' ? args[0].replace(/[^a-z ]/gi, '') : '';
+          const reserved = await target.reserve();
+          try {
+            return await inTransaction(reserved, `begin ${mode}`, 'commit', 'rollback', () =>
+              callback(transactionSql(reserved)),
+            );
+          } finally {
+            reserved.release();
+          }
         };
       }
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+}
+
+/** A reserved connection inside a transaction: prepared statements, and savepoints for nesting. */
+function transactionSql(reserved: postgres.ReservedSql): postgres.Sql {
+  let savepoints = 0;
+  const sql = preparing(reserved as unknown as postgres.Sql);
+  return new Proxy(sql, {
+    get(target, prop, receiver) {
       if (prop === 'savepoint') {
         return (...args: unknown[]) => {
           const callback = args.pop() as (tx: postgres.Sql) => unknown;
-          return (target as unknown as { savepoint: (...a: unknown[]) => unknown }).savepoint(
-            ...args,
-            (tx: postgres.Sql) => callback(preparing(tx)),
+          const name = `s${++savepoints}`;
+          return inTransaction(
+            reserved,
+            `savepoint ${name}`,
+            `release savepoint ${name}`,
+            `rollback to savepoint ${name}`,
+            () => callback(target),
           );
         };
       }
       return Reflect.get(target, prop, receiver);
     },
   });
+}
+
+async function inTransaction<T>(
+  sql: postgres.ReservedSql,
+  open: string,
+  commit: string,
+  rollback: string,
+  body: () => T | Promise<T>,
+): Promise<T> {
+  await sql.unsafe(open);
+  let result: T;
+  try {
+    result = await body();
+  } catch (err) {
+    await sql.unsafe(rollback).catch(() => undefined);
+    throw err;
+  }
+  const done = await sql.unsafe(commit);
+  // COMMIT of a transaction that had failed rolls back without an error: say so.
+  if (done.command === 'ROLLBACK') throw new Error('the transaction failed and was rolled back');
+  return result;
 }
 
 /** Runs raw SQL and returns its rows, whichever driver is underneath. */

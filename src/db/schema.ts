@@ -218,6 +218,16 @@ export const clients = pgTable(
       .on(t.channelId, t.externalId)
       .where(sql`${t.deletedAt} IS NULL`),
     index('clients_username_idx').on(t.username),
+    // sessions.create(channel, account) finds the client by username, phone or e-mail (any case).
+    index('clients_channel_username_idx')
+      .on(t.channelId, sql`lower(${t.username})`)
+      .where(sql`${t.deletedAt} IS NULL`),
+    index('clients_channel_phone_idx')
+      .on(t.channelId, sql`lower(${t.phone})`)
+      .where(sql`${t.deletedAt} IS NULL`),
+    index('clients_channel_email_idx')
+      .on(t.channelId, sql`lower(${t.email})`)
+      .where(sql`${t.deletedAt} IS NULL`),
     index('clients_application_idx').on(t.applicationType, t.applicationId),
   ],
 );

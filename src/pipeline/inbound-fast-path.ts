@@ -11,7 +11,7 @@
  * once. Each message's outcome is its own: if a batch fails as a whole, its messages are retried one
  * by one, so one bad message never fails another's acknowledgement.
  *
- * The open sessions are locked (FOR UPDATE, one by one in id order, so concurrent batches never
+ * The open sessions are locked (FOR NO KEY UPDATE, one by one in id order, so concurrent batches never
  * deadlock) before the insert: a session closed concurrently is re-checked and drops out, so a message never
  * lands in a closed session. Clients and sessions are sought by index, one input row at a time (a
  * LATERAL ... LIMIT 1 keeps the planner from hashing a whole table for a batch of one); the counters
@@ -50,7 +50,7 @@ s AS (
            sessions.offered_to
     FROM sessions
     WHERE sessions.id = open.id AND sessions.state IN ('Waiting', 'AssignedToOperator')
-    FOR UPDATE
+    FOR NO KEY UPDATE
   ) y
 ),
 m AS (

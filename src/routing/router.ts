@@ -17,13 +17,16 @@ import { lineRepository } from '../domain/line/line.repository.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { userRepository } from '../domain/user/user.repository.ts';
-import { isOpenAt, type QueueSettings, queueOf } from './queue-settings.ts';
+import { isOpenAt, queueOf } from './queue-settings.ts';
 import { routingRepository } from './routing.repository.ts';
-import type { RoutingContext, RuleRegistry } from './rule.ts';
+import type { Candidate, RoutingContext, RuleRegistry } from './rule.ts';
 
 export type RouteOutcome = 'assigned' | 'offered' | 'waiting' | 'closedHours' | 'skipped';
 
 const SYSTEM: ActorRef = { type: 'system', id: null };
+/** Sessions routed per transaction when a line's queue is drained, and passes per drain at most. */
+const PASS_SIZE = 10;
+const MAX_PASSES = 100;
 
 export interface RouterOptions {
   /** Sweep period (timers, cross-node catch-up). */
@@ -85,46 +88,97 @@ export class Router {
 
   /** Routes one Waiting session by its line's queue and rule. */
   async route(sessionId: string): Promise<RouteOutcome> {
+    const session = await sessionRepository.byId(this.deps.db, sessionId);
+    if (session?.state !== 'Waiting') return 'skipped';
+    const { outcomes } = await this.#pass(session.lineId, 1, { only: [sessionId] });
+    return outcomes.get(sessionId) ?? 'skipped';
+  }
+
+  /**
+   * One routing pass over the head of a line's queue, in ONE transaction: the line is locked (one
+   * router per line at a time, across nodes: routers of a line would otherwise all read the same
+   * loads and pile onto the same "best" operator), then up to `limit` Waiting sessions in queue order
+   * (SKIP LOCKED), then the operators who may take them (in id order); loads are read once and kept
+   * up to date in memory as sessions are assigned, so a burst of arrivals costs a few statements per
+   * session, not a transaction each. The pass stops at the first session of the whole line that finds
+   * nobody (the ones behind it cannot fare better); group-assigned sessions only speak for their group.
+   * `more` tells whether the queue may hold more routable sessions; `skip` leaves out sessions an
+   * earlier pass of the same drain left waiting (offered, or nobody in their group).
+   */
+  async #pass(
+    lineId: string,
+    limit: number,
+    opts: { only?: string[]; skip?: Set<string> } = {},
+  ): Promise<{ outcomes: Map<string, RouteOutcome>; more: boolean }> {
+    const outcomes = new Map<string, RouteOutcome>();
     let autoReply: string | null = null;
-    const outcome = await this.deps.uow.run(async (tx): Promise<RouteOutcome> => {
-      const session = await routingRepository.lockWaiting(tx.db, sessionId);
-      if (!session) return 'skipped';
-      // One router per line at a time, across nodes: routers of a line would otherwise all read the
-      // same loads and queue up on the same "best" operator.
-      const line = await lineRepository.byId(tx.db, session.lineId, { forUpdate: true });
-      if (!line) return 'skipped';
+    const more = await this.deps.uow.run(async (tx): Promise<boolean> => {
+      const line = await lineRepository.byId(tx.db, lineId, { forUpdate: true });
+      if (!line) return false;
+      const waiting = await routingRepository.lockQueueHead(tx.db, lineId, limit, opts);
+      if (waiting.length === 0) return false;
       const queue = queueOf(line.queue);
       const now = this.deps.clock.now();
       if (!isOpenAt(queue.businessHours, now)) {
         autoReply = queue.businessHours?.autoReply ?? null;
-        return 'closedHours';
+        for (const session of waiting) outcomes.set(session.id, 'closedHours');
+        return false;
       }
       const rule = this.rules.get(queue.routingRule) ?? this.rules.get('toAvailable')!;
-      const candidates = await routingRepository.candidates(
+      const staff = new StaffLoads(tx, line.id, queue.maxSessionsPerOperator);
+      await staff.lock(waiting);
+      let lastRouted = line.lastRoutedOperatorId;
+      const assigned = new Set<string>();
+      for (const session of waiting) {
+        const candidates = (await staff.candidates(session.operatorGroupId)).filter(
+          (c) => !session.declinedBy.includes(c.id),
+        );
+        const ctx: RoutingContext = {
+          candidates,
+          lastRoutedOperatorId: lastRouted,
+          now,
+          findUsers: (filter) => this.#findUsers(tx, filter),
+        };
+        const previous = queue.returnToPreviousOperator ? await this.#previousOperator(tx, session) : null;
+        const back = previous && candidates.some((c) => c.id === previous) ? [previous] : null;
+        const picked = back ?? (await rule.pickOperators(routingSession(session), queue, ctx));
+        let outcome: RouteOutcome;
+        if (picked.length > 0 && (back || rule.mode === 'assign')) {
+          const operatorId = await staff.firstWithRoom(picked);
+          if (operatorId) {
+            await this.sessions.applyLocked(
+              tx,
+              session,
+              { type: 'assignOperator', operatorId, accepted: queue.acceptTimeoutSeconds === 0 },
+              SYSTEM,
+            );
+            staff.assigned(operatorId, now);
+            assigned.add(operatorId);
+            lastRouted = operatorId;
+            outcome = 'assigned';
+          } else outcome = await this.#nobody(tx, session, now);
+        } else if (picked.length > 0) outcome = await this.#offer(tx, session, picked, now);
+        else outcome = await this.#nobody(tx, session, now);
+        outcomes.set(session.id, outcome);
+        if (outcome === 'waiting' && !session.operatorGroupId) break;
+      }
+      await routingRepository.noteAssignments(
         tx.db,
-        session.lineId,
-        session.operatorGroupId,
-        queue.maxSessionsPerOperator,
-        session.declinedBy,
-      );
-      const ctx: RoutingContext = {
-        candidates,
-        lastRoutedOperatorId: line.lastRoutedOperatorId,
+        [...assigned],
+        line.id,
         now,
-        findUsers: (filter) => this.#findUsers(tx, filter),
-      };
-      const previous = queue.returnToPreviousOperator ? await this.#previousOperator(tx, session) : null;
-      const back = previous && candidates.some((c) => c.id === previous) ? [previous] : null;
-      const picked = back ?? (await rule.pickOperators(routingSession(session), queue, ctx));
-      if (picked.length === 0) return this.#nobody(tx, session, now);
-      if (back || rule.mode === 'assign') return this.#assignFirst(tx, session, picked, queue, now);
-      return this.#offer(tx, session, picked, now);
+        queue.routingRule === 'roundRobin' && lastRouted !== line.lastRoutedOperatorId ? lastRouted : null,
+      );
+      return waiting.length === limit && outcomes.size === waiting.length;
     });
-    if (outcome === 'closedHours' && autoReply && !this.#autoReplied.has(sessionId)) {
-      this.#autoReplied.add(sessionId);
-      await this.opts.onOutsideHours?.(sessionId, autoReply);
+    if (autoReply) {
+      for (const [sessionId, outcome] of outcomes) {
+        if (outcome !== 'closedHours' || this.#autoReplied.has(sessionId)) continue;
+        this.#autoReplied.add(sessionId);
+        await this.opts.onOutsideHours?.(sessionId, autoReply);
+      }
     }
-    return outcome;
+    return { outcomes, more };
   }
 
   async #previousOperator(tx: Tx, session: SessionRow): Promise<string | null> {
@@ -153,34 +207,6 @@ export class Router {
     return 'waiting';
   }
 
-  async #assignFirst(
-    tx: Tx,
-    session: SessionRow,
-    picked: string[],
-    queue: QueueSettings,
-    now: Date,
-  ): Promise<RouteOutcome> {
-    for (const operatorId of picked) {
-      const load = await routingRepository.lockOperator(tx.db, operatorId, queue.maxSessionsPerOperator);
-      if (!load || load.blocked || load.status !== 'online' || load.open >= load.capacity) continue;
-      await this.sessions.applyLocked(
-        tx,
-        session,
-        { type: 'assignOperator', operatorId, accepted: queue.acceptTimeoutSeconds === 0 },
-        SYSTEM,
-      );
-      await routingRepository.noteAssignment(
-        tx.db,
-        operatorId,
-        session.lineId,
-        now,
-        queue.routingRule === 'roundRobin',
-      );
-      return 'assigned';
-    }
-    return this.#nobody(tx, session, now);
-  }
-
   async #offer(tx: Tx, session: SessionRow, operatorIds: string[], now: Date): Promise<RouteOutcome> {
     const ids = [...new Set(operatorIds)].sort();
     if (ids.join() !== [...session.offeredTo].sort().join()) {
@@ -195,10 +221,8 @@ export class Router {
   }
 
   /**
-   * Routes a line's queue in order. Concurrent calls for one line coalesce into one more pass. A pass
-   * stops at the first session of the whole line that finds nobody (or at closed hours): the ones
-   * behind it cannot fare better, so an unstaffed queue costs one routing attempt per pass, not one per
-   * waiting session. Group-assigned sessions only speak for their group, so the pass goes on past them.
+   * Routes a line's queue in order, a pass (one transaction) per `PASS_SIZE` sessions. Concurrent
+   * calls for one line coalesce into one more pass, so a burst of arrivals is routed in a few passes.
    */
   drainLine(lineId: string): Promise<void> {
     const running = this.#draining.get(lineId);
@@ -209,13 +233,11 @@ export class Router {
     const pass = (async () => {
       do {
         this.#again.delete(lineId);
-        for (const { id, operator_group_id } of await routingRepository.waitingIds(
-          this.deps.db,
-          lineId,
-          200,
-        )) {
-          const outcome = await this.route(id);
-          if (outcome === 'closedHours' || (outcome === 'waiting' && !operator_group_id)) break;
+        const skip = new Set<string>();
+        for (let n = 0; n < MAX_PASSES; n++) {
+          const { outcomes, more } = await this.#pass(lineId, PASS_SIZE, { skip });
+          for (const [id, outcome] of outcomes) if (outcome !== 'assigned') skip.add(id);
+          if (!more) break;
         }
       } while (this.#again.has(lineId));
     })().finally(() => this.#draining.delete(lineId));
@@ -257,6 +279,71 @@ export class Router {
       await this.sessions.apply(id, { type: 'close', by: SYSTEM }, null, 'close').catch(() => undefined);
     }
     for (const lineId of await routingRepository.linesWithWaiting(db)) await this.drainLine(lineId);
+  }
+}
+
+/**
+ * The operators a routing pass may assign, locked, with their loads read once after the locks and
+ * then kept current as the pass assigns: the same numbers a fresh count would give, without one.
+ */
+class StaffLoads {
+  readonly #byGroup = new Map<string | null, Candidate[]>();
+  readonly #loads = new Map<string, Candidate>();
+
+  constructor(
+    private readonly tx: Tx,
+    private readonly lineId: string,
+    private readonly defaultCapacity: number,
+  ) {}
+
+  /** Locks everyone the sessions may go to, in one statement (id order: passes never deadlock). */
+  async lock(sessions: SessionRow[]): Promise<void> {
+    const groups = [...new Set(sessions.flatMap((s) => (s.operatorGroupId ? [s.operatorGroupId] : [])))];
+    await routingRepository.lockStaff(this.tx.db, this.lineId, groups);
+  }
+
+  /** Operators under capacity who may take a session of the line, or of its group. */
+  async candidates(groupId: string | null): Promise<Candidate[]> {
+    let list = this.#byGroup.get(groupId);
+    if (!list) {
+      list = [];
+      for (const c of await routingRepository.candidates(
+        this.tx.db,
+        this.lineId,
+        groupId,
+        this.defaultCapacity,
+        [],
+      )) {
+        const known = this.#loads.get(c.id) ?? c;
+        this.#loads.set(c.id, known);
+        list.push(known);
+      }
+      this.#byGroup.set(groupId, list);
+    }
+    return list.filter((c) => c.open < c.capacity).map((c) => ({ ...c }));
+  }
+
+  /** The first of `picked` with room: a candidate's load is known; anyone else is locked and counted. */
+  async firstWithRoom(picked: string[]): Promise<string | null> {
+    for (const id of picked) {
+      let load = this.#loads.get(id);
+      if (!load) {
+        // A rule may pick beyond the line's staff (a custom rule's supervisor).
+        const row = await routingRepository.lockOperator(this.tx.db, id, this.defaultCapacity);
+        if (!row || row.blocked || row.status !== 'online') continue;
+        load = { id, role: row.role, open: row.open, capacity: row.capacity, lastAssignedAt: null };
+        this.#loads.set(id, load);
+      }
+      if (load.open < load.capacity) return id;
+    }
+    return null;
+  }
+
+  assigned(operatorId: string, at: Date): void {
+    const load = this.#loads.get(operatorId);
+    if (!load) return;
+    load.open += 1;
+    load.lastAssignedAt = at;
   }
 }
 

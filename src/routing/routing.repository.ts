@@ -1,5 +1,5 @@
 /** The SQL of routing: candidates with their load, row locks, queue order, and the timers' sweeps. */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { lines, sessions, users } from '../db/schema.ts';
@@ -53,10 +53,10 @@ export const routingRepository = {
   async lockOperator(db: Db, id: string, defaultCapacity: number) {
     // Lock first, count after: a count in the locking statement would read the snapshot taken before
     // waiting for the lock, missing the assignment the previous holder just committed.
-    const [user] = await queryRows<{ status: string; blocked: boolean; capacity: number }>(
+    const [user] = await queryRows<{ role: string; status: string; blocked: boolean; capacity: number }>(
       db,
-      sql`SELECT status, blocked, COALESCE(max_sessions, ${defaultCapacity})::int AS capacity
-          FROM users WHERE id = ${id} AND deleted_at IS NULL FOR UPDATE`,
+      sql`SELECT role, status, blocked, COALESCE(max_sessions, ${defaultCapacity})::int AS capacity
+          FROM users WHERE id = ${id} AND deleted_at IS NULL FOR NO KEY UPDATE`,
     );
     if (!user) return undefined;
     const [load] = await queryRows<{ open: number }>(
@@ -66,26 +66,53 @@ export const routingRepository = {
     return { ...user, open: load?.open ?? 0 };
   },
 
-  /** Locks a Waiting session for routing; undefined when another node is routing it or it moved on. */
-  async lockWaiting(db: Db, id: string): Promise<SessionRow | undefined> {
-    const [row] = await db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.id, id), eq(sessions.state, 'Waiting')))
-      .for('update', { skipLocked: true });
-    return row;
-  },
-
-  /** The line's queue in order: High before Medium before Low, then oldest first. */
-  async waitingIds(
+  /**
+   * The head of a line's queue, locked for routing, in queue order (High before Medium before Low,
+   * then longest waiting): sessions another router holds are skipped. `only` narrows it to given ids;
+   * `skip` leaves some out.
+   */
+  async lockQueueHead(
     db: Db,
     lineId: string,
     limit: number,
-  ): Promise<{ id: string; operator_group_id: string | null }[]> {
-    return queryRows(
+    opts: { only?: string[]; skip?: Set<string> } = {},
+  ): Promise<SessionRow[]> {
+    return db
+      .select()
+      .from(sessions)
+      .where(
+        and(
+          eq(sessions.lineId, lineId),
+          eq(sessions.state, 'Waiting'),
+          isNull(sessions.deletedAt),
+          opts.only ? inArray(sessions.id, opts.only) : undefined,
+          opts.skip?.size ? notInArray(sessions.id, [...opts.skip]) : undefined,
+        ),
+      )
+      .orderBy(desc(sessions.priority), asc(sessions.queuedAt))
+      .limit(limit)
+      .for('no key update', { skipLocked: true });
+  },
+
+  /**
+   * Locks, in id order, the online operators who may take sessions of a line: its staff, and the
+   * members of the given groups. Loads are counted after this, so they are exact while the locks last.
+   */
+  async lockStaff(db: Db, lineId: string, groupIds: string[]): Promise<void> {
+    const groups: SQL = groupIds.length
+      ? sql` UNION SELECT gm.user_id FROM group_members gm WHERE gm.group_id IN (${sql.join(
+          groupIds.map((g) => sql`${g}`),
+          sql`, `,
+        )})`
+      : sql``;
+    await queryRows(
       db,
-      sql`SELECT id, operator_group_id FROM sessions WHERE line_id = ${lineId} AND state = 'Waiting' AND deleted_at IS NULL
-          ORDER BY priority DESC, queued_at ASC NULLS FIRST LIMIT ${limit}`,
+      sql`SELECT id FROM users
+          WHERE id IN (SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = ${lineId}
+                       UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id
+                       WHERE lg.line_id = ${lineId}${groups})
+            AND status = 'online' AND NOT blocked AND deleted_at IS NULL
+          ORDER BY id FOR NO KEY UPDATE`,
     );
   },
 
@@ -118,17 +145,17 @@ export const routingRepository = {
       .where(eq(sessions.id, id));
   },
 
-  /** Records who got a session; the line's rotation position only for rules that read it. */
-  async noteAssignment(
+  /** Records who got sessions; the line's rotation position only for rules that read it. */
+  async noteAssignments(
     db: Db,
-    operatorId: string,
+    operatorIds: string[],
     lineId: string,
     at: Date,
-    rotation: boolean,
+    rotation: string | null,
   ): Promise<void> {
-    await db.update(users).set({ lastAssignedAt: at }).where(eq(users.id, operatorId));
-    if (rotation)
-      await db.update(lines).set({ lastRoutedOperatorId: operatorId }).where(eq(lines.id, lineId));
+    if (operatorIds.length)
+      await db.update(users).set({ lastAssignedAt: at }).where(inArray(users.id, operatorIds));
+    if (rotation) await db.update(lines).set({ lastRoutedOperatorId: rotation }).where(eq(lines.id, lineId));
   },
 
   /** Reservations whose operator did not accept within the line's accept timeout. */

@@ -10,7 +10,7 @@ export const channelRepository = {
       .select()
       .from(channels)
       .where(and(eq(channels.id, id), isNull(channels.deletedAt)));
-    const [row] = opts.forUpdate ? await q.for('update') : await q;
+    const [row] = opts.forUpdate ? await q.for('no key update') : await q;
     return row;
   },
 

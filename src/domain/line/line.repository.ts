@@ -7,7 +7,7 @@ export type LineRow = typeof lines.$inferSelect;
 export const lineRepository = {
   async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<LineRow | undefined> {
     const q = db.select().from(lines).where(eq(lines.id, id));
-    const [row] = opts.forUpdate ? await q.for('update') : await q;
+    const [row] = opts.forUpdate ? await q.for('no key update') : await q;
     return row;
   },
 

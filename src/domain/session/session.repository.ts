@@ -9,9 +9,13 @@ export type SessionHistoryRow = typeof sessionHistory.$inferSelect;
 const openStates = sql.raw(OPEN_SESSION_STATES.map((s) => `'${s}'`).join(', '));
 
 export const sessionRepository = {
+  /**
+   * `forUpdate` takes FOR NO KEY UPDATE: it excludes every other writer and locker of the row, but
+   * not the foreign-key checks of rows that point at it (a message stored into the session).
+   */
   async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
     const q = db.select().from(sessions).where(eq(sessions.id, id));
-    const [row] = opts.forUpdate ? await q.for('update') : await q;
+    const [row] = opts.forUpdate ? await q.for('no key update') : await q;
     return row;
   },
 
@@ -118,7 +122,7 @@ export const sessionRepository = {
         .where(eq(sessions.id, id));
       return;
     }
-    const [s] = await db.select().from(sessions).where(eq(sessions.id, id)).for('update');
+    const [s] = await db.select().from(sessions).where(eq(sessions.id, id)).for('no key update');
     if (!s) return;
     const first = s.firstAnswerAt === null;
     const askedAt = first ? s.startedAt : s.awaitingAnswerSince;
