@@ -219,15 +219,17 @@ export const clients = pgTable(
       .where(sql`${t.deletedAt} IS NULL`),
     index('clients_username_idx').on(t.username),
     // sessions.create(channel, account) finds the client by username, phone or e-mail (any case).
+    // Only rows that have one: a lookup by (channel, external id) must never find these usable (a
+    // generic plan made on an empty table once scanned a whole channel through one of them).
     index('clients_channel_username_idx')
       .on(t.channelId, sql`lower(${t.username})`)
-      .where(sql`${t.deletedAt} IS NULL`),
+      .where(sql`${t.deletedAt} IS NULL AND ${t.username} IS NOT NULL`),
     index('clients_channel_phone_idx')
       .on(t.channelId, sql`lower(${t.phone})`)
-      .where(sql`${t.deletedAt} IS NULL`),
+      .where(sql`${t.deletedAt} IS NULL AND ${t.phone} IS NOT NULL`),
     index('clients_channel_email_idx')
       .on(t.channelId, sql`lower(${t.email})`)
-      .where(sql`${t.deletedAt} IS NULL`),
+      .where(sql`${t.deletedAt} IS NULL AND ${t.email} IS NOT NULL`),
     index('clients_application_idx').on(t.applicationType, t.applicationId),
   ],
 );

@@ -1,3 +1,3 @@
-CREATE INDEX "clients_channel_username_idx" ON "clients" USING btree ("channel_id",lower("username")) WHERE "clients"."deleted_at" IS NULL;--> statement-breakpoint
-CREATE INDEX "clients_channel_phone_idx" ON "clients" USING btree ("channel_id",lower("phone")) WHERE "clients"."deleted_at" IS NULL;--> statement-breakpoint
-CREATE INDEX "clients_channel_email_idx" ON "clients" USING btree ("channel_id",lower("email")) WHERE "clients"."deleted_at" IS NULL;
+CREATE INDEX "clients_channel_username_idx" ON "clients" USING btree ("channel_id",lower("username")) WHERE "clients"."deleted_at" IS NULL AND "clients"."username" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "clients_channel_phone_idx" ON "clients" USING btree ("channel_id",lower("phone")) WHERE "clients"."deleted_at" IS NULL AND "clients"."phone" IS NOT NULL;--> statement-breakpoint
+CREATE INDEX "clients_channel_email_idx" ON "clients" USING btree ("channel_id",lower("email")) WHERE "clients"."deleted_at" IS NULL AND "clients"."email" IS NOT NULL;
