@@ -1,5 +1,5 @@
 /** The SQL of routing: candidates with their load, row locks, queue order, and the timers' sweeps. */
-import { and, asc, desc, eq, inArray, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { lines, sessions, users } from '../db/schema.ts';
@@ -89,7 +89,8 @@ export const routingRepository = {
           opts.skip?.size ? notInArray(sessions.id, [...opts.skip]) : undefined,
         ),
       )
-      .orderBy(desc(sessions.priority), asc(sessions.queuedAt))
+      // Exactly the order of sessions_waiting_idx (DESC alone would mean NULLS FIRST: a full sort).
+      .orderBy(sql`${sessions.priority} DESC NULLS LAST`, asc(sessions.queuedAt))
       .limit(limit)
       .for('no key update', { skipLocked: true });
   },
