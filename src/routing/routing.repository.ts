@@ -77,22 +77,24 @@ export const routingRepository = {
     limit: number,
     opts: { only?: string[]; skip?: Set<string> } = {},
   ): Promise<SessionRow[]> {
-    return db
-      .select()
-      .from(sessions)
-      .where(
-        and(
-          eq(sessions.lineId, lineId),
-          eq(sessions.state, 'Waiting'),
-          isNull(sessions.deletedAt),
-          opts.only ? inArray(sessions.id, opts.only) : undefined,
-          opts.skip?.size ? notInArray(sessions.id, [...opts.skip]) : undefined,
-        ),
-      )
-      // Exactly the order of sessions_waiting_idx (DESC alone would mean NULLS FIRST: a full sort).
-      .orderBy(sql`${sessions.priority} DESC NULLS LAST`, asc(sessions.queuedAt))
-      .limit(limit)
-      .for('no key update', { skipLocked: true });
+    return (
+      db
+        .select()
+        .from(sessions)
+        .where(
+          and(
+            eq(sessions.lineId, lineId),
+            eq(sessions.state, 'Waiting'),
+            isNull(sessions.deletedAt),
+            opts.only ? inArray(sessions.id, opts.only) : undefined,
+            opts.skip?.size ? notInArray(sessions.id, [...opts.skip]) : undefined,
+          ),
+        )
+        // Exactly the order of sessions_waiting_idx (DESC alone would mean NULLS FIRST: a full sort).
+        .orderBy(sql`${sessions.priority} DESC NULLS LAST`, asc(sessions.queuedAt))
+        .limit(limit)
+        .for('no key update', { skipLocked: true })
+    );
   },
 
   /**
