@@ -8,7 +8,8 @@
  * - a session is routed under its row lock taken with SKIP LOCKED (one router at a time per session);
  * - an operator's capacity is checked under their user-row lock (no operator exceeds capacity);
  * - the assignment itself goes through the session state machine (no session has two operators).
- * Locks are always taken session first, then operator, so routers cannot deadlock each other.
+ * Locks are always taken line, then sessions (skipping held ones), then operators in id order, and
+ * every other path takes a session before an operator, so routers cannot deadlock each other.
  */
 import type { ActorRef } from '../db/schema.ts';
 import type { Tx } from '../db/unit-of-work.ts';
