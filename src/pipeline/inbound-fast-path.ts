@@ -118,7 +118,7 @@ export type FastPathResult =
   /** The message was stored before. */
   | { kind: 'duplicate' }
   /** Not the common case: take the general path (the client id is passed on when known). */
-  | { kind: 'general'; clientId: string | null; clientOnline: boolean | null };
+  | { kind: 'general'; clientId: string | null };
 
 /** Writes a batch of messages in one statement; one result per message, in order. */
 export async function writeFastPath(raw: RawQuery, batch: FastPathMessage[]): Promise<FastPathResult[]> {
@@ -137,13 +137,12 @@ export async function writeFastPath(raw: RawQuery, batch: FastPathMessage[]): Pr
   const results: FastPathResult[] = batch.map(() => ({
     kind: 'general',
     clientId: null,
-    clientOnline: null,
   }));
   for (const row of rows) {
     const index = row.ord - 1;
     const m = batch[index]!;
     if (!row.client_id || !row.session_id) {
-      results[index] = { kind: 'general', clientId: row.client_id, clientOnline: row.client_online };
+      results[index] = { kind: 'general', clientId: row.client_id };
     } else if (!row.message_id || claimed.has(row.message_id)) {
       // Stored before, or by an earlier copy in this very batch.
       results[index] = { kind: 'duplicate' };
