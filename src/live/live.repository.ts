@@ -1,47 +1,11 @@
 /** Reads for live events: the workspace view of a session, and who should hear about it. */
-import { and, desc, eq, gt, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
 import { messages, sessions } from '../db/schema.ts';
 import type { MessageRow } from '../domain/message/message.repository.ts';
 
 export const liveRepository = {
-  async lastOperatorMessage(db: Db, sessionId: string): Promise<MessageRow | undefined> {
-    const [row] = await db
-      .select()
-      .from(messages)
-      .where(
-        and(
-          eq(messages.sessionId, sessionId),
-          eq(messages.direction, 'outgoing'),
-          eq(messages.senderType, 'operator'),
-        ),
-      )
-      .orderBy(desc(messages.seq))
-      .limit(1);
-    return row;
-  },
-
-  async firstClientMessageAfter(
-    db: Db,
-    sessionId: string,
-    afterSeq: number,
-  ): Promise<MessageRow | undefined> {
-    const [row] = await db
-      .select()
-      .from(messages)
-      .where(
-        and(
-          eq(messages.sessionId, sessionId),
-          eq(messages.direction, 'incoming'),
-          gt(messages.seq, afterSeq),
-        ),
-      )
-      .orderBy(messages.seq)
-      .limit(1);
-    return row;
-  },
-
   /** A message with who follows its session: the operator, or the operators it is offered to. */
   async messageWithFollowers(
     db: Db,

@@ -1,12 +1,11 @@
 /** Builds the workspace view of a session: the data of chatSessionStarted and friends. */
-import { channelRepository } from '../domain/channel/channel.repository.ts';
-import { clientRepository } from '../domain/client/client.repository.ts';
+import { hot, rowShape } from '../db/hot-sql.ts';
+import { clients, messages, sessions } from '../db/schema.ts';
+import type { ClientRow } from '../domain/client/client.repository.ts';
 import type { Deps } from '../domain/deps.ts';
-import { messageRepository } from '../domain/message/message.repository.ts';
+import type { MessageRow } from '../domain/message/message.repository.ts';
 import { messageView } from '../domain/message/message.service.ts';
-import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
-import { userRepository } from '../domain/user/user.repository.ts';
-import { liveRepository } from './live.repository.ts';
+import type { SessionRow } from '../domain/session/session.repository.ts';
 import type { ChatSession } from './operator-events.ts';
 
 const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
@@ -18,20 +17,43 @@ function botStatus(s: SessionRow): string | null {
   return s.offeredTo.length > 0 ? 'OFFERED' : 'HELP';
 }
 
+const S = rowShape<SessionRow>(sessions, 's');
+const M = rowShape<MessageRow>(messages);
+const C = rowShape<ClientRow>(clients);
+// Everything the view needs in one statement (this runs for every assignment): the session, its
+// client, channel type, last message, last operator message and the client's first message after
+// it, and the previous operator. Message reads follow messages_session_seq_idx (seq DESC NULLS LAST).
+const VIEW = `SELECT ${S.columns},
+    (SELECT row_to_json(c) FROM clients c WHERE c.id = s.client_id) AS v_client,
+    (SELECT ch.type FROM channels ch WHERE ch.id = s.channel_id) AS v_channel_type,
+    (SELECT row_to_json(m) FROM messages m WHERE m.session_id = s.id AND m.deleted_at IS NULL
+      ORDER BY m.seq DESC NULLS LAST LIMIT 1) AS v_last,
+    lo.message AS v_last_operator,
+    (SELECT row_to_json(m) FROM messages m
+      WHERE m.session_id = s.id AND m.direction = 'incoming' AND m.seq > (lo.message->>'seq')::bigint
+      ORDER BY m.seq ASC NULLS FIRST LIMIT 1) AS v_first_after,
+    (SELECT json_build_object('id', u.id, 'name', u.name) FROM users u WHERE u.id = s.previous_operator_id) AS v_previous
+  FROM sessions s
+  LEFT JOIN LATERAL (
+    SELECT row_to_json(m) AS message FROM messages m
+    WHERE m.session_id = s.id AND m.direction = 'outgoing' AND m.sender_type = 'operator'
+    ORDER BY m.seq DESC NULLS LAST LIMIT 1
+  ) lo ON true
+  WHERE s.id = $1`;
+
+type Json = Record<string, unknown> | null;
+
 export async function chatSession(deps: Deps, sessionId: string): Promise<ChatSession | null> {
-  const db = deps.db;
-  const s = await sessionRepository.byId(db, sessionId);
-  if (!s) return null;
-  const [client, channel, last, lastOperator, previous] = await Promise.all([
-    clientRepository.byId(db, s.clientId),
-    channelRepository.byId(db, s.channelId),
-    messageRepository.last(db, s.id),
-    liveRepository.lastOperatorMessage(db, s.id),
-    s.previousOperatorId ? userRepository.byId(db, s.previousOperatorId) : undefined,
-  ]);
-  const firstAfter = lastOperator
-    ? await liveRepository.firstClientMessageAfter(db, s.id, lastOperator.seq)
-    : undefined;
+  const [row] = await hot(deps.db)<Record<string, unknown>>(VIEW, [sessionId]);
+  if (!row) return null;
+  const s = S.map(row);
+  const json = (key: string) => row[key] as Json;
+  const client = json('v_client') ? C.map(json('v_client')!) : undefined;
+  const channel = row.v_channel_type ? { type: row.v_channel_type as string } : undefined;
+  const last = json('v_last') ? M.map(json('v_last')!) : undefined;
+  const lastOperator = json('v_last_operator') ? M.map(json('v_last_operator')!) : undefined;
+  const firstAfter = json('v_first_after') ? M.map(json('v_first_after')!) : undefined;
+  const previous = json('v_previous') as { id: string; name: string } | null;
   const now = deps.clock.now();
   const name =
     [client?.firstName, client?.lastName].filter(Boolean).join(' ') ||

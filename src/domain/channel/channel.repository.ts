@@ -1,17 +1,18 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { hot, rowShape } from '../../db/hot-sql.ts';
 import { channels } from '../../db/schema.ts';
 
 export type ChannelRow = typeof channels.$inferSelect;
 
+const CH = rowShape<ChannelRow>(channels);
+const BY_ID = `SELECT ${CH.columns} FROM channels WHERE id = $1 AND deleted_at IS NULL`;
+const BY_ID_LOCKED = `${BY_ID} FOR NO KEY UPDATE`;
+
 export const channelRepository = {
   async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<ChannelRow | undefined> {
-    const q = db
-      .select()
-      .from(channels)
-      .where(and(eq(channels.id, id), isNull(channels.deletedAt)));
-    const [row] = opts.forUpdate ? await q.for('no key update') : await q;
-    return row;
+    const [row] = await hot(db)(opts.forUpdate ? BY_ID_LOCKED : BY_ID, [id]);
+    return row && CH.map(row);
   },
 
   async insert(db: Db, values: typeof channels.$inferInsert): Promise<ChannelRow> {

@@ -1,16 +1,26 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
+import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { clients } from '../../db/schema.ts';
 
 export type ClientRow = typeof clients.$inferSelect;
 
+const C = rowShape<ClientRow>(clients);
+const clientWriter = new RowWriter<ClientRow>(clients);
+const BY_ID = `SELECT ${C.columns} FROM clients WHERE id = $1 AND deleted_at IS NULL`;
+// One text per account field; each is served by its own index (see the schema).
+const BY_ACCOUNT = {
+  externalId: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND external_id = $2 AND deleted_at IS NULL LIMIT 1`,
+  username: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND lower(username) = lower($2) AND deleted_at IS NULL LIMIT 1`,
+  phone: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND lower(phone) = lower($2) AND deleted_at IS NULL LIMIT 1`,
+  email: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND lower(email) = lower($2) AND deleted_at IS NULL LIMIT 1`,
+} as const;
+const INSERT_TAIL = `ON CONFLICT (channel_id, external_id) WHERE deleted_at IS NULL DO NOTHING RETURNING ${C.columns}`;
+
 export const clientRepository = {
   async byId(db: Db, id: string): Promise<ClientRow | undefined> {
-    const [row] = await db
-      .select()
-      .from(clients)
-      .where(and(eq(clients.id, id), isNull(clients.deletedAt)));
-    return row;
+    const [row] = await hot(db)(BY_ID, [id]);
+    return row && C.map(row);
   },
 
   /** Finds a live client of a channel by one of its account fields. */
@@ -20,19 +30,8 @@ export const clientRepository = {
     field: 'externalId' | 'username' | 'phone' | 'email',
     value: string,
   ): Promise<ClientRow | undefined> {
-    const column = clients[field];
-    const [row] = await db
-      .select()
-      .from(clients)
-      .where(
-        and(
-          eq(clients.channelId, channelId),
-          field === 'externalId' ? eq(column, value) : sql`lower(${column}) = lower(${value})`,
-          isNull(clients.deletedAt),
-        ),
-      )
-      .limit(1);
-    return row;
+    const [row] = await hot(db)(BY_ACCOUNT[field], [channelId, value]);
+    return row && C.map(row);
   },
 
   byExternalId(db: Db, channelId: string, externalId: string): Promise<ClientRow | undefined> {
@@ -47,15 +46,12 @@ export const clientRepository = {
     db: Db,
     values: typeof clients.$inferInsert,
   ): Promise<{ client: ClientRow; created: boolean }> {
-    const [inserted] = await db
-      .insert(clients)
-      .values(values)
-      .onConflictDoNothing({
-        target: [clients.channelId, clients.externalId],
-        where: sql`${clients.deletedAt} IS NULL`,
-      })
-      .returning();
-    if (inserted) return { client: inserted, created: true };
+    const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
+    const [inserted] = await hot(db)(
+      clientWriter.insert(keys, INSERT_TAIL),
+      clientWriter.params(values as Partial<ClientRow>, keys),
+    );
+    if (inserted) return { client: C.map(inserted), created: true };
     const existing = await clientRepository.byExternalId(db, values.channelId, values.externalId);
     if (!existing) throw new Error('client conflict without a live row');
     return { client: existing, created: false };

@@ -1,14 +1,18 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { hot, rowShape } from '../../db/hot-sql.ts';
 import { lineGroups, lineOperators, lines, operatorGroups, users } from '../../db/schema.ts';
 
 export type LineRow = typeof lines.$inferSelect;
 
+const L = rowShape<LineRow>(lines);
+const BY_ID = `SELECT ${L.columns} FROM lines WHERE id = $1`;
+const BY_ID_LOCKED = `${BY_ID} FOR NO KEY UPDATE`;
+
 export const lineRepository = {
   async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<LineRow | undefined> {
-    const q = db.select().from(lines).where(eq(lines.id, id));
-    const [row] = opts.forUpdate ? await q.for('no key update') : await q;
-    return row;
+    const [row] = await hot(db)(opts.forUpdate ? BY_ID_LOCKED : BY_ID, [id]);
+    return row && L.map(row);
   },
 
   async insert(db: Db, values: typeof lines.$inferInsert): Promise<LineRow> {

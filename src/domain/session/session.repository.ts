@@ -1,87 +1,126 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
+import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
 
 export type SessionRow = typeof sessions.$inferSelect;
 export type SessionHistoryRow = typeof sessionHistory.$inferSelect;
 
-const openStates = sql.raw(OPEN_SESSION_STATES.map((s) => `'${s}'`).join(', '));
+const S = rowShape<SessionRow>(sessions);
+const sessionWriter = new RowWriter<SessionRow>(sessions);
+const historyWriter = new RowWriter<SessionHistoryRow>(sessionHistory);
+const OPEN_IN = OPEN_SESSION_STATES.map((s) => `'${s}'`).join(', ');
+const BY_ID = `SELECT ${S.columns} FROM sessions WHERE id = $1`;
+const BY_ID_LOCKED = `${BY_ID} FOR NO KEY UPDATE`;
+const OPEN_FOR = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2 AND state IN (${OPEN_IN})`;
+// Matches sessions_chain_idx (its DESC columns sort NULLS LAST).
+const LAST_OF_CHAIN = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2
+  ORDER BY started_at DESC NULLS LAST, created_at DESC NULLS LAST LIMIT 1`;
+const HISTORY_KEYS = ['sessionId', 'event', 'fromState', 'toState', 'actor', 'details'];
 
+export interface HistoryEntry {
+  sessionId: string;
+  event: string;
+  fromState: string | null;
+  toState: string;
+  actor: ActorRef;
+  details?: Record<string, unknown>;
+}
+
+/** The hot statements are hand-written SQL (see db/hot-sql.ts); the rest is Drizzle. */
 export const sessionRepository = {
   /**
    * `forUpdate` takes FOR NO KEY UPDATE: it excludes every other writer and locker of the row, but
    * not the foreign-key checks of rows that point at it (a message stored into the session).
    */
   async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
-    const q = db.select().from(sessions).where(eq(sessions.id, id));
-    const [row] = opts.forUpdate ? await q.for('no key update') : await q;
-    return row;
+    const [row] = await hot(db)(opts.forUpdate ? BY_ID_LOCKED : BY_ID, [id]);
+    return row && S.map(row);
   },
 
   async openFor(db: Db, clientId: string, channelId: string): Promise<SessionRow | undefined> {
-    const [row] = await db
-      .select()
-      .from(sessions)
-      .where(
-        and(
-          eq(sessions.clientId, clientId),
-          eq(sessions.channelId, channelId),
-          sql`${sessions.state} IN (${openStates})`,
-        ),
-      );
-    return row;
+    const [row] = await hot(db)(OPEN_FOR, [clientId, channelId]);
+    return row && S.map(row);
   },
 
   /** The newest session of a client's chain in a channel. */
   async lastOfChain(db: Db, clientId: string, channelId: string): Promise<SessionRow | undefined> {
-    const [row] = await db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.clientId, clientId), eq(sessions.channelId, channelId)))
-      // Matches sessions_chain_idx (its DESC columns sort NULLS LAST).
-      .orderBy(sql`${sessions.startedAt} DESC NULLS LAST`, sql`${sessions.createdAt} DESC NULLS LAST`)
-      .limit(1);
-    return row;
+    const [row] = await hot(db)(LAST_OF_CHAIN, [clientId, channelId]);
+    return row && S.map(row);
   },
 
   /**
    * Inserts an open session unless the client already has one in the channel (the unique partial
-   * index decides, so concurrent callers cannot make two). Returns undefined on conflict.
+   * index decides, so concurrent callers cannot make two), with its history entry in the same
+   * statement. Returns undefined on conflict (and records nothing).
    */
-  async insertOpen(db: Db, values: typeof sessions.$inferInsert): Promise<SessionRow | undefined> {
-    const [row] = await db
-      .insert(sessions)
-      .values(values)
-      .onConflictDoNothing({
-        target: [sessions.clientId, sessions.channelId],
-        where: sql`${sessions.state} IN (${openStates})`,
-      })
-      .returning();
-    return row;
+  async insertOpen(
+    db: Db,
+    values: typeof sessions.$inferInsert,
+    history: Omit<HistoryEntry, 'sessionId' | 'toState'>,
+  ): Promise<SessionRow | undefined> {
+    const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
+    const n = keys.length;
+    const text = sessionWriter.insert(
+      keys,
+      `ON CONFLICT (client_id, channel_id) WHERE state IN (${OPEN_IN}) DO NOTHING RETURNING *`,
+    );
+    const [row] = await hot(db)(
+      `WITH s AS (${text}),
+       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
+             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM s)
+       SELECT ${S.columns} FROM s`,
+      [
+        ...sessionWriter.params(values as Partial<SessionRow>, keys),
+        history.event,
+        history.fromState,
+        JSON.stringify(history.actor),
+        JSON.stringify(history.details ?? {}),
+      ],
+    );
+    return row && S.map(row);
   },
 
   async update(db: Db, id: string, patch: Partial<typeof sessions.$inferInsert>): Promise<SessionRow> {
-    const [row] = await db
-      .update(sessions)
-      .set({ ...patch, updatedAt: new Date() })
-      .where(eq(sessions.id, id))
-      .returning();
-    return row!;
+    const values = { ...patch, updatedAt: new Date() } as Partial<SessionRow>;
+    const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
+    const [row] = await hot(db)(
+      `UPDATE sessions SET ${sessionWriter.assignments(keys, 2)} WHERE id = $1 RETURNING ${S.columns}`,
+      [id, ...sessionWriter.params(values, keys)],
+    );
+    return S.map(row!);
   },
 
-  async insertHistory(
+  /** A state change: the row's patch and its history entry, in one statement. */
+  async transition(
     db: Db,
-    values: {
-      sessionId: string;
-      event: string;
-      fromState: string | null;
-      toState: string;
-      actor: ActorRef;
-      details?: Record<string, unknown>;
-    },
-  ): Promise<void> {
-    await db.insert(sessionHistory).values(values);
+    id: string,
+    patch: Partial<typeof sessions.$inferInsert>,
+    history: Omit<HistoryEntry, 'sessionId' | 'toState'>,
+  ): Promise<SessionRow> {
+    const values = { ...patch, updatedAt: new Date() } as Partial<SessionRow>;
+    const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
+    const n = keys.length + 1;
+    const [row] = await hot(db)(
+      `WITH u AS (UPDATE sessions SET ${sessionWriter.assignments(keys, 2)} WHERE id = $1 RETURNING *),
+       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
+             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM u)
+       SELECT ${S.columns} FROM u`,
+      [
+        id,
+        ...sessionWriter.params(values, keys),
+        history.event,
+        history.fromState,
+        JSON.stringify(history.actor),
+        JSON.stringify(history.details ?? {}),
+      ],
+    );
+    return S.map(row!);
+  },
+
+  async insertHistory(db: Db, values: HistoryEntry): Promise<void> {
+    await hot(db)(historyWriter.insert(HISTORY_KEYS), historyWriter.params(values, HISTORY_KEYS));
   },
 
   async history(db: Db, sessionId: string): Promise<SessionHistoryRow[]> {

@@ -16,7 +16,7 @@ import { searchTable } from '../search/search.repository.ts';
 import { userRepository } from '../user/user.repository.ts';
 import type { Caller } from '../user/user.ts';
 import { type SessionRow, sessionRepository } from './session.repository.ts';
-import type { SessionState } from './session.ts';
+import { isOpen, type SessionState } from './session.ts';
 import { historyView, type SessionView, sessionSearch, sessionView } from './session.view.ts';
 import { InvalidTransition, type SessionEvent, transition } from './session-machine.ts';
 
@@ -98,45 +98,47 @@ export class SessionService {
       actor: ActorRef;
       state?: SessionState;
       operatorId?: string | null;
+      /** The client was created by this transaction: it has no sessions yet. */
+      newClient?: boolean;
     },
   ): Promise<{ session: SessionRow; created: boolean }> {
     const { channel, client } = args;
-    const existing = await sessionRepository.openFor(tx.db, client.id, channel.id);
-    if (existing) return { session: existing, created: false };
-    const previous = await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
+    // The newest session of the chain is the open one when there is one (a new session opens only
+    // when none is); otherwise the new one follows it. A client created just now has no chain.
+    const previous = args.newClient
+      ? undefined
+      : await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
+    if (previous && isOpen(previous.state as SessionState)) return { session: previous, created: false };
     const now = this.deps.clock.now();
     // A line with a bot gives new sessions to the bot first.
     const botId = args.state ? null : ((await lineRepository.byId(tx.db, channel.lineId))?.botId ?? null);
     const state = args.state ?? (botId ? 'AssignedToBot' : 'Waiting');
-    const inserted = await sessionRepository.insertOpen(tx.db, {
-      lineId: channel.lineId,
-      channelId: channel.id,
-      clientId: client.id,
-      clientIds: [client.id],
-      state,
-      operatorId: args.operatorId ?? null,
-      botId,
-      operatorAssignedAt: args.operatorId ? now : null,
-      acceptedAt: args.operatorId ? now : null,
-      firstAssignedAt: args.operatorId ? now : null,
-      queuedAt: state === 'Waiting' ? now : null,
-      previousSessionId: previous?.id ?? null,
-      startedAt: now,
-    });
+    const previousSessionId = previous?.id ?? null;
+    const inserted = await sessionRepository.insertOpen(
+      tx.db,
+      {
+        lineId: channel.lineId,
+        channelId: channel.id,
+        clientId: client.id,
+        clientIds: [client.id],
+        state,
+        operatorId: args.operatorId ?? null,
+        botId,
+        operatorAssignedAt: args.operatorId ? now : null,
+        acceptedAt: args.operatorId ? now : null,
+        firstAssignedAt: args.operatorId ? now : null,
+        queuedAt: state === 'Waiting' ? now : null,
+        previousSessionId,
+        startedAt: now,
+      },
+      { event: 'open', fromState: null, actor: args.actor, details: { previousSessionId } },
+    );
     if (!inserted) {
       const winner = await sessionRepository.openFor(tx.db, client.id, channel.id);
       if (!winner)
         throw new Conflict('SESSION_OPEN_CONFLICT', 'the open session changed concurrently; retry');
       return { session: winner, created: false };
     }
-    await sessionRepository.insertHistory(tx.db, {
-      sessionId: inserted.id,
-      event: 'open',
-      fromState: null,
-      toState: state,
-      actor: args.actor,
-      details: { previousSessionId: inserted.previousSessionId },
-    });
     tx.emit('session.created', inserted.id, {
       sessionId: inserted.id,
       lineId: inserted.lineId,
@@ -174,19 +176,20 @@ export class SessionService {
         { field: 'account' },
       );
     const result = await this.deps.uow.run(async (tx) => {
-      const client =
-        (kind !== 'externalId' && (await clientRepository.byAccount(tx.db, channel.id, kind, value))) ||
-        (
-          await clientRepository.findOrInsert(tx.db, {
+      const known =
+        kind !== 'externalId' && (await clientRepository.byAccount(tx.db, channel.id, kind, value));
+      const { client, created } = known
+        ? { client: known, created: false }
+        : await clientRepository.findOrInsert(tx.db, {
             channelId: channel.id,
             externalId: value,
             ...(kind !== 'externalId' && { [kind]: value }),
-          })
-        ).client;
+          });
       const assignSelf = caller.role !== 'admin';
       return this.openForClient(tx, {
         channel,
         client,
+        newClient: created,
         actor: actorOf(caller),
         state: assignSelf ? 'AssignedToOperator' : 'Waiting',
         operatorId: assignSelf ? caller.id : null,
@@ -246,28 +249,27 @@ export class SessionService {
     });
     if (result instanceof InvalidTransition) throw result;
     if (!result.changed) return session;
-    const updated = await sessionRepository.update(tx.db, session.id, result.patch);
-    await sessionRepository.insertHistory(tx.db, {
-      sessionId: session.id,
-      event: event.type,
-      fromState: session.state,
-      toState: updated.state,
-      actor,
-      details: eventDetails(event),
-    });
+    // The event is known before the write (the row is locked: it becomes exactly session + patch),
+    // so a caller may leave the write in flight (tx.defer) and still have it published on commit.
+    const next = { ...session, ...result.patch };
     tx.emit('session.transitioned', session.id, {
       sessionId: session.id,
       lineId: session.lineId,
       event: event.type,
       from: session.state,
-      to: updated.state,
-      operatorId: updated.operatorId,
+      to: next.state,
+      operatorId: next.operatorId,
       previousOperatorId: session.operatorId,
-      botId: updated.botId,
-      operatorGroupId: updated.operatorGroupId,
+      botId: next.botId,
+      operatorGroupId: next.operatorGroupId,
       actor,
     });
-    return updated;
+    return sessionRepository.transition(tx.db, session.id, result.patch, {
+      event: event.type,
+      fromState: session.state,
+      actor,
+      details: eventDetails(event),
+    });
   }
 
   async #checkTarget(target: AssignTarget): Promise<void> {
