@@ -10,11 +10,31 @@ import type {
   PendingEvent,
 } from '../domain/events/domain-events.ts';
 import type { Db } from './client.ts';
-import { domainEvents } from './schema.ts';
+import { hot } from './hot-sql.ts';
+
+const eventInserts: string[] = [];
+/** The insert of `n` domain events; rows come back in VALUES order (ids ascend with it). */
+function insertEvents(n: number): string {
+  let text = eventInserts[n];
+  if (!text) {
+    const rows = Array.from(
+      { length: n },
+      (_, i) => `($${3 * i + 1}, $${3 * i + 2}::uuid, $${3 * i + 3}::jsonb)`,
+    );
+    text = `INSERT INTO domain_events (name, aggregate_id, payload) VALUES ${rows.join(', ')} RETURNING id, created_at`;
+    eventInserts[n] = text;
+  }
+  return text;
+}
 
 export interface Tx {
   db: Db;
   emit<N extends DomainEventName>(name: N, aggregateId: string | null, payload: DomainEventMap[N]): void;
+  /**
+   * A write whose result the work does not need: it is not waited for before COMMIT, so it goes
+   * out with the statements after it. Should it fail, the transaction rolls back and `run` throws.
+   */
+  defer(write: Promise<unknown>): void;
 }
 
 export class UnitOfWork {
@@ -25,30 +45,53 @@ export class UnitOfWork {
 
   async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const pending: PendingEvent[] = [];
-    let written: DomainEvent[] = [];
-    const result = await this.db.transaction(async (db) => {
+    const events: { inserting: Promise<{ id: string | number; created_at: string | Date }[]> | null } = {
+      inserting: null,
+    };
+    const deferred: Promise<unknown>[] = [];
+    const transaction = this.db.transaction(async (db) => {
       pending.length = 0;
+      deferred.length = 0;
+      events.inserting = null;
       const value = await work({
         db,
         emit: (name, aggregateId, payload) => pending.push({ name, aggregateId, payload } as PendingEvent),
+        defer: (write) => {
+          write.catch(() => undefined);
+          deferred.push(write);
+        },
       });
       if (pending.length > 0) {
-        const rows = await db
-          .insert(domainEvents)
-          .values(pending.map((e) => ({ name: e.name, aggregateId: e.aggregateId, payload: e.payload })))
-          .returning();
-        written = rows.map(
-          (r) =>
-            ({
-              id: r.id,
-              name: r.name as DomainEventName,
-              payload: r.payload,
-              createdAt: r.createdAt,
-            }) as DomainEvent,
+        // Not awaited here: the insert goes out together with COMMIT. Should it fail, the
+        // transaction is aborted and its COMMIT rolls back, which fails the transaction too.
+        events.inserting = hot(db)(
+          insertEvents(pending.length),
+          pending.flatMap((e) => [e.name, e.aggregateId, JSON.stringify(e.payload)]),
         );
+        events.inserting.catch(() => undefined);
       }
       return value;
     });
+    let result: T;
+    try {
+      result = await transaction;
+    } catch (err) {
+      // A deferred write's or the events insert's own error, when that is what rolled back.
+      await Promise.all(deferred);
+      await events.inserting;
+      throw err;
+    }
+    await Promise.all(deferred);
+    const rows = (await events.inserting) ?? [];
+    const written = rows.map(
+      (r, i) =>
+        ({
+          id: Number(r.id),
+          name: pending[i]!.name,
+          payload: pending[i]!.payload,
+          createdAt: new Date(r.created_at),
+        }) as DomainEvent,
+    );
     for (const event of written) this.bus.publish(event);
     return result;
   }
