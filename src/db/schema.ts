@@ -293,6 +293,10 @@ export const sessions = pgTable(
     index('sessions_waiting_idx')
       .on(t.lineId, t.priority.desc(), t.queuedAt)
       .where(sql`${t.state} = 'Waiting'`),
+    // The groups a line's queue waits for: a routing pass locks their members with the line's staff.
+    index('sessions_waiting_group_idx')
+      .on(t.lineId, t.operatorGroupId)
+      .where(sql`${t.state} = 'Waiting' AND ${t.operatorGroupId} IS NOT NULL`),
     index('sessions_closed_at_idx').on(t.lineId, t.closedAt),
     index('sessions_started_idx').on(t.startedAt),
   ],

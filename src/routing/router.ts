@@ -114,11 +114,19 @@ export class Router {
     const outcomes = new Map<string, RouteOutcome>();
     let autoReply: string | null = null;
     const more = await this.deps.uow.run(async (tx): Promise<boolean> => {
-      const line = await lineRepository.byId(tx.db, lineId, { forUpdate: true });
-      if (!line) return false;
-      const waiting = await routingRepository.lockQueueHead(tx.db, lineId, limit, opts);
-      if (waiting.length === 0) return false;
+      // A pass is two round trips. The first carries, in this order (one connection runs them in
+      // order, which is the lock order): the line's lock, the head of its queue, the staff's locks
+      // and their loads (those two do nothing when the queue is empty). The second carries the
+      // assignments, the domain events and COMMIT, none waited for on its own (tx.defer).
+      const staff = new StaffLoads(tx, lineId);
+      const [line, waiting] = await Promise.all([
+        lineRepository.byId(tx.db, lineId, { forUpdate: true }),
+        routingRepository.lockQueueHead(tx.db, lineId, limit, opts),
+        staff.lock(),
+      ]);
+      if (!line || waiting.length === 0) return false;
       const queue = queueOf(line.queue);
+      staff.defaultCapacity = queue.maxSessionsPerOperator;
       const now = this.deps.clock.now();
       if (!isOpenAt(queue.businessHours, now)) {
         autoReply = queue.businessHours?.autoReply ?? null;
@@ -126,8 +134,6 @@ export class Router {
         return false;
       }
       const rule = this.rules.get(queue.routingRule) ?? this.rules.get('toAvailable')!;
-      const staff = new StaffLoads(tx, line.id, queue.maxSessionsPerOperator);
-      await staff.lock(waiting);
       let lastRouted = line.lastRoutedOperatorId;
       const assigned = new Set<string>();
       for (const session of waiting) {
@@ -147,11 +153,13 @@ export class Router {
         if (picked.length > 0 && (back || rule.mode === 'assign')) {
           const operatorId = await staff.firstWithRoom(picked);
           if (operatorId) {
-            await this.sessions.applyLocked(
-              tx,
-              session,
-              { type: 'assignOperator', operatorId, accepted: queue.acceptTimeoutSeconds === 0 },
-              SYSTEM,
+            tx.defer(
+              this.sessions.applyLocked(
+                tx,
+                session,
+                { type: 'assignOperator', operatorId, accepted: queue.acceptTimeoutSeconds === 0 },
+                SYSTEM,
+              ),
             );
             staff.assigned(operatorId, now);
             assigned.add(operatorId);
@@ -163,12 +171,14 @@ export class Router {
         outcomes.set(session.id, outcome);
         if (outcome === 'waiting' && !session.operatorGroupId) break;
       }
-      await routingRepository.noteAssignments(
-        tx.db,
-        [...assigned],
-        line.id,
-        now,
-        queue.routingRule === 'roundRobin' && lastRouted !== line.lastRoutedOperatorId ? lastRouted : null,
+      tx.defer(
+        routingRepository.noteAssignments(
+          tx.db,
+          [...assigned],
+          line.id,
+          now,
+          queue.routingRule === 'roundRobin' && lastRouted !== line.lastRoutedOperatorId ? lastRouted : null,
+        ),
       );
       return waiting.length === limit && outcomes.size === waiting.length;
     });
@@ -288,40 +298,62 @@ export class Router {
  * then kept current as the pass assigns: the same numbers a fresh count would give, without one.
  */
 class StaffLoads {
-  readonly #byGroup = new Map<string | null, Candidate[]>();
+  readonly #byGroup = new Map<string | null, Promise<Candidate[]>>();
   readonly #loads = new Map<string, Candidate>();
+  /** The queue's capacity for operators with none of their own; known once the line is read. */
+  defaultCapacity = 0;
 
   constructor(
     private readonly tx: Tx,
     private readonly lineId: string,
-    private readonly defaultCapacity: number,
   ) {}
 
-  /** Locks everyone the sessions may go to, in one statement (id order: passes never deadlock). */
-  async lock(sessions: SessionRow[]): Promise<void> {
-    const groups = [...new Set(sessions.flatMap((s) => (s.operatorGroupId ? [s.operatorGroupId] : [])))];
-    await routingRepository.lockStaff(this.tx.db, this.lineId, groups);
+  /**
+   * Locks everyone the line's queue may go to, in one statement (id order: passes never deadlock),
+   * and reads the line's staff with their loads right behind it.
+   */
+  async lock(): Promise<void> {
+    await Promise.all([routingRepository.lockStaff(this.tx.db, this.lineId), this.#read(null)]);
   }
 
   /** Operators under capacity who may take a session of the line, or of its group. */
   async candidates(groupId: string | null): Promise<Candidate[]> {
+    const list = await this.#read(groupId);
+    return list.filter((c) => c.open < this.#capacity(c)).map((c) => ({ ...c }));
+  }
+
+  /**
+   * Staff with their loads, read once per pass and group; one operator's load is one object, shared
+   * by every list they are in.
+   */
+  #read(groupId: string | null): Promise<Candidate[]> {
     let list = this.#byGroup.get(groupId);
     if (!list) {
-      list = [];
-      for (const c of await routingRepository.candidates(
-        this.tx.db,
-        this.lineId,
-        groupId,
-        this.defaultCapacity,
-        [],
-      )) {
-        const known = this.#loads.get(c.id) ?? c;
-        this.#loads.set(c.id, known);
-        list.push(known);
-      }
+      list = routingRepository.staff(this.tx.db, this.lineId, groupId).then((rows) =>
+        rows.map((r) => {
+          let known = this.#loads.get(r.id);
+          if (!known) {
+            known = {
+              id: r.id,
+              role: r.role,
+              open: r.open,
+              capacity: r.maxSessions ?? -1,
+              lastAssignedAt: r.lastAssignedAt,
+            };
+            this.#loads.set(r.id, known);
+          }
+          return known;
+        }),
+      );
       this.#byGroup.set(groupId, list);
     }
-    return list.filter((c) => c.open < c.capacity).map((c) => ({ ...c }));
+    return list;
+  }
+
+  /** An operator's capacity: their own, else the queue's (known once the line row is in). */
+  #capacity(load: Candidate): number {
+    if (load.capacity < 0) load.capacity = this.defaultCapacity;
+    return load.capacity;
   }
 
   /** The first of `picked` with room: a candidate's load is known; anyone else is locked and counted. */
@@ -335,7 +367,7 @@ class StaffLoads {
         load = { id, role: row.role, open: row.open, capacity: row.capacity, lastAssignedAt: null };
         this.#loads.set(id, load);
       }
-      if (load.open < load.capacity) return id;
+      if (load.open < this.#capacity(load)) return id;
     }
     return null;
   }

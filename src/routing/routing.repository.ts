@@ -1,52 +1,76 @@
 /** The SQL of routing: candidates with their load, row locks, queue order, and the timers' sweeps. */
-import { and, asc, eq, inArray, isNull, notInArray, type SQL, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { queryRows } from '../db/client.ts';
-import { lines, sessions, users } from '../db/schema.ts';
+import { hot, rowShape } from '../db/hot-sql.ts';
+import { sessions } from '../db/schema.ts';
 import type { SessionRow } from '../domain/session/session.repository.ts';
-import type { Candidate } from './rule.ts';
 
 const ts = (d: Date) => d.toISOString();
+
+// The hot statements of a routing pass, as constant text (see db/hot-sql.ts).
+const LINE_STAFF = `SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = $1
+  UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id WHERE lg.line_id = $1`;
+// A pass reads and locks its staff in the same round trip as the queue head, before it knows
+// whether the head is empty: both statements do nothing when the line has no Waiting session.
+const queued = (line: string) =>
+  `EXISTS (SELECT 1 FROM sessions q WHERE q.line_id = ${line} AND q.state = 'Waiting' AND q.deleted_at IS NULL)`;
+const staffOf = (staff: string, guard: string) =>
+  `SELECT u.id, u.role, u.max_sessions, u.last_assigned_at,
+    (SELECT count(*) FROM sessions s WHERE s.operator_id = u.id AND s.state = 'AssignedToOperator')::int AS open
+  FROM users u
+  WHERE u.id IN (${staff}) AND u.status = 'online' AND NOT u.blocked AND u.deleted_at IS NULL
+    AND u.role IN ('operator', 'supervisor', 'admin')${guard}`;
+const STAFF_OF_LINE = staffOf(LINE_STAFF, ` AND ${queued('$1')}`);
+const STAFF_OF_GROUP = staffOf('SELECT gm.user_id FROM group_members gm WHERE gm.group_id = $1', '');
+// The line's staff and the members of every group its queue waits for (sessions_waiting_group_idx),
+// in id order: one statement, so passes never deadlock.
+const LOCK_STAFF = `SELECT id FROM users
+  WHERE id IN (SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = $1
+               UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id
+               WHERE lg.line_id = $1
+               UNION SELECT gm.user_id FROM group_members gm WHERE gm.group_id IN (
+                 SELECT w.operator_group_id FROM sessions w
+                 WHERE w.line_id = $1 AND w.state = 'Waiting' AND w.operator_group_id IS NOT NULL))
+    AND status = 'online' AND NOT blocked AND deleted_at IS NULL AND ${queued('$1')}
+  ORDER BY id FOR NO KEY UPDATE`;
+const Q = rowShape<SessionRow>(sessions);
+// Exactly the order of sessions_waiting_idx (DESC alone would mean NULLS FIRST: a full sort).
+const QUEUE_HEAD = `SELECT ${Q.columns} FROM sessions
+  WHERE line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL AND NOT (id = ANY($3::uuid[]))
+  ORDER BY priority DESC NULLS LAST, queued_at ASC LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED`;
+const QUEUE_ONLY = `SELECT ${Q.columns} FROM sessions
+  WHERE id = ANY($2::uuid[]) AND line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL
+  ORDER BY priority DESC NULLS LAST, queued_at ASC FOR NO KEY UPDATE SKIP LOCKED`;
+
+export interface StaffRow {
+  id: string;
+  role: string;
+  open: number;
+  maxSessions: number | null;
+  lastAssignedAt: Date | null;
+}
 
 export const routingRepository = {
   /**
    * Online, unblocked operators who serve the line (or, for a group-assigned session, its group),
-   * under capacity, with their open-session counts.
+   * with their open-session counts and own capacity (null: the queue's).
    */
-  async candidates(
-    db: Db,
-    lineId: string,
-    groupId: string | null,
-    defaultCapacity: number,
-    exclude: string[],
-  ): Promise<Candidate[]> {
-    const staff = groupId
-      ? sql`SELECT gm.user_id FROM group_members gm WHERE gm.group_id = ${groupId}`
-      : sql`SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = ${lineId}
-            UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id WHERE lg.line_id = ${lineId}`;
-    const rows = await queryRows<{
+  async staff(db: Db, lineId: string, groupId: string | null): Promise<StaffRow[]> {
+    const rows = await hot(db)<{
       id: string;
       role: string;
       open: number;
-      capacity: number;
+      max_sessions: number | null;
       last_assigned_at: string | Date | null;
-    }>(
-      db,
-      sql`SELECT u.id, u.role, COALESCE(u.max_sessions, ${defaultCapacity})::int AS capacity, u.last_assigned_at,
-            (SELECT count(*) FROM sessions s WHERE s.operator_id = u.id AND s.state = 'AssignedToOperator')::int AS open
-          FROM users u
-          WHERE u.id IN (${staff}) AND u.status = 'online' AND NOT u.blocked AND u.deleted_at IS NULL
-            AND u.role IN ('operator', 'supervisor', 'admin')`,
-    );
-    return rows
-      .filter((r) => r.open < r.capacity && !exclude.includes(r.id))
-      .map((r) => ({
-        id: r.id,
-        role: r.role,
-        open: r.open,
-        capacity: r.capacity,
-        lastAssignedAt: r.last_assigned_at ? new Date(r.last_assigned_at) : null,
-      }));
+    }>(groupId ? STAFF_OF_GROUP : STAFF_OF_LINE, [groupId ?? lineId]);
+    return rows.map((r) => ({
+      id: r.id,
+      role: r.role,
+      open: r.open,
+      maxSessions: r.max_sessions,
+      lastAssignedAt: r.last_assigned_at ? new Date(r.last_assigned_at) : null,
+    }));
   },
 
   /** Locks an operator's row (serialises capacity checks per operator) and returns their load. */
@@ -77,46 +101,19 @@ export const routingRepository = {
     limit: number,
     opts: { only?: string[]; skip?: Set<string> } = {},
   ): Promise<SessionRow[]> {
-    return (
-      db
-        .select()
-        .from(sessions)
-        .where(
-          and(
-            eq(sessions.lineId, lineId),
-            eq(sessions.state, 'Waiting'),
-            isNull(sessions.deletedAt),
-            opts.only ? inArray(sessions.id, opts.only) : undefined,
-            opts.skip?.size ? notInArray(sessions.id, [...opts.skip]) : undefined,
-          ),
-        )
-        // Exactly the order of sessions_waiting_idx (DESC alone would mean NULLS FIRST: a full sort).
-        .orderBy(sql`${sessions.priority} DESC NULLS LAST`, asc(sessions.queuedAt))
-        .limit(limit)
-        .for('no key update', { skipLocked: true })
-    );
+    const rows = opts.only
+      ? await hot(db)(QUEUE_ONLY, [lineId, opts.only])
+      : await hot(db)(QUEUE_HEAD, [lineId, limit, [...(opts.skip ?? [])]]);
+    return rows.map(Q.map);
   },
 
   /**
    * Locks, in id order, the online operators who may take sessions of a line: its staff, and the
-   * members of the given groups. Loads are counted after this, so they are exact while the locks last.
+   * members of the groups its Waiting sessions are for. Loads are counted after this, so they are
+   * exact while the locks last. Nothing is locked when the line has no Waiting session.
    */
-  async lockStaff(db: Db, lineId: string, groupIds: string[]): Promise<void> {
-    const groups: SQL = groupIds.length
-      ? sql` UNION SELECT gm.user_id FROM group_members gm WHERE gm.group_id IN (${sql.join(
-          groupIds.map((g) => sql`${g}`),
-          sql`, `,
-        )})`
-      : sql``;
-    await queryRows(
-      db,
-      sql`SELECT id FROM users
-          WHERE id IN (SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = ${lineId}
-                       UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id
-                       WHERE lg.line_id = ${lineId}${groups})
-            AND status = 'online' AND NOT blocked AND deleted_at IS NULL
-          ORDER BY id FOR NO KEY UPDATE`,
-    );
+  async lockStaff(db: Db, lineId: string): Promise<void> {
+    await hot(db)(LOCK_STAFF, [lineId]);
   },
 
   async linesWithWaiting(db: Db): Promise<string[]> {
@@ -156,9 +153,14 @@ export const routingRepository = {
     at: Date,
     rotation: string | null,
   ): Promise<void> {
+    const writes: Promise<unknown>[] = [];
     if (operatorIds.length)
-      await db.update(users).set({ lastAssignedAt: at }).where(inArray(users.id, operatorIds));
-    if (rotation) await db.update(lines).set({ lastRoutedOperatorId: rotation }).where(eq(lines.id, lineId));
+      writes.push(
+        hot(db)('UPDATE users SET last_assigned_at = $2 WHERE id = ANY($1::uuid[])', [operatorIds, at]),
+      );
+    if (rotation)
+      writes.push(hot(db)('UPDATE lines SET last_routed_operator_id = $2 WHERE id = $1', [lineId, rotation]));
+    await Promise.all(writes);
   },
 
   /** Reservations whose operator did not accept within the line's accept timeout. */

@@ -1,0 +1,1 @@
+CREATE INDEX "sessions_waiting_group_idx" ON "sessions" USING btree ("line_id","operator_group_id") WHERE "sessions"."state" = 'Waiting' AND "sessions"."operator_group_id" IS NOT NULL;
