@@ -558,6 +558,12 @@ async function runLoad(
     log(`warm-up: ${cfg.warmup} sessions at ${cfg.rate}/s (not counted)…`);
     const hold: HoldProfile = { meanS: cfg.hold.meanS, surge: null };
     await arrive(ctx, { n: cfg.warmup, prefix: 'warmup', hold, rng });
+    // Statistics, as autovacuum keeps them on a live system — taken while the warm-up's sessions
+    // are open, as a live system's are. Without them every table looks empty, and the generic plans
+    // that prepared statements settle on after five runs pick indexes at random (a client by id
+    // through the (channel, external id) index; operators' loads through the open-sessions index,
+    // reading every open session per operator).
+    await raw`ANALYZE`;
     await until(() => tracker.closed === tracker.opened, 30_000);
   }
   const routingErrorsBefore = errors.count;
