@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ActorRef } from '../../db/schema.ts';
 import { sessions } from '../../db/schema.ts';
 import type { Tx } from '../../db/unit-of-work.ts';
@@ -175,27 +176,76 @@ export class SessionService {
         `"${account}" is not a valid ${kind} for a ${channel.type} channel`,
         { field: 'account' },
       );
+    const assignSelf = caller.role !== 'admin';
     const result = await this.deps.uow.run(async (tx) => {
-      const known =
-        kind !== 'externalId' && (await clientRepository.byAccount(tx.db, channel.id, kind, value));
-      const { client, created } = known
-        ? { client: known, created: false }
-        : await clientRepository.findOrInsert(tx.db, {
-            channelId: channel.id,
-            externalId: value,
-            ...(kind !== 'externalId' && { [kind]: value }),
-          });
-      const assignSelf = caller.role !== 'admin';
-      return this.openForClient(tx, {
+      const { client, created } = await clientRepository.findOrInsertByAccount(
+        tx.db,
+        channel.id,
+        kind,
+        value,
+      );
+      const open = {
         channel,
         client,
-        newClient: created,
         actor: actorOf(caller),
-        state: assignSelf ? 'AssignedToOperator' : 'Waiting',
+        state: assignSelf ? ('AssignedToOperator' as const) : ('Waiting' as const),
         operatorId: assignSelf ? caller.id : null,
-      });
+      };
+      // A client created just now has no sessions: its first one cannot conflict, so its insert
+      // goes out with COMMIT instead of costing a round trip of its own.
+      if (created) return { session: this.#openFirst(tx, open), created: true };
+      return this.openForClient(tx, open);
     });
-    return { session: sessionView(result.session), created: result.created };
+    return { session: sessionView(await result.session), created: result.created };
+  }
+
+  /** A new client's first session, written with the transaction's COMMIT (tx.defer). */
+  #openFirst(
+    tx: Tx,
+    args: {
+      channel: ChannelRow;
+      client: ClientRow;
+      actor: ActorRef;
+      state: SessionState;
+      operatorId: string | null;
+    },
+  ): Promise<SessionRow> {
+    const { channel, client, state, operatorId } = args;
+    const id = randomUUID();
+    const now = this.deps.clock.now();
+    const row = sessionRepository
+      .insertOpen(
+        tx.db,
+        {
+          id,
+          lineId: channel.lineId,
+          channelId: channel.id,
+          clientId: client.id,
+          clientIds: [client.id],
+          state,
+          operatorId,
+          operatorAssignedAt: operatorId ? now : null,
+          acceptedAt: operatorId ? now : null,
+          firstAssignedAt: operatorId ? now : null,
+          queuedAt: state === 'Waiting' ? now : null,
+          startedAt: now,
+        },
+        { event: 'open', fromState: null, actor: args.actor, details: { previousSessionId: null } },
+      )
+      .then((inserted) => {
+        if (!inserted)
+          throw new Conflict('SESSION_OPEN_CONFLICT', 'the open session changed concurrently; retry');
+        return inserted;
+      });
+    tx.defer(row);
+    tx.emit('session.created', id, {
+      sessionId: id,
+      lineId: channel.lineId,
+      channelId: channel.id,
+      clientId: client.id,
+      state,
+    });
+    return row;
   }
 
   async assign(id: string, target: AssignTarget, caller: Caller): Promise<SessionView> {
@@ -223,34 +273,55 @@ export class SessionService {
 
   /** Applies one state-machine event under a row lock, recording history and a domain event. */
   async apply(id: string, event: SessionEvent, caller: Caller | null, action: Action, target?: AssignTarget) {
-    const row = await this.deps.uow.run(async (tx) => {
+    const written = await this.deps.uow.run(async (tx) => {
       const session = caller
         ? await this.visible(id, caller, tx.db, true)
         : await sessionRepository.byId(tx.db, id, { forUpdate: true });
       if (!session) throw new NotFound('Session', id);
       if (caller) this.#authorize(caller, session, action, target);
-      return this.applyLocked(tx, session, event, caller ? actorOf(caller) : { type: 'system', id: null });
+      const facts = isSpamEvent(event) ? await this.#spamFacts(tx, session) : NO_SPAM_FACTS;
+      // The write goes out with COMMIT; its row is read once the transaction is done.
+      const row = this.#transition(tx, session, event, caller ? actorOf(caller) : SYSTEM_ACTOR, facts);
+      tx.defer(row);
+      return { row };
     });
-    return sessionView(row);
+    return sessionView(await written.row);
   }
 
-  /** The transition itself, for callers that already hold the session's row lock. */
+  /**
+   * The transition itself, for callers that already hold the session's row lock. Except for the
+   * spam events (which read the channel and the chain first), its domain event is emitted before
+   * this returns, so the returned write may be left in flight with tx.defer.
+   */
   async applyLocked(tx: Tx, session: SessionRow, event: SessionEvent, actor: ActorRef): Promise<SessionRow> {
-    // Only the spam rules read the channel type and the chain: skip those reads for other events.
-    const spam = event.type === 'markAsSpam' || event.type === 'unmarkAsSpam';
-    const channel = spam ? await channelRepository.byId(tx.db, session.channelId) : undefined;
-    const last = spam
-      ? await sessionRepository.lastOfChain(tx.db, session.clientId, session.channelId)
-      : undefined;
+    const facts = isSpamEvent(event) ? await this.#spamFacts(tx, session) : NO_SPAM_FACTS;
+    return this.#transition(tx, session, event, actor, facts);
+  }
+
+  /** What only the spam rules read: the channel type and whether this is the chain's last session. */
+  async #spamFacts(tx: Tx, session: SessionRow): Promise<SpamFacts> {
+    const [channel, last] = await Promise.all([
+      channelRepository.byId(tx.db, session.channelId),
+      sessionRepository.lastOfChain(tx.db, session.clientId, session.channelId),
+    ]);
+    return { channelType: (channel?.type ?? 'api') as ChannelType, isLastInChain: last?.id === session.id };
+  }
+
+  /** Emits the domain event synchronously, then returns the write. */
+  #transition(
+    tx: Tx,
+    session: SessionRow,
+    event: SessionEvent,
+    actor: ActorRef,
+    facts: SpamFacts,
+  ): Promise<SessionRow> {
     const result = transition(session as SessionRow & { state: SessionState }, event, {
-      channelType: (channel?.type ?? 'api') as ChannelType,
-      isLastInChain: last?.id === session.id,
+      ...facts,
       now: this.deps.clock.now(),
     });
-    if (result instanceof InvalidTransition) throw result;
-    if (!result.changed) return session;
-    // The event is known before the write (the row is locked: it becomes exactly session + patch),
-    // so a caller may leave the write in flight (tx.defer) and still have it published on commit.
+    if (result instanceof InvalidTransition) return Promise.reject(result);
+    if (!result.changed) return Promise.resolve(session);
+    // The event is known before the write (the row is locked: it becomes exactly session + patch).
     const next = { ...session, ...result.patch };
     tx.emit('session.transitioned', session.id, {
       sessionId: session.id,
@@ -292,6 +363,14 @@ export class SessionService {
     }
   }
 }
+
+interface SpamFacts {
+  channelType: ChannelType;
+  isLastInChain: boolean;
+}
+const NO_SPAM_FACTS: SpamFacts = { channelType: 'api', isLastInChain: false };
+const SYSTEM_ACTOR: ActorRef = { type: 'system', id: null };
+const isSpamEvent = (e: SessionEvent) => e.type === 'markAsSpam' || e.type === 'unmarkAsSpam';
 
 function eventDetails(event: SessionEvent): Record<string, unknown> {
   const { type: _type, ...rest } = event;
