@@ -246,6 +246,9 @@ export class Router {
         this.#again.delete(lineId);
         const skip = new Set<string>();
         for (let n = 0; n < MAX_PASSES; n++) {
+          // Most drains follow a close while nothing waits: a read first, not a transaction that
+          // locks the line. A session queued after this read triggers a drain of its own.
+          if (n === 0 && !(await routingRepository.hasWaiting(this.deps.db, lineId, skip))) break;
           const { outcomes, more } = await this.#pass(lineId, PASS_SIZE, { skip });
           for (const [id, outcome] of outcomes) if (outcome !== 'assigned') skip.add(id);
           if (!more) break;

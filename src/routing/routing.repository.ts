@@ -39,6 +39,8 @@ const Q = rowShape<SessionRow>(sessions);
 const QUEUE_HEAD = `SELECT ${Q.columns} FROM sessions
   WHERE line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL AND NOT (id = ANY($3::uuid[]))
   ORDER BY priority DESC NULLS LAST, queued_at ASC LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED`;
+const HAS_WAITING = `SELECT EXISTS (SELECT 1 FROM sessions WHERE line_id = $1 AND state = 'Waiting'
+  AND deleted_at IS NULL AND NOT (id = ANY($2::uuid[]))) AS found`;
 const QUEUE_ONLY = `SELECT ${Q.columns} FROM sessions
   WHERE id = ANY($2::uuid[]) AND line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL
   ORDER BY priority DESC NULLS LAST, queued_at ASC FOR NO KEY UPDATE SKIP LOCKED`;
@@ -114,6 +116,15 @@ export const routingRepository = {
    */
   async lockStaff(db: Db, lineId: string): Promise<void> {
     await hot(db)(LOCK_STAFF, [lineId]);
+  },
+
+  /**
+   * Whether a line's queue holds a session routable now (not left out by `skip`): read without a
+   * lock or a transaction, so a drain with nothing to route costs one cheap statement.
+   */
+  async hasWaiting(db: Db, lineId: string, skip: Set<string>): Promise<boolean> {
+    const [row] = await hot(db)<{ found: boolean }>(HAS_WAITING, [lineId, [...skip]]);
+    return row?.found === true;
   },
 
   async linesWithWaiting(db: Db): Promise<string[]> {
