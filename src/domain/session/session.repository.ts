@@ -9,7 +9,6 @@ export type SessionHistoryRow = typeof sessionHistory.$inferSelect;
 
 const S = rowShape<SessionRow>(sessions);
 const sessionWriter = new RowWriter<SessionRow>(sessions);
-const historyWriter = new RowWriter<SessionHistoryRow>(sessionHistory);
 const OPEN_IN = OPEN_SESSION_STATES.map((s) => `'${s}'`).join(', ');
 const BY_ID = `SELECT ${S.columns} FROM sessions WHERE id = $1`;
 const BY_ID_LOCKED = `${BY_ID} FOR NO KEY UPDATE`;
@@ -17,13 +16,11 @@ const OPEN_FOR = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND cha
 // Matches sessions_chain_idx (its DESC columns sort NULLS LAST).
 const LAST_OF_CHAIN = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2
   ORDER BY started_at DESC NULLS LAST, created_at DESC NULLS LAST LIMIT 1`;
-const HISTORY_KEYS = ['sessionId', 'event', 'fromState', 'toState', 'actor', 'details'];
 
+/** A session_history entry written with a change of the row (its to_state is the new state). */
 export interface HistoryEntry {
-  sessionId: string;
   event: string;
   fromState: string | null;
-  toState: string;
   actor: ActorRef;
   details?: Record<string, unknown>;
 }
@@ -58,7 +55,7 @@ export const sessionRepository = {
   async insertOpen(
     db: Db,
     values: typeof sessions.$inferInsert,
-    history: Omit<HistoryEntry, 'sessionId' | 'toState'>,
+    history: HistoryEntry,
   ): Promise<SessionRow | undefined> {
     const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
     const n = keys.length;
@@ -97,7 +94,7 @@ export const sessionRepository = {
     db: Db,
     id: string,
     patch: Partial<typeof sessions.$inferInsert>,
-    history: Omit<HistoryEntry, 'sessionId' | 'toState'>,
+    history: HistoryEntry,
   ): Promise<SessionRow> {
     const values = { ...patch, updatedAt: new Date() } as Partial<SessionRow>;
     const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
@@ -117,10 +114,6 @@ export const sessionRepository = {
       ],
     );
     return S.map(row!);
-  },
-
-  async insertHistory(db: Db, values: HistoryEntry): Promise<void> {
-    await hot(db)(historyWriter.insert(HISTORY_KEYS), historyWriter.params(values, HISTORY_KEYS));
   },
 
   async history(db: Db, sessionId: string): Promise<SessionHistoryRow[]> {
