@@ -58,6 +58,13 @@ export const users = pgTable(
     maxSessions: integer('max_sessions'),
     /** When routing last gave this operator a session (ties of the fewest-sessions rule). */
     lastAssignedAt: ts('last_assigned_at'),
+    /**
+     * Sessions AssignedToOperator to this operator now: kept by the sessions_operator_load trigger
+     * on every change of a session's state or operator (migration 0007), so routing reads a load
+     * from the row it locks instead of counting sessions (a count whose cost grows with the dead
+     * row versions of every session the operator ever held, until vacuum).
+     */
+    openSessions: integer('open_sessions').notNull().default(0),
     /** Live realtime connections, and when the last one closed (offline after a grace period). */
     connections: integer('connections').notNull().default(0),
     /** The operator's newest workspace connection: a second login closes the others (chatUserExists). */

@@ -16,8 +16,7 @@ const LINE_STAFF = `SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = 
 const queued = (line: string) =>
   `EXISTS (SELECT 1 FROM sessions q WHERE q.line_id = ${line} AND q.state = 'Waiting' AND q.deleted_at IS NULL)`;
 const staffOf = (staff: string, guard: string) =>
-  `SELECT u.id, u.role, u.max_sessions, u.last_assigned_at,
-    (SELECT count(*) FROM sessions s WHERE s.operator_id = u.id AND s.state = 'AssignedToOperator')::int AS open
+  `SELECT u.id, u.role, u.max_sessions, u.last_assigned_at, u.open_sessions AS open
   FROM users u
   WHERE u.id IN (${staff}) AND u.status = 'online' AND NOT u.blocked AND u.deleted_at IS NULL
     AND u.role IN ('operator', 'supervisor', 'admin')${guard}`;
@@ -75,21 +74,23 @@ export const routingRepository = {
     }));
   },
 
-  /** Locks an operator's row (serialises capacity checks per operator) and returns their load. */
+  /**
+   * Locks an operator's row (serialises capacity checks per operator) and returns their load: the
+   * row a lock returns is the newest committed one, so its counter is exact while the lock lasts.
+   */
   async lockOperator(db: Db, id: string, defaultCapacity: number) {
-    // Lock first, count after: a count in the locking statement would read the snapshot taken before
-    // waiting for the lock, missing the assignment the previous holder just committed.
-    const [user] = await queryRows<{ role: string; status: string; blocked: boolean; capacity: number }>(
-      db,
-      sql`SELECT role, status, blocked, COALESCE(max_sessions, ${defaultCapacity})::int AS capacity
-          FROM users WHERE id = ${id} AND deleted_at IS NULL FOR NO KEY UPDATE`,
+    const [user] = await hot(db)<{
+      role: string;
+      status: string;
+      blocked: boolean;
+      capacity: number;
+      open: number;
+    }>(
+      `SELECT role, status, blocked, COALESCE(max_sessions, $2)::int AS capacity, open_sessions AS open
+       FROM users WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`,
+      [id, defaultCapacity],
     );
-    if (!user) return undefined;
-    const [load] = await queryRows<{ open: number }>(
-      db,
-      sql`SELECT count(*)::int AS open FROM sessions WHERE operator_id = ${id} AND state = 'AssignedToOperator'`,
-    );
-    return { ...user, open: load?.open ?? 0 };
+    return user;
   },
 
   /**

@@ -27,6 +27,18 @@ async function openCounts(ctx: TestContext, ids: string[]): Promise<Map<string, 
   return new Map(ids.map((id) => [id, rows.find((r) => r.operator_id === id)?.n ?? 0]));
 }
 
+/** The loads routing reads: users.open_sessions, kept by a trigger on sessions. */
+async function keptLoads(ctx: TestContext, ids: string[]): Promise<Map<string, number>> {
+  const rows = await queryRows<{ id: string; n: number }>(
+    ctx.db,
+    sql`SELECT id, open_sessions AS n FROM users WHERE id IN (${sql.join(
+      ids.map((id) => sql`${id}`),
+      sql`, `,
+    )})`,
+  );
+  return new Map(ids.map((id) => [id, rows.find((r) => r.id === id)?.n ?? -1]));
+}
+
 async function staff(ctx: TestContext, n: number, capacity: number) {
   const ops = [];
   for (let i = 0; i < n; i++) ops.push(await createUser(ctx, 'operator'));
@@ -94,6 +106,7 @@ describeEachDatabase('routing fairness', (ctx) => {
     }
     assert.equal(worstChoice, 0, 'every session went to an operator with the fewest open sessions');
     assert.deepEqual(await openCounts(ctx(), ids), counts, 'the database agrees with the simulation');
+    assert.deepEqual(await keptLoads(ctx(), ids), counts, 'the kept loads agree with the sessions');
     assert.ok([...counts.values()].every((n) => n <= capacity));
     console.log(
       `fairness: worst choice gap ${worstChoice}, widest spread among operators under capacity ${worstSpread}`,
@@ -152,5 +165,13 @@ describeEachDatabase('two nodes routing at once', (ctx) => {
       sql`SELECT session_id FROM session_history WHERE event = 'assignOperator' GROUP BY session_id HAVING count(*) > 1`,
     );
     assert.deepEqual([...doubles], [], 'no session was assigned twice');
+    assert.deepEqual(
+      await keptLoads(
+        ctx(),
+        ops.map((o) => o.id),
+      ),
+      counts,
+      'the kept loads agree with the sessions',
+    );
   });
 });

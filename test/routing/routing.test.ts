@@ -287,6 +287,21 @@ describeEachDatabase('routing', (ctx) => {
       sql`SELECT previous_operator_id FROM sessions WHERE id = ${s.id}`,
     );
     assert.equal(row!.previous_operator_id, from.id);
+    // The loads routing reads move with the session (users.open_sessions, kept by a trigger).
+    const loads = await queryRows<{ id: string; open_sessions: number }>(
+      ctx().db,
+      sql`SELECT id, open_sessions FROM users WHERE id IN (${from.id}, ${to.id})`,
+    );
+    assert.deepEqual(Object.fromEntries(loads.map((l) => [l.id, l.open_sessions])), {
+      [from.id]: 0,
+      [to.id]: 1,
+    });
+    await ctx().request('POST', `/api/v1/sessions/${s.id}/close`, { token: to.token });
+    const after = await queryRows<{ n: number }>(
+      ctx().db,
+      sql`SELECT open_sessions AS n FROM users WHERE id = ${to.id}`,
+    );
+    assert.equal(after[0]!.n, 0, 'a closed session leaves its operator');
   });
 
   it('counts unread chats and messages and clears them on read', async () => {
