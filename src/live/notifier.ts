@@ -28,6 +28,7 @@ type Handler<N extends DomainEventName> = (
 
 export class LiveNotifier {
   readonly #offs: (() => void)[] = [];
+  readonly #staffReads = new Map<string, Promise<string[]>>();
 
   constructor(
     private readonly deps: Deps,
@@ -96,8 +97,21 @@ export class LiveNotifier {
         status: 'Waiting',
       },
     };
-    await this.#to(await liveRepository.lineStaff(this.deps.db, p.lineId), event);
+    await this.#to(await this.#lineStaff(p.lineId), event);
     await this.#publish(channels.line(p.lineId), event);
+  }
+
+  /**
+   * A line's staff. A pass that finds the line full tells every queued session at once: the events
+   * of that burst share one read (a read in flight is reused, never a finished one).
+   */
+  #lineStaff(lineId: string): Promise<string[]> {
+    let staff = this.#staffReads.get(lineId);
+    if (!staff) {
+      staff = liveRepository.lineStaff(this.deps.db, lineId).finally(() => this.#staffReads.delete(lineId));
+      this.#staffReads.set(lineId, staff);
+    }
+    return staff;
   }
 
   async #transitioned(p: DomainEventMap['session.transitioned']): Promise<void> {

@@ -57,6 +57,8 @@ export interface ConnectionInfo {
 const PING = new Shared(PING_FRAME);
 
 export class Gateway implements GatewayCore, SocketSink {
+  /** JSON of published objects (they are not changed once published). */
+  readonly #encoded = new WeakMap<object, string>();
   readonly opts: ResolvedOptions;
   readonly outbox: Outbox;
   readonly hub: ChannelHub;
@@ -105,11 +107,25 @@ export class Gateway implements GatewayCore, SocketSink {
     } else this.wss.handleUpgrade(req, socket, head, this.accept);
   }
 
-  /** Publishes to a channel's stream; subscribers on every node receive it. `data` is JSON-encoded once. */
+  /**
+   * Publishes to a channel's stream; subscribers on every node receive it. `data` is JSON-encoded
+   * once, also across channels: it must not change after it is published.
+   */
   async publish(channel: string, data: unknown): Promise<StreamPosition> {
-    const json = JSON.stringify(data) as string | undefined;
+    const json = this.#json(data);
     if (json === undefined) throw new TypeError('publication data must be JSON');
     return this.opts.broker.publish(channel, json, this.opts.historyOf(channel));
+  }
+
+  /** One encoding per data object: an event published to many channels is serialised once. */
+  #json(data: unknown): string | undefined {
+    if (typeof data !== 'object' || data === null) return JSON.stringify(data);
+    let json = this.#encoded.get(data);
+    if (json === undefined) {
+      json = JSON.stringify(data);
+      if (json !== undefined) this.#encoded.set(data, json);
+    }
+    return json;
   }
 
   /** Registers an RPC method; its result is the reply's `data`. Throw a ProtocolError for an error reply. */
