@@ -26,7 +26,7 @@ export type RouteOutcome = 'assigned' | 'offered' | 'waiting' | 'closedHours' | 
 
 const SYSTEM: ActorRef = { type: 'system', id: null };
 /** Sessions routed per transaction when a line's queue is drained, and passes per drain at most. */
-const PASS_SIZE = 10;
+const PASS_SIZE = 30;
 const MAX_PASSES = 100;
 
 export interface RouterOptions {
@@ -169,7 +169,12 @@ export class Router {
         } else if (picked.length > 0) outcome = await this.#offer(tx, session, picked, now);
         else outcome = await this.#nobody(tx, session, now);
         outcomes.set(session.id, outcome);
-        if (outcome === 'waiting' && !session.operatorGroupId) break;
+        if (outcome === 'waiting' && !session.operatorGroupId) {
+          // Nobody of the whole line has room: every session queued behind finds nobody too, and
+          // is told so now rather than when it reaches the head.
+          if ((await staff.candidates(null)).length === 0) await this.#nobodyForAll(tx, line.id, now);
+          break;
+        }
       }
       tx.defer(
         routingRepository.noteAssignments(
@@ -216,6 +221,12 @@ export class Router {
       tx.emit('session.operatorNotFound', session.id, { sessionId: session.id, lineId: session.lineId });
     }
     return 'waiting';
+  }
+
+  /** operatorNotFound for every session of the line's queue not told yet (group sessions aside). */
+  async #nobodyForAll(tx: Tx, lineId: string, now: Date): Promise<void> {
+    for (const id of await routingRepository.markLineNobody(tx.db, lineId, now))
+      tx.emit('session.operatorNotFound', id, { sessionId: id, lineId });
   }
 
   async #offer(tx: Tx, session: SessionRow, operatorIds: string[], now: Date): Promise<RouteOutcome> {

@@ -150,6 +150,23 @@ export const routingRepository = {
     await db.update(sessions).set({ offeredTo: operatorIds, offeredAt: at }).where(eq(sessions.id, id));
   },
 
+  /**
+   * Marks the line's Waiting sessions that have not been told "nobody" since they (re)entered the
+   * queue — group sessions aside, and skipping rows another transaction holds — and returns them.
+   */
+  async markLineNobody(db: Db, lineId: string, at: Date): Promise<string[]> {
+    const rows = await hot(db)<{ id: string }>(
+      `UPDATE sessions SET offered_to = '{}', offered_at = $2
+       WHERE id IN (SELECT id FROM sessions
+                    WHERE line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL AND operator_group_id IS NULL
+                      AND (offered_at IS NULL OR cardinality(offered_to) > 0)
+                    FOR NO KEY UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [lineId, at],
+    );
+    return rows.map((r) => r.id);
+  },
+
   async addDeclined(db: Db, id: string, operatorId: string): Promise<void> {
     await db
       .update(sessions)

@@ -72,6 +72,19 @@ describeEachDatabase('routing', (ctx) => {
     assert.equal((await session(ctx(), s.id)).operatorId, ops[1]!.id);
   });
 
+  it('tells every session queued behind a full line that nobody is available, once each', async () => {
+    const { channel, line } = await team(ctx(), 1, { maxSessionsPerOperator: 1 });
+    assert.equal(await route(ctx(), (await openSession(ctx(), channel.id)).id), 'assigned');
+    const seen: string[] = [];
+    const off = ctx().services.deps.bus.on('session.operatorNotFound', (e) => seen.push(e.payload.sessionId));
+    const queued = [];
+    for (let i = 0; i < 3; i++) queued.push((await openSession(ctx(), channel.id)).id);
+    await ctx().platform.router.drainLine(line.id);
+    await ctx().platform.router.drainLine(line.id);
+    off();
+    assert.deepEqual([...seen].sort(), [...queued].sort());
+  });
+
   it('never exceeds an operator’s capacity (queue default or their own)', async () => {
     const { ops, channel } = await team(ctx(), 2, { maxSessionsPerOperator: 2 });
     await online(ctx(), ops[1]!, 1);
