@@ -45,6 +45,8 @@ export class Router {
   readonly #draining = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
   readonly #autoReplied = new Set<string>();
+  /** Lines this node queued a session in since their last drain round began. */
+  readonly #queued = new Set<string>();
 
   constructor(
     private readonly deps: Deps,
@@ -59,7 +61,10 @@ export class Router {
       bus.on('session.created', (e) => {
         // Through the line's drain, one pass at a time: in queue order, and never two routers of this
         // node racing for the same operators.
-        if (e.payload.state === 'Waiting') void this.#guard(this.drainLine(e.payload.lineId));
+        if (e.payload.state === 'Waiting') {
+          this.#queued.add(e.payload.lineId);
+          void this.#guard(this.drainLine(e.payload.lineId));
+        }
       }),
       bus.on('session.transitioned', (e) => {
         const p = e.payload;
@@ -258,8 +263,14 @@ export class Router {
         const skip = new Set<string>();
         for (let n = 0; n < MAX_PASSES; n++) {
           // Most drains follow a close while nothing waits: a read first, not a transaction that
-          // locks the line. A session queued after this read triggers a drain of its own.
-          if (n === 0 && !(await routingRepository.hasWaiting(this.deps.db, lineId, skip))) break;
+          // locks the line — unless this node just queued a session there. A session queued after
+          // the read triggers a drain of its own.
+          if (
+            n === 0 &&
+            !this.#queued.delete(lineId) &&
+            !(await routingRepository.hasWaiting(this.deps.db, lineId, skip))
+          )
+            break;
           const { outcomes, more } = await this.#pass(lineId, PASS_SIZE, { skip });
           for (const [id, outcome] of outcomes) if (outcome !== 'assigned') skip.add(id);
           if (!more) break;
