@@ -22,6 +22,11 @@ import { isOpenAt, queueOf } from './queue-settings.ts';
 import { routingRepository } from './routing.repository.ts';
 import type { Candidate, RoutingContext, RuleRegistry } from './rule.ts';
 
+interface PassResult {
+  outcomes: Map<string, RouteOutcome>;
+  more: boolean;
+}
+
 export type RouteOutcome = 'assigned' | 'offered' | 'waiting' | 'closedHours' | 'skipped';
 
 const SYSTEM: ActorRef = { type: 'system', id: null };
@@ -115,7 +120,8 @@ export class Router {
     lineId: string,
     limit: number,
     opts: { only?: string[]; skip?: Set<string> } = {},
-  ): Promise<{ outcomes: Map<string, RouteOutcome>; more: boolean }> {
+    onDecided?: (result: PassResult) => void,
+  ): Promise<PassResult> {
     const outcomes = new Map<string, RouteOutcome>();
     let autoReply: string | null = null;
     const more = await this.deps.uow.run(async (tx): Promise<boolean> => {
@@ -190,7 +196,9 @@ export class Router {
           queue.routingRule === 'roundRobin' && lastRouted !== line.lastRoutedOperatorId ? lastRouted : null,
         ),
       );
-      return waiting.length === limit && outcomes.size === waiting.length;
+      const more = waiting.length === limit && outcomes.size === waiting.length;
+      onDecided?.({ outcomes, more });
+      return more;
     });
     if (autoReply) {
       for (const [sessionId, outcome] of outcomes) {
@@ -261,6 +269,7 @@ export class Router {
       do {
         this.#again.delete(lineId);
         const skip = new Set<string>();
+        const inflight: Promise<PassResult>[] = [];
         for (let n = 0; n < MAX_PASSES; n++) {
           // Most drains follow a close while nothing waits: a read first, not a transaction that
           // locks the line — unless this node just queued a session there. A session queued after
@@ -271,10 +280,19 @@ export class Router {
             !(await routingRepository.hasWaiting(this.deps.db, lineId, skip))
           )
             break;
-          const { outcomes, more } = await this.#pass(lineId, PASS_SIZE, { skip });
+          // The next pass starts as soon as this one has decided, before its COMMIT: its line lock
+          // waits in the database for that COMMIT, and the round trips in between are saved.
+          let decided!: (result: PassResult) => void;
+          const decision = new Promise<PassResult>((resolve) => {
+            decided = resolve;
+          });
+          const pass = this.#pass(lineId, PASS_SIZE, { skip }, decided);
+          inflight.push(pass);
+          const { outcomes, more } = await Promise.race([decision, pass]);
           for (const [id, outcome] of outcomes) if (outcome !== 'assigned') skip.add(id);
           if (!more) break;
         }
+        await Promise.all(inflight.splice(0));
       } while (this.#again.has(lineId));
     })().finally(() => this.#draining.delete(lineId));
     this.#draining.set(lineId, pass);
