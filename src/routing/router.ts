@@ -6,10 +6,14 @@
  *
  * Correctness under concurrency, on one database shared by any number of nodes:
  * - a session is routed under its row lock taken with SKIP LOCKED (one router at a time per session);
- * - an operator's capacity is checked under their user-row lock (no operator exceeds capacity);
+ * - an operator's capacity is checked under their user-row lock, against the load kept on that row
+ *   (users.open_sessions, maintained by a trigger with every session change): no operator exceeds
+ *   capacity, and a pass's loads stay exact while it holds the locks;
  * - the assignment itself goes through the session state machine (no session has two operators).
  * Locks are always taken line, then sessions (skipping held ones), then operators in id order, and
- * every other path takes a session before an operator, so routers cannot deadlock each other.
+ * every other path takes a session before an operator (the trigger locks the operator after the
+ * session), so routers cannot deadlock each other. The one later session lock — telling a full
+ * line's queue that nobody is available — skips held rows and never waits.
  */
 import type { ActorRef } from '../db/schema.ts';
 import type { Tx } from '../db/unit-of-work.ts';
