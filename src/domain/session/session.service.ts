@@ -16,7 +16,7 @@ import { compileSearch, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
 import { userRepository } from '../user/user.repository.ts';
 import type { Caller } from '../user/user.ts';
-import { type SessionRow, sessionRepository } from './session.repository.ts';
+import { type HistoryEntry, type SessionRow, sessionRepository } from './session.repository.ts';
 import { isOpen, type SessionState } from './session.ts';
 import { historyView, type SessionView, sessionSearch, sessionView } from './session.view.ts';
 import { InvalidTransition, type SessionEvent, transition } from './session-machine.ts';
@@ -99,40 +99,20 @@ export class SessionService {
       actor: ActorRef;
       state?: SessionState;
       operatorId?: string | null;
-      /** The client was created by this transaction: it has no sessions yet. */
-      newClient?: boolean;
     },
   ): Promise<{ session: SessionRow; created: boolean }> {
     const { channel, client } = args;
     // The newest session of the chain is the open one when there is one (a new session opens only
-    // when none is); otherwise the new one follows it. A client created just now has no chain.
-    const previous = args.newClient
-      ? undefined
-      : await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
+    // when none is); otherwise the new one follows it.
+    const previous = await sessionRepository.lastOfChain(tx.db, client.id, channel.id);
     if (previous && isOpen(previous.state as SessionState)) return { session: previous, created: false };
     const now = this.deps.clock.now();
     // A line with a bot gives new sessions to the bot first.
     const botId = args.state ? null : ((await lineRepository.byId(tx.db, channel.lineId))?.botId ?? null);
     const state = args.state ?? (botId ? 'AssignedToBot' : 'Waiting');
-    const previousSessionId = previous?.id ?? null;
     const inserted = await sessionRepository.insertOpen(
       tx.db,
-      {
-        lineId: channel.lineId,
-        channelId: channel.id,
-        clientId: client.id,
-        clientIds: [client.id],
-        state,
-        operatorId: args.operatorId ?? null,
-        botId,
-        operatorAssignedAt: args.operatorId ? now : null,
-        acceptedAt: args.operatorId ? now : null,
-        firstAssignedAt: args.operatorId ? now : null,
-        queuedAt: state === 'Waiting' ? now : null,
-        previousSessionId,
-        startedAt: now,
-      },
-      { event: 'open', fromState: null, actor: args.actor, details: { previousSessionId } },
+      ...newSession({ ...args, state, botId, previousSessionId: previous?.id ?? null, now }),
     );
     if (!inserted) {
       const winner = await sessionRepository.openFor(tx.db, client.id, channel.id);
@@ -140,13 +120,7 @@ export class SessionService {
         throw new Conflict('SESSION_OPEN_CONFLICT', 'the open session changed concurrently; retry');
       return { session: winner, created: false };
     }
-    tx.emit('session.created', inserted.id, {
-      sessionId: inserted.id,
-      lineId: inserted.lineId,
-      channelId: inserted.channelId,
-      clientId: client.id,
-      state,
-    });
+    tx.emit('session.created', inserted.id, createdEvent(inserted.id, channel, client, state));
     return { session: inserted, created: true };
   }
 
@@ -210,41 +184,20 @@ export class SessionService {
       operatorId: string | null;
     },
   ): Promise<SessionRow> {
-    const { channel, client, state, operatorId } = args;
     const id = randomUUID();
-    const now = this.deps.clock.now();
-    const row = sessionRepository
-      .insertOpen(
-        tx.db,
-        {
-          id,
-          lineId: channel.lineId,
-          channelId: channel.id,
-          clientId: client.id,
-          clientIds: [client.id],
-          state,
-          operatorId,
-          operatorAssignedAt: operatorId ? now : null,
-          acceptedAt: operatorId ? now : null,
-          firstAssignedAt: operatorId ? now : null,
-          queuedAt: state === 'Waiting' ? now : null,
-          startedAt: now,
-        },
-        { event: 'open', fromState: null, actor: args.actor, details: { previousSessionId: null } },
-      )
-      .then((inserted) => {
-        if (!inserted)
-          throw new Conflict('SESSION_OPEN_CONFLICT', 'the open session changed concurrently; retry');
-        return inserted;
-      });
-    tx.defer(row);
-    tx.emit('session.created', id, {
-      sessionId: id,
-      lineId: channel.lineId,
-      channelId: channel.id,
-      clientId: client.id,
-      state,
+    const [values, history] = newSession({
+      ...args,
+      botId: null,
+      previousSessionId: null,
+      now: this.deps.clock.now(),
     });
+    const row = sessionRepository.insertOpen(tx.db, { id, ...values }, history).then((inserted) => {
+      if (!inserted)
+        throw new Conflict('SESSION_OPEN_CONFLICT', 'the open session changed concurrently; retry');
+      return inserted;
+    });
+    tx.defer(row);
+    tx.emit('session.created', id, createdEvent(id, args.channel, args.client, args.state));
     return row;
   }
 
@@ -362,6 +315,42 @@ export class SessionService {
       throw new Unprocessable('GROUP_NOT_FOUND', `no operator group ${target.groupId}`, { field: 'groupId' });
     }
   }
+}
+
+/** The row and history entry of a session being opened. */
+function newSession(a: {
+  channel: ChannelRow;
+  client: ClientRow;
+  actor: ActorRef;
+  state: SessionState;
+  operatorId?: string | null;
+  botId: string | null;
+  previousSessionId: string | null;
+  now: Date;
+}): [typeof sessions.$inferInsert, HistoryEntry] {
+  const operatorId = a.operatorId ?? null;
+  return [
+    {
+      lineId: a.channel.lineId,
+      channelId: a.channel.id,
+      clientId: a.client.id,
+      clientIds: [a.client.id],
+      state: a.state,
+      operatorId,
+      botId: a.botId,
+      operatorAssignedAt: operatorId ? a.now : null,
+      acceptedAt: operatorId ? a.now : null,
+      firstAssignedAt: operatorId ? a.now : null,
+      queuedAt: a.state === 'Waiting' ? a.now : null,
+      previousSessionId: a.previousSessionId,
+      startedAt: a.now,
+    },
+    { event: 'open', fromState: null, actor: a.actor, details: { previousSessionId: a.previousSessionId } },
+  ];
+}
+
+function createdEvent(id: string, channel: ChannelRow, client: ClientRow, state: SessionState) {
+  return { sessionId: id, lineId: channel.lineId, channelId: channel.id, clientId: client.id, state };
 }
 
 interface SpamFacts {
