@@ -7,6 +7,7 @@ import { lineIdsOfUser, sessionScope } from '../access/access.repository.ts';
 import { botRepository } from '../bot/bot.repository.ts';
 import { type ChannelRow, channelRepository } from '../channel/channel.repository.ts';
 import { accountKind, type ChannelType } from '../channel/channel.ts';
+import { ChannelCache } from '../channel/channel-cache.ts';
 import type { ClientRow } from '../client/client.repository.ts';
 import { clientRepository } from '../client/client.repository.ts';
 import type { Deps } from '../deps.ts';
@@ -31,7 +32,11 @@ export function actorOf(caller: Caller): ActorRef {
 
 /** Sessions: opening (one open per client per channel), the lifecycle, and who may see and act. */
 export class SessionService {
-  constructor(private readonly deps: Deps) {}
+  readonly #channels: ChannelCache;
+
+  constructor(private readonly deps: Deps) {
+    this.#channels = new ChannelCache(deps.db, deps.bus);
+  }
 
   async search(request: SearchRequest, caller: Caller) {
     const page = await searchTable(
@@ -134,7 +139,7 @@ export class SessionService {
     account: string,
     caller: Caller,
   ): Promise<{ session: SessionView; created: boolean }> {
-    const channel = await channelRepository.byId(this.deps.db, channelId);
+    const channel = await this.#channels.get(channelId);
     if (!channel) throw new NotFound('Channel', channelId);
     if (caller.role !== 'admin' && !(await lineIdsOfUser(this.deps.db, caller.id)).includes(channel.lineId)) {
       throw new NotFound('Channel', channelId);

@@ -4,9 +4,9 @@
  * verify a webhook by challenge. Acknowledged only after the events are committed.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ChannelCache } from '../../domain/channel/channel-cache.ts';
 import { AppError, BadRequest, Conflict, NotFound } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
-import { ChannelCache } from '../../pipeline/channel-cache.ts';
 import type { Platform } from '../../platform.ts';
 import type { WebhookRequest } from '../../providers/provider.ts';
 

@@ -1,11 +1,12 @@
 /**
- * A short-lived cache of channel rows for the webhook hot path (one SELECT saved per message).
+ * A short-lived cache of channel rows for the hot paths (one SELECT saved per message or opened
+ * session).
  * Entries live `ttlMs` and are dropped at once on this node's channel changes; another node's
  * change is seen within `ttlMs`.
  */
-import type { Db } from '../db/client.ts';
-import { type ChannelRow, channelRepository } from '../domain/channel/channel.repository.ts';
-import type { EventBus } from '../domain/events/domain-events.ts';
+import type { Db } from '../../db/client.ts';
+import type { EventBus } from '../events/domain-events.ts';
+import { type ChannelRow, channelRepository } from './channel.repository.ts';
 
 export class ChannelCache {
   readonly #rows = new Map<string, { row: ChannelRow | undefined; until: number }>();
