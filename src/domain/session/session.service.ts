@@ -251,9 +251,15 @@ export class SessionService {
    * spam events (which read the channel and the chain first), its domain event is emitted before
    * this returns, so the returned write may be left in flight with tx.defer.
    */
-  async applyLocked(tx: Tx, session: SessionRow, event: SessionEvent, actor: ActorRef): Promise<SessionRow> {
+  async applyLocked(
+    tx: Tx,
+    session: SessionRow,
+    event: SessionEvent,
+    actor: ActorRef,
+    room?: { operatorId: string; capacity: number },
+  ): Promise<SessionRow> {
     const facts = isSpamEvent(event) ? await this.#spamFacts(tx, session) : NO_SPAM_FACTS;
-    return this.#transition(tx, session, event, actor, facts);
+    return this.#transition(tx, session, event, actor, facts, room);
   }
 
   /** What only the spam rules read: the channel type and whether this is the chain's last session. */
@@ -272,6 +278,7 @@ export class SessionService {
     event: SessionEvent,
     actor: ActorRef,
     facts: SpamFacts,
+    room?: { operatorId: string; capacity: number },
   ): Promise<SessionRow> {
     const result = transition(session as SessionRow & { state: SessionState }, event, {
       ...facts,
@@ -279,8 +286,10 @@ export class SessionService {
     });
     if (result instanceof InvalidTransition) return Promise.reject(result);
     if (!result.changed) return Promise.resolve(session);
-    // The event is known before the write (the row is locked: it becomes exactly session + patch).
-    const next = { ...session, ...result.patch };
+    // The event and the new row are known before the write (the row is locked: it becomes exactly
+    // session + patch).
+    const written = Object.fromEntries(Object.entries(result.patch).filter(([, v]) => v !== undefined));
+    const next: SessionRow = { ...session, ...written, updatedAt: new Date() };
     tx.emit('session.transitioned', session.id, {
       sessionId: session.id,
       lineId: session.lineId,
@@ -293,12 +302,20 @@ export class SessionService {
       operatorGroupId: next.operatorGroupId,
       actor,
     });
-    return sessionRepository.transition(tx.db, session.id, result.patch, {
-      event: event.type,
-      fromState: session.state,
-      actor,
-      details: eventDetails(event),
-    });
+    return sessionRepository
+      .transition(
+        tx.db,
+        session.id,
+        { ...written, updatedAt: next.updatedAt },
+        {
+          event: event.type,
+          fromState: session.state,
+          actor,
+          details: eventDetails(event),
+        },
+        room,
+      )
+      .then(() => next);
   }
 
   async #checkTarget(target: AssignTarget): Promise<void> {
