@@ -8,7 +8,9 @@
  * - a session is routed under its row lock taken with SKIP LOCKED (one router at a time per session);
  * - an operator's capacity is checked under their user-row lock, against the load kept on that row
  *   (users.open_sessions, maintained by a trigger with every session change): no operator exceeds
- *   capacity, and a pass's loads stay exact while it holds the locks;
+ *   capacity. A pass plans on loads read without locks, then locks only the operators it chose and
+ *   re-checks each assignment in its UPDATE; if one filled up meanwhile, the pass rolls back and runs
+ *   again;
  * - the assignment itself goes through the session state machine (no session has two operators).
  * Locks are always taken line, then sessions (skipping held ones), then operators in id order, and
  * every other path takes a session before an operator (the trigger locks the operator after the
@@ -22,6 +24,7 @@ import { lineRepository } from '../domain/line/line.repository.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { userRepository } from '../domain/user/user.repository.ts';
+import { AppError } from '../errors.ts';
 import { isOpenAt, queueOf } from './queue-settings.ts';
 import { routingRepository } from './routing.repository.ts';
 import type { Candidate, RoutingContext, RuleRegistry } from './rule.ts';
@@ -29,6 +32,8 @@ import type { Candidate, RoutingContext, RuleRegistry } from './rule.ts';
 interface PassResult {
   outcomes: Map<string, RouteOutcome>;
   more: boolean;
+  /** The pass rolled back: an operator it chose filled up (another line's router) before its lock. */
+  raced?: boolean;
 }
 
 export type RouteOutcome = 'assigned' | 'offered' | 'waiting' | 'closedHours' | 'skipped';
@@ -36,6 +41,8 @@ export type RouteOutcome = 'assigned' | 'offered' | 'waiting' | 'closedHours' | 
 const SYSTEM: ActorRef = { type: 'system', id: null };
 /** Sessions routed per transaction when a line's queue is drained, and passes per drain at most. */
 const PASS_SIZE = 30;
+/** Sessions a pass takes while the line is full: a close frees one slot, not thirty. */
+const FULL_PASS_SIZE = 4;
 const MAX_PASSES = 100;
 
 export interface RouterOptions {
@@ -56,6 +63,10 @@ export class Router {
   readonly #autoReplied = new Set<string>();
   /** Lines this node queued a session in since their last drain round began. */
   readonly #queued = new Set<string>();
+  /** Lines whose last pass found nobody of the whole line with room. */
+  readonly #full = new Set<string>();
+  /** Lines this node queued a session in since it last told the line's queue that nobody has room. */
+  readonly #untold = new Set<string>();
 
   constructor(
     private readonly deps: Deps,
@@ -72,11 +83,13 @@ export class Router {
         // node racing for the same operators.
         if (e.payload.state === 'Waiting') {
           this.#queued.add(e.payload.lineId);
+          this.#untold.add(e.payload.lineId);
           void this.#guard(this.drainLine(e.payload.lineId));
         }
       }),
       bus.on('session.transitioned', (e) => {
         const p = e.payload;
+        if (p.to === 'Waiting') this.#untold.add(p.lineId);
         // Anything that frees an operator's capacity, or puts a session in the queue, may route.
         if (p.to === 'Waiting' || p.from === 'AssignedToOperator') void this.#guard(this.drainLine(p.lineId));
       }),
@@ -103,22 +116,27 @@ export class Router {
 
   /** Routes one Waiting session by its line's queue and rule. */
   async route(sessionId: string): Promise<RouteOutcome> {
-    const session = await sessionRepository.byId(this.deps.db, sessionId);
-    if (session?.state !== 'Waiting') return 'skipped';
-    const { outcomes } = await this.#pass(session.lineId, 1, { only: [sessionId] });
-    return outcomes.get(sessionId) ?? 'skipped';
+    for (;;) {
+      const session = await sessionRepository.byId(this.deps.db, sessionId);
+      if (session?.state !== 'Waiting') return 'skipped';
+      const { outcomes, raced } = await this.#pass(session.lineId, 1, { only: [sessionId] });
+      if (!raced) return outcomes.get(sessionId) ?? 'skipped';
+    }
   }
 
   /**
    * One routing pass over the head of a line's queue, in ONE transaction: the line is locked (one
    * router per line at a time, across nodes: routers of a line would otherwise all read the same
    * loads and pile onto the same "best" operator), then up to `limit` Waiting sessions in queue order
-   * (SKIP LOCKED), then the operators who may take them (in id order); loads are read once and kept
-   * up to date in memory as sessions are assigned, so a burst of arrivals costs a few statements per
-   * session, not a transaction each. The pass stops at the first session of the whole line that finds
-   * nobody (the ones behind it cannot fare better); group-assigned sessions only speak for their group.
-   * `more` tells whether the queue may hold more routable sessions; `skip` leaves out sessions an
-   * earlier pass of the same drain left waiting (offered, or nobody in their group).
+   * (SKIP LOCKED); the staff's loads are read once and kept up to date in memory as sessions are
+   * assigned, so a burst of arrivals costs a few statements per session, not a transaction each.
+   * Only the operators who get sessions are locked (in id order), and each assignment re-checks its
+   * operator's load under that lock: the load can only have grown meanwhile if another line's router
+   * assigned them, and then the pass rolls back (`raced`) and is run again. The pass stops at the
+   * first session of the whole line that finds nobody (the ones behind it cannot fare better);
+   * group-assigned sessions only speak for their group. `more` tells whether the queue may hold more
+   * routable sessions; `skip` leaves out sessions an earlier pass of the same drain left waiting
+   * (offered, or nobody in their group).
    */
   async #pass(
     lineId: string,
@@ -128,16 +146,17 @@ export class Router {
   ): Promise<PassResult> {
     const outcomes = new Map<string, RouteOutcome>();
     let autoReply: string | null = null;
-    const more = await this.deps.uow.run(async (tx): Promise<boolean> => {
+    const pass = this.deps.uow.run(async (tx): Promise<boolean> => {
       // A pass is two round trips. The first carries, in this order (one connection runs them in
-      // order, which is the lock order): the line's lock, the head of its queue, the staff's locks
-      // and their loads (those two do nothing when the queue is empty). The second carries the
-      // assignments, the domain events and COMMIT, none waited for on its own (tx.defer).
+      // order, which is the lock order): the line's lock, the head of its queue, the staff's loads
+      // (read without locks; nothing when the queue is empty). The second carries the chosen
+      // operators' locks, the assignments, the domain events and COMMIT, none waited for on its own
+      // (tx.defer).
       const staff = new StaffLoads(tx, lineId);
       const [line, waiting] = await Promise.all([
         lineRepository.byId(tx.db, lineId, { forUpdate: true }),
         routingRepository.lockQueueHead(tx.db, lineId, limit, opts),
-        staff.lock(),
+        staff.read(),
       ]);
       if (!line || waiting.length === 0) return false;
       const queue = queueOf(line.queue);
@@ -150,7 +169,7 @@ export class Router {
       }
       const rule = this.rules.get(queue.routingRule) ?? this.rules.get('toAvailable')!;
       let lastRouted = line.lastRoutedOperatorId;
-      const assigned = new Set<string>();
+      const assignments: { session: SessionRow; operatorId: string }[] = [];
       for (const session of waiting) {
         const candidates = (await staff.candidates(session.operatorGroupId)).filter(
           (c) => !session.declinedBy.includes(c.id),
@@ -168,16 +187,8 @@ export class Router {
         if (picked.length > 0 && (back || rule.mode === 'assign')) {
           const operatorId = await staff.firstWithRoom(picked);
           if (operatorId) {
-            tx.defer(
-              this.sessions.applyLocked(
-                tx,
-                session,
-                { type: 'assignOperator', operatorId, accepted: queue.acceptTimeoutSeconds === 0 },
-                SYSTEM,
-              ),
-            );
+            assignments.push({ session, operatorId });
             staff.assigned(operatorId, now);
-            assigned.add(operatorId);
             lastRouted = operatorId;
             outcome = 'assigned';
           } else outcome = await this.#nobody(tx, session, now);
@@ -186,24 +197,54 @@ export class Router {
         outcomes.set(session.id, outcome);
         if (outcome === 'waiting' && !session.operatorGroupId) {
           // Nobody of the whole line has room: every session queued behind finds nobody too, and
-          // is told so now rather than when it reaches the head.
-          if ((await staff.candidates(null)).length === 0) await this.#nobodyForAll(tx, line.id, now);
+          // is told so now rather than when it reaches the head. That reads the whole queue, so it
+          // happens when the line fills up, then again only if this node queued sessions since.
+          if ((await staff.candidates(null)).length === 0) {
+            const untold = this.#untold.delete(line.id);
+            if (untold || !this.#full.has(line.id)) await this.#nobodyForAll(tx, line.id, now);
+            this.#full.add(line.id);
+          }
           break;
         }
       }
+      // The locks go out first: every assignment's capacity check below runs under its operator's lock.
       tx.defer(
-        routingRepository.noteAssignments(
+        routingRepository.lockAssignees(
           tx.db,
-          [...assigned],
+          [...new Set(assignments.map((a) => a.operatorId))],
           line.id,
           now,
           queue.routingRule === 'roundRobin' && lastRouted !== line.lastRoutedOperatorId ? lastRouted : null,
         ),
       );
+      for (const { session, operatorId } of assignments) {
+        const event = {
+          type: 'assignOperator',
+          operatorId,
+          accepted: queue.acceptTimeoutSeconds === 0,
+        } as const;
+        tx.defer(
+          this.sessions.applyLocked(tx, session, event, SYSTEM, {
+            operatorId,
+            capacity: staff.capacityOf(operatorId),
+          }),
+        );
+      }
       const more = waiting.length === limit && outcomes.size === waiting.length;
+      if (outcomes.get(waiting.at(-1)!.id) === 'assigned') this.#full.delete(line.id);
       onDecided?.({ outcomes, more });
       return more;
     });
+    let more: boolean;
+    try {
+      more = await pass;
+    } catch (err) {
+      if (!(err instanceof AppError && err.code === 'OPERATOR_AT_CAPACITY')) throw err;
+      // Nothing was written (nor published); whoever drains this line runs the pass again.
+      this.#again.add(lineId);
+      return { outcomes: new Map(), more: true, raced: true };
+    }
+
     if (autoReply) {
       for (const [sessionId, outcome] of outcomes) {
         if (outcome !== 'closedHours' || this.#autoReplied.has(sessionId)) continue;
@@ -290,9 +331,11 @@ export class Router {
           const decision = new Promise<PassResult>((resolve) => {
             decided = resolve;
           });
-          const pass = this.#pass(lineId, PASS_SIZE, { skip }, decided);
+          const size = this.#full.has(lineId) ? FULL_PASS_SIZE : PASS_SIZE;
+          const pass = this.#pass(lineId, size, { skip }, decided);
           inflight.push(pass);
           const { outcomes, more } = await Promise.race([decision, pass]);
+          // A pass that rolls back after it decided sets #again: the drain goes round once more.
           for (const [id, outcome] of outcomes) if (outcome !== 'assigned') skip.add(id);
           if (!more) break;
         }
@@ -355,12 +398,9 @@ class StaffLoads {
     private readonly lineId: string,
   ) {}
 
-  /**
-   * Locks everyone the line's queue may go to, in one statement (id order: passes never deadlock),
-   * and reads the line's staff with their loads right behind it.
-   */
-  async lock(): Promise<void> {
-    await Promise.all([routingRepository.lockStaff(this.tx.db, this.lineId), this.#read(null)]);
+  /** Reads the line's staff with their loads (nothing when the line has no Waiting session). */
+  async read(): Promise<void> {
+    await this.#read(null);
   }
 
   /** Operators under capacity who may take a session of the line, or of its group. */
@@ -403,13 +443,13 @@ class StaffLoads {
     return load.capacity;
   }
 
-  /** The first of `picked` with room: a candidate's load is known; anyone else is locked and counted. */
+  /** The first of `picked` with room: a candidate's load is known; anyone else is read. */
   async firstWithRoom(picked: string[]): Promise<string | null> {
     for (const id of picked) {
       let load = this.#loads.get(id);
       if (!load) {
         // A rule may pick beyond the line's staff (a custom rule's supervisor).
-        const row = await routingRepository.lockOperator(this.tx.db, id, this.defaultCapacity);
+        const row = await routingRepository.operatorLoad(this.tx.db, id, this.defaultCapacity);
         if (!row || row.blocked || row.status !== 'online') continue;
         load = { id, role: row.role, open: row.open, capacity: row.capacity, lastAssignedAt: null };
         this.#loads.set(id, load);
@@ -417,6 +457,11 @@ class StaffLoads {
       if (load.open < this.#capacity(load)) return id;
     }
     return null;
+  }
+
+  capacityOf(operatorId: string): number {
+    const load = this.#loads.get(operatorId);
+    return load ? this.#capacity(load) : this.defaultCapacity;
   }
 
   assigned(operatorId: string, at: Date): void {

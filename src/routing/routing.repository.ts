@@ -22,17 +22,6 @@ const staffOf = (staff: string, guard: string) =>
     AND u.role IN ('operator', 'supervisor', 'admin')${guard}`;
 const STAFF_OF_LINE = staffOf(LINE_STAFF, ` AND ${queued('$1')}`);
 const STAFF_OF_GROUP = staffOf('SELECT gm.user_id FROM group_members gm WHERE gm.group_id = $1', '');
-// The line's staff and the members of every group its queue waits for (sessions_waiting_group_idx),
-// in id order: one statement, so passes never deadlock.
-const LOCK_STAFF = `SELECT id FROM users
-  WHERE id IN (SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = $1
-               UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id
-               WHERE lg.line_id = $1
-               UNION SELECT gm.user_id FROM group_members gm WHERE gm.group_id IN (
-                 SELECT w.operator_group_id FROM sessions w
-                 WHERE w.line_id = $1 AND w.state = 'Waiting' AND w.operator_group_id IS NOT NULL))
-    AND status = 'online' AND NOT blocked AND deleted_at IS NULL AND ${queued('$1')}
-  ORDER BY id FOR NO KEY UPDATE`;
 const Q = rowShape<SessionRow>(sessions);
 // Exactly the order of sessions_waiting_idx (DESC alone would mean NULLS FIRST: a full sort).
 const QUEUE_HEAD = `SELECT ${Q.columns} FROM sessions
@@ -43,6 +32,17 @@ const HAS_WAITING = `SELECT EXISTS (SELECT 1 FROM sessions WHERE line_id = $1 AN
 const QUEUE_ONLY = `SELECT ${Q.columns} FROM sessions
   WHERE id = ANY($2::uuid[]) AND line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL
   ORDER BY priority DESC NULLS LAST, queued_at ASC FOR NO KEY UPDATE SKIP LOCKED`;
+
+const OPERATOR_LOAD = `SELECT role, status, blocked, COALESCE(max_sessions, $2)::int AS capacity,
+  open_sessions AS open FROM users WHERE id = $1 AND deleted_at IS NULL`;
+
+interface OperatorLoad {
+  role: string;
+  status: string;
+  blocked: boolean;
+  capacity: number;
+  open: number;
+}
 
 export interface StaffRow {
   id: string;
@@ -79,17 +79,16 @@ export const routingRepository = {
    * row a lock returns is the newest committed one, so its counter is exact while the lock lasts.
    */
   async lockOperator(db: Db, id: string, defaultCapacity: number) {
-    const [user] = await hot(db)<{
-      role: string;
-      status: string;
-      blocked: boolean;
-      capacity: number;
-      open: number;
-    }>(
-      `SELECT role, status, blocked, COALESCE(max_sessions, $2)::int AS capacity, open_sessions AS open
-       FROM users WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE`,
-      [id, defaultCapacity],
-    );
+    const [user] = await hot(db)<OperatorLoad>(`${OPERATOR_LOAD} FOR NO KEY UPDATE`, [id, defaultCapacity]);
+    return user;
+  },
+
+  /**
+   * An operator's role, status and load, read without a lock: for a rule that picks beyond the line's
+   * staff. The assignment itself re-checks the load under the operator's lock.
+   */
+  async operatorLoad(db: Db, id: string, defaultCapacity: number) {
+    const [user] = await hot(db)<OperatorLoad>(OPERATOR_LOAD, [id, defaultCapacity]);
     return user;
   },
 
@@ -111,15 +110,6 @@ export const routingRepository = {
   },
 
   /**
-   * Locks, in id order, the online operators who may take sessions of a line: its staff, and the
-   * members of the groups its Waiting sessions are for. Loads are counted after this, so they are
-   * exact while the locks last. Nothing is locked when the line has no Waiting session.
-   */
-  async lockStaff(db: Db, lineId: string): Promise<void> {
-    await hot(db)(LOCK_STAFF, [lineId]);
-  },
-
-  /**
    * Whether a line's queue holds a session routable now (not left out by `skip`): read without a
    * lock or a transaction, so a drain with nothing to route costs one cheap statement.
    */
@@ -128,12 +118,13 @@ export const routingRepository = {
     return row?.found === true;
   },
 
+  /** Lines with a Waiting session: a probe of sessions_waiting_idx per line, never a scan of sessions. */
   async linesWithWaiting(db: Db): Promise<string[]> {
-    const rows = await queryRows<{ line_id: string }>(
+    const rows = await queryRows<{ id: string }>(
       db,
-      sql`SELECT DISTINCT line_id FROM sessions WHERE state = 'Waiting'`,
+      sql`SELECT l.id FROM lines l WHERE EXISTS (SELECT 1 FROM sessions s WHERE s.line_id = l.id AND s.state = 'Waiting')`,
     );
-    return rows.map((r) => r.line_id);
+    return rows.map((r) => r.id);
   },
 
   /** Lines an operator serves, directly or through a group. */
@@ -174,8 +165,12 @@ export const routingRepository = {
       .where(eq(sessions.id, id));
   },
 
-  /** Records who got sessions; the line's rotation position only for rules that read it. */
-  async noteAssignments(
+  /**
+   * Locks the operators a pass assigns to, in id order (passes never deadlock), and records that they
+   * got sessions; the line's rotation position only for rules that read it. Sent before the
+   * assignments, whose capacity checks then hold until COMMIT.
+   */
+  async lockAssignees(
     db: Db,
     operatorIds: string[],
     lineId: string,
@@ -185,20 +180,28 @@ export const routingRepository = {
     const writes: Promise<unknown>[] = [];
     if (operatorIds.length)
       writes.push(
-        hot(db)('UPDATE users SET last_assigned_at = $2 WHERE id = ANY($1::uuid[])', [operatorIds, at]),
+        hot(db)(
+          `WITH l AS MATERIALIZED (SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE)
+           UPDATE users u SET last_assigned_at = $2 FROM l WHERE u.id = l.id`,
+          [operatorIds, at],
+        ),
       );
     if (rotation)
       writes.push(hot(db)('UPDATE lines SET last_routed_operator_id = $2 WHERE id = $1', [lineId, rotation]));
     await Promise.all(writes);
   },
 
+  // The timers below run on every sweep: each starts from the lines whose queue sets the timer and
+  // reads their sessions through sessions_queue_idx (line, state), so a sweep costs what the open
+  // sessions of those lines cost, however many closed sessions the table holds.
+
   /** Reservations whose operator did not accept within the line's accept timeout. */
   async expiredReservations(db: Db, now: Date): Promise<{ id: string; operator_id: string }[]> {
     return queryRows(
       db,
-      sql`SELECT s.id, s.operator_id FROM sessions s JOIN lines l ON l.id = s.line_id
-          WHERE s.state = 'AssignedToOperator' AND s.accepted_at IS NULL
-            AND COALESCE((l.queue->>'acceptTimeoutSeconds')::int, 0) > 0
+      sql`SELECT s.id, s.operator_id FROM lines l
+          JOIN sessions s ON s.line_id = l.id AND s.state = 'AssignedToOperator' AND s.deleted_at IS NULL
+          WHERE COALESCE((l.queue->>'acceptTimeoutSeconds')::int, 0) > 0 AND s.accepted_at IS NULL
             AND s.operator_assigned_at < ${ts(now)}::timestamptz - make_interval(secs => (l.queue->>'acceptTimeoutSeconds')::int)`,
     );
   },
@@ -207,9 +210,9 @@ export const routingRepository = {
   async staleOffers(db: Db, now: Date): Promise<{ id: string; line_id: string }[]> {
     return queryRows(
       db,
-      sql`SELECT s.id, s.line_id FROM sessions s JOIN lines l ON l.id = s.line_id
-          WHERE s.state = 'Waiting' AND cardinality(s.offered_to) > 0
-            AND COALESCE((l.queue->>'acceptTimeoutSeconds')::int, 0) > 0
+      sql`SELECT s.id, s.line_id FROM lines l
+          JOIN sessions s ON s.line_id = l.id AND s.state = 'Waiting' AND s.deleted_at IS NULL
+          WHERE COALESCE((l.queue->>'acceptTimeoutSeconds')::int, 0) > 0 AND cardinality(s.offered_to) > 0
             AND s.offered_at < ${ts(now)}::timestamptz - make_interval(secs => (l.queue->>'acceptTimeoutSeconds')::int)`,
     );
   },
@@ -218,9 +221,10 @@ export const routingRepository = {
   async idleSessions(db: Db, now: Date): Promise<{ id: string }[]> {
     return queryRows(
       db,
-      sql`SELECT s.id FROM sessions s JOIN lines l ON l.id = s.line_id
-          WHERE s.state IN ('Waiting', 'AssignedToBot', 'AssignedToOperator')
-            AND COALESCE((l.queue->>'completionTimeoutMinutes')::int, 0) > 0
+      sql`SELECT s.id FROM lines l
+          JOIN sessions s ON s.line_id = l.id AND s.state IN ('Waiting', 'AssignedToBot', 'AssignedToOperator')
+            AND s.deleted_at IS NULL
+          WHERE COALESCE((l.queue->>'completionTimeoutMinutes')::int, 0) > 0
             AND COALESCE(s.last_client_message_at, s.started_at)
                 < ${ts(now)}::timestamptz - make_interval(mins => (l.queue->>'completionTimeoutMinutes')::int)`,
     );

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sql } from 'drizzle-orm';
+import postgres from 'postgres';
 import { queryRows } from '../../src/db/client.ts';
 import { SecretBox } from '../../src/lib/secret-box.ts';
 import { createPlatform } from '../../src/platform.ts';
@@ -173,5 +174,66 @@ describeEachDatabase('two nodes routing at once', (ctx) => {
       counts,
       'the kept loads agree with the sessions',
     );
+  });
+});
+
+describeEachDatabase('an operator shared by two lines', (ctx) => {
+  it('is not filled past capacity when another line assigns them between a pass reading and locking', async (t) => {
+    const url = ctx().database.url;
+    if (!url) return t.skip('needs two connections: PostgreSQL only');
+    const { ops, line: lineA, channel: channelA } = await staff(ctx(), 1, 1);
+    const operator = ops[0]!;
+    const lineB = await createLine(ctx(), {
+      operatorIds: [operator.id],
+      queue: { maxSessionsPerOperator: 1 },
+    });
+    const channelB = await createChannel(ctx(), lineB.id, 'telegram');
+    const a = (await ctx().services.sessions.create(channelA.id, 'shared_a', SYSTEM_CALLER)).session;
+    const b = (await ctx().services.sessions.create(channelB.id, 'shared_b', SYSTEM_CALLER)).session;
+
+    // "Another node" assigns the operator on line B and holds its transaction open: the operator's
+    // row is locked and their committed load still reads 0.
+    const other = postgres(url, { max: 1, onnotice: () => {} });
+    let commit!: () => void;
+    const held = new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const otherNode = other.begin(async (tx) => {
+      await tx`UPDATE sessions SET state = 'AssignedToOperator', operator_id = ${operator.id} WHERE id = ${b.id}`;
+      locked();
+      await held;
+    });
+    try {
+      await lockTaken;
+      const routed = ctx().platform.router.route(a.id);
+      // Let the pass plan on the stale load and queue up behind the operator's lock, then commit.
+      for (let i = 0; i < 500; i++) {
+        const [row] = await queryRows<{ n: number }>(
+          ctx().db,
+          sql`SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if (row!.n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      commit();
+      await otherNode;
+      assert.equal(await routed, 'waiting', 'the pass saw the operator full and left the session queued');
+    } finally {
+      commit();
+      await otherNode.catch(() => undefined);
+      await other.end({ timeout: 5 });
+    }
+    const [row] = await queryRows<{ state: string }>(
+      ctx().db,
+      sql`SELECT state FROM sessions WHERE id = ${a.id}`,
+    );
+    assert.equal(row!.state, 'Waiting');
+    assert.deepEqual(await openCounts(ctx(), [operator.id]), new Map([[operator.id, 1]]));
+    assert.deepEqual(await keptLoads(ctx(), [operator.id]), new Map([[operator.id, 1]]));
   });
 });
