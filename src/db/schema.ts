@@ -291,7 +291,6 @@ export const sessions = pgTable(
       .on(t.clientId, t.channelId)
       .where(sql`${t.state} IN ('Waiting', 'AssignedToBot', 'AssignedToOperator')`),
     index('sessions_client_ids_gin').using('gin', t.clientIds),
-    index('sessions_client_started_idx').on(t.clientId, t.startedAt.desc()),
     index('sessions_chain_idx').on(t.clientId, t.channelId, t.startedAt.desc(), t.createdAt.desc()),
     index('sessions_queue_idx')
       .on(t.lineId, t.state, t.priority.desc(), t.startedAt)
