@@ -41,8 +41,11 @@ export type RouteOutcome = 'assigned' | 'offered' | 'waiting' | 'closedHours' | 
 const SYSTEM: ActorRef = { type: 'system', id: null };
 /** Sessions routed per transaction when a line's queue is drained, and passes per drain at most. */
 const PASS_SIZE = 30;
-/** Sessions a pass takes while the line is full: a close frees one slot, not thirty. */
-const FULL_PASS_SIZE = 4;
+/**
+ * Sessions a pass takes while the whole line is full: a close frees one slot, not thirty, but closes
+ * may come at several hundred a second, faster than passes of a few sessions would fill them.
+ */
+const FULL_PASS_SIZE = 10;
 const MAX_PASSES = 100;
 
 export interface RouterOptions {
@@ -65,8 +68,11 @@ export class Router {
   readonly #queued = new Set<string>();
   /** Lines whose last pass found nobody of the whole line with room. */
   readonly #full = new Set<string>();
-  /** Lines this node queued a session in since it last told the line's queue that nobody has room. */
-  readonly #untold = new Set<string>();
+  /**
+   * Sessions this node queued in a full line since it last told that line's queue that nobody has
+   * room: during a full spell only they are told, not the whole queue read again.
+   */
+  readonly #untold = new Map<string, Set<string>>();
 
   constructor(
     private readonly deps: Deps,
@@ -83,13 +89,13 @@ export class Router {
         // node racing for the same operators.
         if (e.payload.state === 'Waiting') {
           this.#queued.add(e.payload.lineId);
-          this.#untold.add(e.payload.lineId);
+          this.#queuedInFull(e.payload.lineId, e.payload.sessionId);
           void this.#guard(this.drainLine(e.payload.lineId));
         }
       }),
       bus.on('session.transitioned', (e) => {
         const p = e.payload;
-        if (p.to === 'Waiting') this.#untold.add(p.lineId);
+        if (p.to === 'Waiting') this.#queuedInFull(p.lineId, p.sessionId);
         // Anything that frees an operator's capacity, or puts a session in the queue, may route.
         if (p.to === 'Waiting' || p.from === 'AssignedToOperator') void this.#guard(this.drainLine(p.lineId));
       }),
@@ -197,11 +203,13 @@ export class Router {
         outcomes.set(session.id, outcome);
         if (outcome === 'waiting' && !session.operatorGroupId) {
           // Nobody of the whole line has room: every session queued behind finds nobody too, and
-          // is told so now rather than when it reaches the head. That reads the whole queue, so it
-          // happens when the line fills up, then again only if this node queued sessions since.
+          // is told so now rather than when it reaches the head. The whole queue is read when the
+          // line fills up; while it stays full, only the sessions this node queued since are told.
           if ((await staff.candidates(null)).length === 0) {
-            const untold = this.#untold.delete(line.id);
-            if (untold || !this.#full.has(line.id)) await this.#nobodyForAll(tx, line.id, now);
+            const since = this.#untold.get(line.id);
+            this.#untold.delete(line.id);
+            if (!this.#full.has(line.id)) await this.#nobodyForAll(tx, line.id, now);
+            else if (since?.size) await this.#nobodyForAll(tx, line.id, now, [...since]);
             this.#full.add(line.id);
           }
           break;
@@ -231,7 +239,10 @@ export class Router {
         );
       }
       const more = waiting.length === limit && outcomes.size === waiting.length;
-      if (outcomes.get(waiting.at(-1)!.id) === 'assigned') this.#full.delete(line.id);
+      if (outcomes.get(waiting.at(-1)!.id) === 'assigned') {
+        this.#full.delete(line.id);
+        this.#untold.delete(line.id);
+      }
       onDecided?.({ outcomes, more });
       return more;
     });
@@ -281,10 +292,19 @@ export class Router {
     return 'waiting';
   }
 
-  /** operatorNotFound for every session of the line's queue not told yet (group sessions aside). */
-  async #nobodyForAll(tx: Tx, lineId: string, now: Date): Promise<void> {
-    for (const id of await routingRepository.markLineNobody(tx.db, lineId, now))
+  /**
+   * operatorNotFound for every session of the line's queue not told yet (group sessions aside), or
+   * for those of `only` still in that case.
+   */
+  async #nobodyForAll(tx: Tx, lineId: string, now: Date, only?: string[]): Promise<void> {
+    for (const id of await routingRepository.markLineNobody(tx.db, lineId, now, only))
       tx.emit('session.operatorNotFound', id, { sessionId: id, lineId });
+  }
+
+  #queuedInFull(lineId: string, sessionId: string): void {
+    if (!this.#full.has(lineId)) return;
+    const ids = this.#untold.get(lineId) ?? new Set<string>();
+    this.#untold.set(lineId, ids.add(sessionId));
   }
 
   async #offer(tx: Tx, session: SessionRow, operatorIds: string[], now: Date): Promise<RouteOutcome> {

@@ -144,16 +144,18 @@ export const routingRepository = {
   /**
    * Marks the line's Waiting sessions that have not been told "nobody" since they (re)entered the
    * queue — group sessions aside, and skipping rows another transaction holds — and returns them.
+   * With `only`, just those of the given sessions (found by id, not by reading the whole queue).
    */
-  async markLineNobody(db: Db, lineId: string, at: Date): Promise<string[]> {
+  async markLineNobody(db: Db, lineId: string, at: Date, only?: string[]): Promise<string[]> {
+    const which = only ? 'id = ANY($3::uuid[]) AND line_id = $1' : 'line_id = $1';
     const rows = await hot(db)<{ id: string }>(
       `UPDATE sessions SET offered_to = '{}', offered_at = $2
        WHERE id IN (SELECT id FROM sessions
-                    WHERE line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL AND operator_group_id IS NULL
+                    WHERE ${which} AND state = 'Waiting' AND deleted_at IS NULL AND operator_group_id IS NULL
                       AND (offered_at IS NULL OR cardinality(offered_to) > 0)
                     FOR NO KEY UPDATE SKIP LOCKED)
        RETURNING id`,
-      [lineId, at],
+      only ? [lineId, at, only] : [lineId, at],
     );
     return rows.map((r) => r.id);
   },

@@ -420,6 +420,36 @@ describeEachDatabase(
       assert.ok(Date.now() - started < 1000, `took ${Date.now() - started} ms`);
     });
 
+    it('tells sessions queued while a line stays full that nobody is available, once each', async () => {
+      const { channel } = await team(ctx(), 1, { maxSessionsPerOperator: 1 });
+      const first = await openSession(ctx(), channel.id);
+      await waitFor(
+        async () => (await session(ctx(), first.id)).state === 'AssignedToOperator',
+        3000,
+        'the first assignment',
+      );
+      const told: string[] = [];
+      const off = ctx().services.deps.bus.on('session.operatorNotFound', (e) =>
+        told.push(e.payload.sessionId),
+      );
+      try {
+        // The first wave fills the queue of a full line; the second arrives while it stays full.
+        const queued: string[] = [];
+        for (const wave of [3, 3]) {
+          for (let i = 0; i < wave; i++) queued.push((await openSession(ctx(), channel.id)).id);
+          await waitFor(
+            async () => queued.every((id) => told.includes(id)),
+            3000,
+            'every queued session told',
+          );
+        }
+        await ctx().platform.router.tick();
+        assert.deepEqual([...told].sort(), [...queued].sort(), 'each queued session was told exactly once');
+      } finally {
+        off();
+      }
+    });
+
     it('gives a line’s new sessions to its bot, which replies and hands over through the API', async () => {
       const hook = await ApiCallbackServer.start();
       try {
