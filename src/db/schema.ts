@@ -295,7 +295,8 @@ export const sessions = pgTable(
     index('sessions_queue_idx')
       .on(t.lineId, t.state, t.priority.desc(), t.startedAt)
       .where(sql`${t.deletedAt} IS NULL`),
-    index('sessions_operator_idx').on(t.operatorId, t.state),
+    // Partial: a session's versions before its first assignment have no operator to look up.
+    index('sessions_operator_idx').on(t.operatorId, t.state).where(sql`${t.operatorId} IS NOT NULL`),
     index('sessions_waiting_idx')
       .on(t.lineId, t.priority.desc(), t.queuedAt)
       .where(sql`${t.state} = 'Waiting'`),
@@ -303,7 +304,8 @@ export const sessions = pgTable(
     index('sessions_waiting_group_idx')
       .on(t.lineId, t.operatorGroupId)
       .where(sql`${t.state} = 'Waiting' AND ${t.operatorGroupId} IS NOT NULL`),
-    index('sessions_closed_at_idx').on(t.lineId, t.closedAt),
+    // Partial: only closed versions are looked up by closing time (a range implies NOT NULL).
+    index('sessions_closed_at_idx').on(t.lineId, t.closedAt).where(sql`${t.closedAt} IS NOT NULL`),
     index('sessions_started_idx').on(t.startedAt),
   ],
 );
@@ -383,7 +385,7 @@ export const domainEvents = pgTable(
     payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
     createdAt: ts('created_at').notNull().defaultNow(),
   },
-  (t) => [index('domain_events_aggregate_idx').on(t.aggregateId)],
+  // No index but the key: nothing reads events by aggregate yet, and every change writes events.
 );
 
 /**
