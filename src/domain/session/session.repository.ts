@@ -26,6 +26,12 @@ export interface HistoryEntry {
   details?: Record<string, unknown>;
 }
 
+/** An assignment's capacity check: the operator's load must be under `capacity` (see transition). */
+export interface OperatorRoom {
+  operatorId: string;
+  capacity: number;
+}
+
 /** The hot statements are hand-written SQL (see db/hot-sql.ts); the rest is Drizzle. */
 export const sessionRepository = {
   /**
@@ -103,7 +109,7 @@ export const sessionRepository = {
     id: string,
     values: Partial<SessionRow>,
     history: HistoryEntry,
-    room?: { operatorId: string; capacity: number },
+    room?: OperatorRoom,
   ): Promise<void> {
     const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
     const n = keys.length + 1;

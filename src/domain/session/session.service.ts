@@ -17,7 +17,12 @@ import { compileSearch, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
 import { userRepository } from '../user/user.repository.ts';
 import type { Caller } from '../user/user.ts';
-import { type HistoryEntry, type SessionRow, sessionRepository } from './session.repository.ts';
+import {
+  type HistoryEntry,
+  type OperatorRoom,
+  type SessionRow,
+  sessionRepository,
+} from './session.repository.ts';
 import { isOpen, type SessionState } from './session.ts';
 import { historyView, type SessionView, sessionSearch, sessionView } from './session.view.ts';
 import { InvalidTransition, type SessionEvent, transition } from './session-machine.ts';
@@ -256,7 +261,7 @@ export class SessionService {
     session: SessionRow,
     event: SessionEvent,
     actor: ActorRef,
-    room?: { operatorId: string; capacity: number },
+    room?: OperatorRoom,
   ): Promise<SessionRow> {
     const facts = isSpamEvent(event) ? await this.#spamFacts(tx, session) : NO_SPAM_FACTS;
     return this.#transition(tx, session, event, actor, facts, room);
@@ -278,7 +283,7 @@ export class SessionService {
     event: SessionEvent,
     actor: ActorRef,
     facts: SpamFacts,
-    room?: { operatorId: string; capacity: number },
+    room?: OperatorRoom,
   ): Promise<SessionRow> {
     const result = transition(session as SessionRow & { state: SessionState }, event, {
       ...facts,
