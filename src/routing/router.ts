@@ -9,8 +9,8 @@
  * - an operator's capacity is checked under their user-row lock, against the load kept on that row
  *   (users.open_sessions, maintained by a trigger with every session change): no operator exceeds
  *   capacity. A pass plans on loads read without locks, then locks only the operators it chose and
- *   re-checks each assignment in its UPDATE; if one filled up meanwhile, the pass rolls back and runs
- *   again;
+ *   checks, in that same statement, that each still has room for what the pass gives them; if one
+ *   filled up meanwhile, the statement fails, the pass rolls back and runs again;
  * - the assignment itself goes through the session state machine (no session has two operators).
  * Locks are always taken line, then sessions (skipping held ones), then operators in id order, and
  * every other path takes a session before an operator (the trigger locks the operator after the
@@ -24,9 +24,8 @@ import { lineRepository } from '../domain/line/line.repository.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { userRepository } from '../domain/user/user.repository.ts';
-import { AppError } from '../errors.ts';
 import { isOpenAt, queueOf } from './queue-settings.ts';
-import { routingRepository } from './routing.repository.ts';
+import { isOperatorFull, routingRepository } from './routing.repository.ts';
 import type { Candidate, RoutingContext, RuleRegistry } from './rule.ts';
 
 interface PassResult {
@@ -136,9 +135,9 @@ export class Router {
    * loads and pile onto the same "best" operator), then up to `limit` Waiting sessions in queue order
    * (SKIP LOCKED); the staff's loads are read once and kept up to date in memory as sessions are
    * assigned, so a burst of arrivals costs a few statements per session, not a transaction each.
-   * Only the operators who get sessions are locked (in id order), and each assignment re-checks its
-   * operator's load under that lock: the load can only have grown meanwhile if another line's router
-   * assigned them, and then the pass rolls back (`raced`) and is run again. The pass stops at the
+   * Only the operators who get sessions are locked (in id order), and their loads are checked again
+   * under that lock: a load can only have grown meanwhile if another line's router assigned them,
+   * and then the pass rolls back (`raced`) and is run again. The pass stops at the
    * first session of the whole line that finds nobody (the ones behind it cannot fare better);
    * group-assigned sessions only speak for their group. `more` tells whether the queue may hold more
    * routable sessions; `skip` leaves out sessions an earlier pass of the same drain left waiting
@@ -215,11 +214,13 @@ export class Router {
           break;
         }
       }
-      // The locks go out first: every assignment's capacity check below runs under its operator's lock.
+      // The operators' locks and capacity check go out first, then the assignments.
+      const given = new Map<string, number>();
+      for (const { operatorId } of assignments) given.set(operatorId, (given.get(operatorId) ?? 0) + 1);
       tx.defer(
         routingRepository.lockAssignees(
           tx.db,
-          [...new Set(assignments.map((a) => a.operatorId))],
+          [...given].map(([id, n]) => ({ id, sessions: n, capacity: staff.capacityOf(id) })),
           line.id,
           now,
           queue.routingRule === 'roundRobin' && lastRouted !== line.lastRoutedOperatorId ? lastRouted : null,
@@ -231,12 +232,7 @@ export class Router {
           operatorId,
           accepted: queue.acceptTimeoutSeconds === 0,
         } as const;
-        tx.defer(
-          this.sessions.applyLocked(tx, session, event, SYSTEM, {
-            operatorId,
-            capacity: staff.capacityOf(operatorId),
-          }),
-        );
+        tx.defer(this.sessions.applyLocked(tx, session, event, SYSTEM));
       }
       const more = waiting.length === limit && outcomes.size === waiting.length;
       if (outcomes.get(waiting.at(-1)!.id) === 'assigned') {
@@ -250,7 +246,7 @@ export class Router {
     try {
       more = await pass;
     } catch (err) {
-      if (!(err instanceof AppError && err.code === 'OPERATOR_AT_CAPACITY')) throw err;
+      if (!isOperatorFull(err)) throw err;
       // Nothing was written (nor published); whoever drains this line runs the pass again.
       this.#again.add(lineId);
       return { outcomes: new Map(), more: true, raced: true };

@@ -44,6 +44,11 @@ interface OperatorLoad {
   open: number;
 }
 
+/** The error lockAssignees raises (SQLSTATE of omniline_raise, migration 0010). */
+export function isOperatorFull(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'OL409' && (err as Error).message === 'OPERATOR_FULL';
+}
+
 export interface StaffRow {
   id: string;
   role: string;
@@ -85,7 +90,7 @@ export const routingRepository = {
 
   /**
    * An operator's role, status and load, read without a lock: for a rule that picks beyond the line's
-   * staff. The assignment itself re-checks the load under the operator's lock.
+   * staff. lockAssignees checks the load again under the operator's lock.
    */
   async operatorLoad(db: Db, id: string, defaultCapacity: number) {
     const [user] = await hot(db)<OperatorLoad>(OPERATOR_LOAD, [id, defaultCapacity]);
@@ -168,24 +173,35 @@ export const routingRepository = {
   },
 
   /**
-   * Locks the operators a pass assigns to, in id order (passes never deadlock), and records that they
-   * got sessions; the line's rotation position only for rules that read it. Sent before the
-   * assignments, whose capacity checks then hold until COMMIT.
+   * Locks the operators a pass assigns to, in id order (passes never deadlock), checks that each
+   * still has room for what the pass gives them, and records that they got sessions; the line's
+   * rotation position only for rules that read it. Sent before the assignments. An operator filled
+   * up since the pass read their load (by another line's router) makes the statement fail with
+   * OPERATOR_FULL, which aborts the transaction: its COMMIT, already sent, rolls back.
    */
   async lockAssignees(
     db: Db,
-    operatorIds: string[],
+    assignees: { id: string; sessions: number; capacity: number }[],
     lineId: string,
     at: Date,
     rotation: string | null,
   ): Promise<void> {
     const writes: Promise<unknown>[] = [];
-    if (operatorIds.length)
+    if (assignees.length)
       writes.push(
         hot(db)(
-          `WITH l AS MATERIALIZED (SELECT id FROM users WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE)
-           UPDATE users u SET last_assigned_at = $2 FROM l WHERE u.id = l.id`,
-          [operatorIds, at],
+          `WITH w AS (SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[]) AS w(id, n, cap)),
+           l AS MATERIALIZED (SELECT id, open_sessions FROM users WHERE id IN (SELECT id FROM w)
+                              ORDER BY id FOR NO KEY UPDATE)
+           UPDATE users u SET last_assigned_at = $4 FROM l JOIN w ON w.id = l.id
+           WHERE u.id = l.id
+             AND (CASE WHEN l.open_sessions + w.n > w.cap THEN omniline_raise('OPERATOR_FULL') END) IS NULL`,
+          [
+            assignees.map((a) => a.id),
+            assignees.map((a) => a.sessions),
+            assignees.map((a) => a.capacity),
+            at,
+          ],
         ),
       );
     if (rotation)

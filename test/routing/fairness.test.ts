@@ -181,18 +181,25 @@ describeEachDatabase('an operator shared by two lines', (ctx) => {
   it('is not filled past capacity when another line assigns them between a pass reading and locking', async (t) => {
     const url = ctx().database.url;
     if (!url) return t.skip('needs two connections: PostgreSQL only');
-    const { ops, line: lineA, channel: channelA } = await staff(ctx(), 1, 1);
-    const operator = ops[0]!;
-    const lineB = await createLine(ctx(), {
-      operatorIds: [operator.id],
-      queue: { maxSessionsPerOperator: 1 },
-    });
+    // Line A: X (room for 1 of their own) and Y (room for 2, one session already). X also serves B.
+    const { ops, line: lineA, channel: channelA } = await staff(ctx(), 2, 2);
+    const [x, y] = [ops[0]!, ops[1]!];
+    const lineB = await createLine(ctx(), { operatorIds: [x.id], queue: { maxSessionsPerOperator: 1 } });
     const channelB = await createChannel(ctx(), lineB.id, 'telegram');
-    const a = (await ctx().services.sessions.create(channelA.id, 'shared_a', SYSTEM_CALLER)).session;
-    const b = (await ctx().services.sessions.create(channelB.id, 'shared_b', SYSTEM_CALLER)).session;
+    const open = async (channelId: string, account: string) =>
+      (await ctx().services.sessions.create(channelId, account, SYSTEM_CALLER)).session.id;
+    const s0 = await open(channelA.id, 'shared_0');
+    await queryRows(ctx().db, sql`UPDATE users SET max_sessions = 1 WHERE id = ${x.id}`);
+    await queryRows(
+      ctx().db,
+      sql`UPDATE sessions SET state = 'AssignedToOperator', operator_id = ${y.id} WHERE id = ${s0}`,
+    );
+    const b = await open(channelB.id, 'shared_b');
+    const s1 = await open(channelA.id, 'shared_1');
+    const s2 = await open(channelA.id, 'shared_2');
 
-    // "Another node" assigns the operator on line B and holds its transaction open: the operator's
-    // row is locked and their committed load still reads 0.
+    // "Another node" assigns X on line B and holds its transaction open: X's row is locked and
+    // their committed load still reads 0, so a pass of line A plans s1 → X (least loaded), s2 → Y.
     const other = postgres(url, { max: 1, onnotice: () => {} });
     let commit!: () => void;
     const held = new Promise<void>((resolve) => {
@@ -203,14 +210,18 @@ describeEachDatabase('an operator shared by two lines', (ctx) => {
       locked = resolve;
     });
     const otherNode = other.begin(async (tx) => {
-      await tx`UPDATE sessions SET state = 'AssignedToOperator', operator_id = ${operator.id} WHERE id = ${b.id}`;
+      await tx`UPDATE sessions SET state = 'AssignedToOperator', operator_id = ${x.id} WHERE id = ${b}`;
       locked();
       await held;
     });
+    const published: string[] = [];
+    const off = ctx().services.deps.bus.on('session.transitioned', (e) =>
+      published.push(`${e.payload.sessionId}→${e.payload.operatorId}`),
+    );
     try {
       await lockTaken;
-      const routed = ctx().platform.router.route(a.id);
-      // Let the pass plan on the stale load and queue up behind the operator's lock, then commit.
+      const drained = ctx().platform.router.drainLine(lineA.id);
+      // Let the pass plan on the stale load and queue up behind X's lock, then commit line B's.
       for (let i = 0; i < 500; i++) {
         const [row] = await queryRows<{ n: number }>(
           ctx().db,
@@ -222,18 +233,43 @@ describeEachDatabase('an operator shared by two lines', (ctx) => {
       }
       commit();
       await otherNode;
-      assert.equal(await routed, 'waiting', 'the pass saw the operator full and left the session queued');
+      await drained;
     } finally {
+      off();
       commit();
       await otherNode.catch(() => undefined);
       await other.end({ timeout: 5 });
     }
-    const [row] = await queryRows<{ state: string }>(
+    // The first pass rolled back whole (s2 → Y included); the second gave s1 to Y, the only one
+    // with room, and left s2 queued.
+    const rows = await queryRows<{ id: string; state: string; operator_id: string | null }>(
       ctx().db,
-      sql`SELECT state FROM sessions WHERE id = ${a.id}`,
+      sql`SELECT id, state, operator_id FROM sessions WHERE id IN (${s1}, ${s2})`,
     );
-    assert.equal(row!.state, 'Waiting');
-    assert.deepEqual(await openCounts(ctx(), [operator.id]), new Map([[operator.id, 1]]));
-    assert.deepEqual(await keptLoads(ctx(), [operator.id]), new Map([[operator.id, 1]]));
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    assert.equal(byId.get(s1)!.operator_id, y.id);
+    assert.equal(byId.get(s2)!.state, 'Waiting');
+    assert.deepEqual(published, [`${s1}→${y.id}`], 'exactly the committed assignment was published');
+    const recorded = await queryRows<{ n: number }>(
+      ctx().db,
+      sql`SELECT count(*)::int AS n FROM domain_events
+          WHERE name = 'session.transitioned' AND aggregate_id IN (${s1}, ${s2})`,
+    );
+    assert.equal(recorded[0]!.n, 1, 'the rolled-back pass left no event behind');
+    const ids = [x.id, y.id];
+    assert.deepEqual(
+      await openCounts(ctx(), ids),
+      new Map([
+        [x.id, 1],
+        [y.id, 2],
+      ]),
+    );
+    assert.deepEqual(
+      await keptLoads(ctx(), ids),
+      new Map([
+        [x.id, 1],
+        [y.id, 2],
+      ]),
+    );
   });
 });

@@ -2,7 +2,7 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
-import { Conflict, NotFound } from '../../errors.ts';
+import { NotFound } from '../../errors.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -24,12 +24,6 @@ export interface HistoryEntry {
   fromState: string | null;
   actor: ActorRef;
   details?: Record<string, unknown>;
-}
-
-/** An assignment's capacity check: the operator's load must be under `capacity` (see transition). */
-export interface OperatorRoom {
-  operatorId: string;
-  capacity: number;
 }
 
 /** The hot statements are hand-written SQL (see db/hot-sql.ts); the rest is Drizzle. */
@@ -98,26 +92,13 @@ export const sessionRepository = {
 
   /**
    * A state change: the row's patch and its history entry, in one statement; nothing is read back
-   * (the caller knows the new row: its old row, locked, plus the patch). With `room`, the change
-   * happens only while that operator's load (users.open_sessions, kept by a trigger) is under
-   * `capacity`: the caller holds the operator's row lock, so the check and the trigger's increment
-   * cannot be split by another writer. If the operator is full, nothing is written and
-   * OPERATOR_AT_CAPACITY is thrown.
+   * (the caller knows the new row: its old row, locked, plus the patch).
    */
-  async transition(
-    db: Db,
-    id: string,
-    values: Partial<SessionRow>,
-    history: HistoryEntry,
-    room?: OperatorRoom,
-  ): Promise<void> {
+  async transition(db: Db, id: string, values: Partial<SessionRow>, history: HistoryEntry): Promise<void> {
     const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
     const n = keys.length + 1;
-    const guard = room
-      ? ` AND (SELECT open_sessions FROM users WHERE id = $${n + 5}::uuid) < $${n + 6}::int`
-      : '';
     const rows = await hot(db)(
-      `WITH u AS (UPDATE sessions SET ${sessionWriter.assignments(keys, 2)} WHERE id = $1${guard} RETURNING id, state),
+      `WITH u AS (UPDATE sessions SET ${sessionWriter.assignments(keys, 2)} WHERE id = $1 RETURNING id, state),
        h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
              SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM u)
        SELECT id FROM u`,
@@ -128,15 +109,9 @@ export const sessionRepository = {
         history.fromState,
         JSON.stringify(history.actor),
         JSON.stringify(history.details ?? {}),
-        ...(room ? [room.operatorId, room.capacity] : []),
       ],
     );
-    if (rows.length) return;
-    if (room)
-      throw new Conflict('OPERATOR_AT_CAPACITY', `operator ${room.operatorId} has no room`, {
-        operatorId: room.operatorId,
-      });
-    throw new NotFound('Session', id);
+    if (!rows.length) throw new NotFound('Session', id);
   },
 
   async history(db: Db, sessionId: string): Promise<SessionHistoryRow[]> {

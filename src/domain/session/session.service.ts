@@ -17,12 +17,7 @@ import { compileSearch, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
 import { userRepository } from '../user/user.repository.ts';
 import type { Caller } from '../user/user.ts';
-import {
-  type HistoryEntry,
-  type OperatorRoom,
-  type SessionRow,
-  sessionRepository,
-} from './session.repository.ts';
+import { type HistoryEntry, type SessionRow, sessionRepository } from './session.repository.ts';
 import { isOpen, type SessionState } from './session.ts';
 import { historyView, type SessionView, sessionSearch, sessionView } from './session.view.ts';
 import { InvalidTransition, type SessionEvent, transition } from './session-machine.ts';
@@ -256,15 +251,9 @@ export class SessionService {
    * spam events (which read the channel and the chain first), its domain event is emitted before
    * this returns, so the returned write may be left in flight with tx.defer.
    */
-  async applyLocked(
-    tx: Tx,
-    session: SessionRow,
-    event: SessionEvent,
-    actor: ActorRef,
-    room?: OperatorRoom,
-  ): Promise<SessionRow> {
+  async applyLocked(tx: Tx, session: SessionRow, event: SessionEvent, actor: ActorRef): Promise<SessionRow> {
     const facts = isSpamEvent(event) ? await this.#spamFacts(tx, session) : NO_SPAM_FACTS;
-    return this.#transition(tx, session, event, actor, facts, room);
+    return this.#transition(tx, session, event, actor, facts);
   }
 
   /** What only the spam rules read: the channel type and whether this is the chain's last session. */
@@ -283,7 +272,6 @@ export class SessionService {
     event: SessionEvent,
     actor: ActorRef,
     facts: SpamFacts,
-    room?: OperatorRoom,
   ): Promise<SessionRow> {
     const result = transition(session as SessionRow & { state: SessionState }, event, {
       ...facts,
@@ -318,7 +306,6 @@ export class SessionService {
           actor,
           details: eventDetails(event),
         },
-        room,
       )
       .then(() => next);
   }
