@@ -32,7 +32,9 @@ export interface Tx {
   emit<N extends DomainEventName>(name: N, aggregateId: string | null, payload: DomainEventMap[N]): void;
   /**
    * A write whose result the work does not need: it is not waited for before COMMIT, so it goes
-   * out with the statements after it. Should it fail, the transaction rolls back and `run` throws.
+   * out with the statements after it. Should it fail in the database, the transaction rolls back and
+   * `run` throws. Only a database error can stop the COMMIT already sent: a check that must undo the
+   * transaction has to fail its statement (see omniline_raise), not throw in node afterwards.
    */
   defer(write: Promise<unknown>): void;
 }
