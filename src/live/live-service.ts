@@ -100,6 +100,10 @@ export class LiveService {
     return this.gateway.publish(channel, data);
   }
 
+  publishMany(channels: string[], data: OperatorEvent): Promise<unknown> {
+    return this.gateway.publishMany(channels, data);
+  }
+
   async #authenticate(token: string | undefined): Promise<GatewayUser | null> {
     if (!token) return null;
     try {

@@ -19,6 +19,8 @@ import { chatSession } from './session-payload.ts';
 
 export interface Publisher {
   publish(channel: string, data: OperatorEvent): Promise<unknown>;
+  /** The same event on many channels: a line-wide event reaches every operator of the line. */
+  publishMany(channels: string[], data: OperatorEvent): Promise<unknown>;
 }
 
 type Handler<N extends DomainEventName> = (
@@ -74,8 +76,8 @@ export class LiveNotifier {
   }
 
   async #to(operatorIds: (string | null | undefined)[], data: OperatorEvent): Promise<void> {
-    const ids = [...new Set(operatorIds.filter((id): id is string => !!id))];
-    await Promise.all(ids.map((id) => this.#publish(channels.operator(id), data)));
+    const ids = new Set(operatorIds.filter((id): id is string => !!id));
+    await this.publisher.publishMany([...ids].map(channels.operator), data);
   }
 
   async #offered(p: DomainEventMap['session.offered']): Promise<void> {

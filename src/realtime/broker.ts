@@ -53,6 +53,8 @@ export interface Broker {
   /** Resolves once the broker is connected and receives control messages (await it at start). */
   ready(): Promise<void>;
   publish(channel: string, data: string, opts: PublishOptions): Promise<StreamPosition>;
+  /** The same publication on many channels (one event for every operator of a line), in one call. */
+  publishMany(channels: string[], data: string, opts: (channel: string) => PublishOptions): Promise<void>;
   /** Reading a stream that never had a publication creates its epoch, so the position is stable. */
   history(channel: string, query: HistoryQuery): Promise<HistoryResult>;
   /** Resolves once publications on the channel are delivered (so history read after it misses nothing). */

@@ -117,6 +117,14 @@ export class Gateway implements GatewayCore, SocketSink {
     return this.opts.broker.publish(channel, json, this.opts.historyOf(channel));
   }
 
+  /** `publish` on many channels at once: one encoding, one call to the broker. */
+  async publishMany(channels: string[], data: unknown): Promise<void> {
+    if (channels.length === 0) return;
+    const json = this.#json(data);
+    if (json === undefined) throw new TypeError('publication data must be JSON');
+    await this.opts.broker.publishMany(channels, json, this.opts.historyOf);
+  }
+
   /** One encoding per data object: an event published to many channels is serialised once. */
   #json(data: unknown): string | undefined {
     if (typeof data !== 'object' || data === null) return JSON.stringify(data);

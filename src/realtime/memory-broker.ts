@@ -50,7 +50,19 @@ export class MemoryBroker implements Broker {
   async ready(): Promise<void> {}
 
   async publish(channel: string, data: string, opts: PublishOptions): Promise<StreamPosition> {
+    return this.append(channel, data, opts, this.now());
+  }
+
+  async publishMany(
+    channels: string[],
+    data: string,
+    opts: (channel: string) => PublishOptions,
+  ): Promise<void> {
     const now = this.now();
+    for (const channel of channels) this.append(channel, data, opts(channel), now);
+  }
+
+  private append(channel: string, data: string, opts: PublishOptions, now: number): StreamPosition {
     const s = this.stream(channel, now);
     s.top += 1;
     const pub: Publication = { offset: s.top, data };

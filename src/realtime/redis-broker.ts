@@ -109,6 +109,15 @@ export class RedisBroker implements Broker {
     return { offset, epoch };
   }
 
+  async publishMany(
+    channels: string[],
+    data: string,
+    opts: (channel: string) => PublishOptions,
+  ): Promise<void> {
+    // Sent together: the client writes commands issued in one tick as one batch.
+    await Promise.all(channels.map((channel) => this.publish(channel, data, opts(channel))));
+  }
+
   async history(channel: string, q: HistoryQuery): Promise<HistoryResult> {
     const [offset, epoch, verdict, entries] = await this.scripts.omlHistory(
       this.key('meta', channel),

@@ -130,6 +130,28 @@ for (const [name, make] of kinds) {
       assert.equal(got.length, 2);
     });
 
+    it('publishes one publication on many channels, each in its own stream and to its subscribers', async () => {
+      const b = broker();
+      const got: [string, number, string][] = [];
+      await b.subscribe('m1', (ch, p) => got.push([ch, p.offset, p.data]));
+      await b.publish('m2', '"before"', keep);
+      const sizes: Record<string, number> = { m1: 3, m2: 3, m3: 0 };
+      await b.publishMany(['m1', 'm2', 'm3'], '"all"', (ch) => ({ ...keep, historySize: sizes[ch]! }));
+      await waitFor(() => got.length === 1, 3000, 'delivery');
+      assert.deepEqual(got, [['m1', 1, '"all"']]);
+      const m2 = await b.history('m2', { limit: -1 });
+      assert.deepEqual(
+        m2.publications.map((p) => [p.offset, p.data]),
+        [
+          [1, '"before"'],
+          [2, '"all"'],
+        ],
+      );
+      const m3 = await b.history('m3', { limit: -1 });
+      assert.equal(m3.offset, 1);
+      assert.deepEqual(m3.publications, [], 'each channel keeps its own history settings');
+    });
+
     it('delivers control messages to every handler, its own included', async () => {
       const b = broker();
       const got: string[] = [];
