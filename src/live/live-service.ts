@@ -45,6 +45,10 @@ export interface LiveOptions {
 
 const callerOf = (user: GatewayUser) => user.info as Caller;
 
+/** History kept per stream (constants: asked for on every publication). */
+const OPERATOR_HISTORY = { historySize: 100, historyTtlMs: 10 * 60_000 } as const;
+const WATCHED_HISTORY = { historySize: 20, historyTtlMs: 2 * 60_000 } as const;
+
 export class LiveService {
   readonly gateway: Gateway;
   readonly notifier: LiveNotifier;
@@ -67,10 +71,7 @@ export class LiveService {
       onSend: (user, data) => this.#onSend(user, data),
       // Operators' own streams keep enough to recover a reconnect; watched line and session streams
       // (published on every message, mostly with nobody watching) keep little.
-      historyOf: (channel) =>
-        channel.startsWith('operator:')
-          ? { historySize: 100, historyTtlMs: 10 * 60_000 }
-          : { historySize: 20, historyTtlMs: 2 * 60_000 },
+      historyOf: (channel) => (channel.startsWith('operator:') ? OPERATOR_HISTORY : WATCHED_HISTORY),
       ...opts.gateway,
     });
     this.gateway.rpc('typing', (user, data) => this.#typing(callerOf(user), data));
