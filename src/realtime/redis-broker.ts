@@ -114,7 +114,7 @@ export class RedisBroker implements Broker {
     data: string,
     opts: (channel: string) => PublishOptions,
   ): Promise<void> {
-    // Sent together: the client writes commands issued in one tick as one batch.
+    // All in flight at once: the connection does not wait for a reply before the next command.
     await Promise.all(channels.map((channel) => this.publish(channel, data, opts(channel))));
   }
 

@@ -11,8 +11,8 @@ const ts = (d: Date) => d.toISOString();
 // The hot statements of a routing pass, as constant text (see db/hot-sql.ts).
 const LINE_STAFF = `SELECT lo.user_id FROM line_operators lo WHERE lo.line_id = $1
   UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id WHERE lg.line_id = $1`;
-// A pass reads and locks its staff in the same round trip as the queue head, before it knows
-// whether the head is empty: both statements do nothing when the line has no Waiting session.
+// A pass reads its staff in the same round trip as the queue head, before it knows whether the
+// head is empty: the read returns nothing when the line has no Waiting session.
 const queued = (line: string) =>
   `EXISTS (SELECT 1 FROM sessions q WHERE q.line_id = ${line} AND q.state = 'Waiting' AND q.deleted_at IS NULL)`;
 const staffOf = (staff: string, guard: string) =>
