@@ -59,6 +59,8 @@ export interface RouterOptions {
 
 export class Router {
   #timer: NodeJS.Timeout | null = null;
+  /** The sweep under way: sweeps never overlap, and stop() waits for the last one. */
+  #sweeping: Promise<void> | null = null;
   readonly #offs: (() => void)[] = [];
   readonly #draining = new Map<string, Promise<void>>();
   readonly #again = new Set<string>();
@@ -102,12 +104,17 @@ export class Router {
         if (e.payload.status === 'online') void this.#guard(this.#drainLinesOf(e.payload.userId));
       }),
     );
-    this.#timer = setInterval(() => void this.#guard(this.tick()), this.opts.tickMs ?? 500);
+    this.#timer = setInterval(() => {
+      this.#sweeping ??= this.#guard(this.tick()).finally(() => {
+        this.#sweeping = null;
+      });
+    }, this.opts.tickMs ?? 500);
   }
 
   async stop(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     for (const off of this.#offs.splice(0)) off();
+    await this.#sweeping;
     await Promise.allSettled([...this.#draining.values()]);
   }
 
