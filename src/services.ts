@@ -3,6 +3,7 @@ import type { Db } from './db/client.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
 import { BotService } from './domain/bot/bot.service.ts';
 import { ChannelService } from './domain/channel/channel.service.ts';
+import { ChannelCache } from './domain/channel/channel-cache.ts';
 import type { ChannelLifecycle } from './domain/channel/channel-lifecycle.ts';
 import { ClientService } from './domain/client/client.service.ts';
 import { ContactService } from './domain/contact/contact.service.ts';
@@ -17,6 +18,8 @@ import type { SecretBox } from './lib/secret-box.ts';
 
 export interface Services {
   deps: Deps;
+  /** Channel rows for the hot paths (webhooks, opening sessions), one cache for the node. */
+  channelCache: ChannelCache;
   users: UserService;
   lines: LineService;
   groups: GroupService;
@@ -44,8 +47,10 @@ export function createServices(opts: {
     secrets: opts.secrets,
     clock: opts.clock ?? systemClock,
   };
+  const channelCache = new ChannelCache(deps.db, bus);
   return {
     deps,
+    channelCache,
     users: new UserService(deps),
     lines: new LineService(deps, opts.validateQueue),
     groups: new GroupService(deps),
@@ -53,7 +58,7 @@ export function createServices(opts: {
     channels: new ChannelService(deps, opts.lifecycle),
     clients: new ClientService(deps),
     contacts: new ContactService(deps),
-    sessions: new SessionService(deps),
+    sessions: new SessionService(deps, channelCache),
     messages: new MessageService(deps),
   };
 }

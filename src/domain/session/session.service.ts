@@ -7,7 +7,7 @@ import { lineIdsOfUser, sessionScope } from '../access/access.repository.ts';
 import { botRepository } from '../bot/bot.repository.ts';
 import { type ChannelRow, channelRepository } from '../channel/channel.repository.ts';
 import { accountKind, type ChannelType } from '../channel/channel.ts';
-import { ChannelCache } from '../channel/channel-cache.ts';
+import type { ChannelCache } from '../channel/channel-cache.ts';
 import type { ClientRow } from '../client/client.repository.ts';
 import { clientRepository } from '../client/client.repository.ts';
 import type { Deps } from '../deps.ts';
@@ -32,11 +32,10 @@ export function actorOf(caller: Caller): ActorRef {
 
 /** Sessions: opening (one open per client per channel), the lifecycle, and who may see and act. */
 export class SessionService {
-  readonly #channels: ChannelCache;
-
-  constructor(private readonly deps: Deps) {
-    this.#channels = new ChannelCache(deps.db, deps.bus);
-  }
+  constructor(
+    private readonly deps: Deps,
+    private readonly channels: ChannelCache,
+  ) {}
 
   async search(request: SearchRequest, caller: Caller) {
     const page = await searchTable(
@@ -139,7 +138,7 @@ export class SessionService {
     account: string,
     caller: Caller,
   ): Promise<{ session: SessionView; created: boolean }> {
-    const channel = await this.#channels.get(channelId);
+    const channel = await this.channels.get(channelId);
     if (!channel) throw new NotFound('Channel', channelId);
     if (caller.role !== 'admin' && !(await lineIdsOfUser(this.deps.db, caller.id)).includes(channel.lineId)) {
       throw new NotFound('Channel', channelId);

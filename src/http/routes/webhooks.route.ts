@@ -4,7 +4,6 @@
  * verify a webhook by challenge. Acknowledged only after the events are committed.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ChannelCache } from '../../domain/channel/channel-cache.ts';
 import { AppError, BadRequest, Conflict, NotFound } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
 import type { Platform } from '../../platform.ts';
@@ -17,7 +16,7 @@ interface Params {
 
 export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimit: number): void {
   const { registry, host, inbound } = platform;
-  const channels = new ChannelCache(platform.services.deps.db, platform.services.deps.bus);
+  const channels = platform.services.channelCache;
 
   async function resolve(request: FastifyRequest<{ Params: Params }>) {
     const { provider: name, channelId } = request.params;
