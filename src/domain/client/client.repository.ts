@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
-import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
+import { hot, planned, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { clients } from '../../db/schema.ts';
 
 export type ClientRow = typeof clients.$inferSelect;
@@ -45,7 +45,7 @@ export const clientRepository = {
     field: 'externalId' | 'username' | 'phone' | 'email',
     value: string,
   ): Promise<ClientRow | undefined> {
-    const [row] = await hot(db)(BY_ACCOUNT[field], [channelId, value]);
+    const [row] = await (field === 'externalId' ? hot : planned)(db)(BY_ACCOUNT[field], [channelId, value]);
     return row && C.map(row);
   },
 
@@ -59,7 +59,10 @@ export const clientRepository = {
     field: AccountField,
     value: string,
   ): Promise<{ client: ClientRow; created: boolean }> {
-    const [row] = await hot(db)(FIND_OR_INSERT[field], [channelId, value]);
+    const [row] = await (field === 'externalId' ? hot : planned)(db)(FIND_OR_INSERT[field], [
+      channelId,
+      value,
+    ]);
     if (row) return { client: C.map(row), created: row.created === true };
     const existing = await clientRepository.byExternalId(db, channelId, value);
     if (!existing) throw new Error('client conflict without a live row');
