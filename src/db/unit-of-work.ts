@@ -47,7 +47,7 @@ export class UnitOfWork {
 
   async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const pending: PendingEvent[] = [];
-    const events: { inserting: Promise<{ id: string | number; created_at: string | Date }[]> | null } = {
+    const events: { inserting: Promise<EventRow[]> | null } = {
       inserting: null,
     };
     const deferred: Promise<unknown>[] = [];
@@ -84,17 +84,29 @@ export class UnitOfWork {
       throw err;
     }
     await Promise.all(deferred);
-    const rows = (await events.inserting) ?? [];
-    const written = rows.map(
-      (r, i) =>
-        ({
-          id: Number(r.id),
-          name: pending[i]!.name,
-          payload: pending[i]!.payload,
-          createdAt: new Date(r.created_at),
-        }) as DomainEvent,
-    );
-    for (const event of written) this.bus.publish(event);
+    this.published(pending, (await events.inserting) ?? []);
     return result;
   }
+
+  /**
+   * Publishes events that were inserted by a write that is its own unit of work: ONE statement
+   * (autocommit) that changed a row and inserted its events, `rows` being that insert's
+   * `RETURNING id, created_at` in `pending` order.
+   */
+  published(pending: PendingEvent[], rows: readonly EventRow[]): void {
+    rows.forEach((r, i) => {
+      this.bus.publish({
+        id: Number(r.id),
+        name: pending[i]!.name,
+        payload: pending[i]!.payload,
+        createdAt: new Date(r.created_at),
+      } as DomainEvent);
+    });
+  }
+}
+
+/** A domain_events row as its insert returns it. */
+export interface EventRow {
+  id: string | number;
+  created_at: string | Date;
 }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeEachDatabase } from '../helpers/app.ts';
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../../src/db/client.ts';
+import { sessionRepository } from '../../src/domain/session/session.repository.ts';
+import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
 import {
   addMessage,
   createChannel,
@@ -362,4 +365,91 @@ describeEachDatabase('sessions', (ctx) => {
     });
     assert.equal(high.body.total, 2);
   });
+
+  it('decides a change again when the session changed after it was read', async () => {
+    const { channel, operator, supervisor } = await createWorld(ctx());
+    const session = await openSession(ctx(), channel.id);
+    await assignTo(ctx(), session.id, operator.id);
+    // Between the close's read and its write, the session moves to the supervisor.
+    const reads = interfereWithReads(session.id, 1, () =>
+      ctx().db.execute(sql`UPDATE sessions SET operator_id = ${supervisor.id} WHERE id = ${session.id}`),
+    );
+    try {
+      const res = await ctx().request('POST', `/api/v1/sessions/${session.id}/close`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.state, 'Closed');
+    } finally {
+      reads.restore();
+    }
+    assert.equal(reads.count, 2, 'read, found changed at the write, read again');
+    const closes = await closeEvents(ctx(), session.id);
+    assert.deepEqual(
+      closes.map((p) => p.previousOperatorId),
+      [supervisor.id],
+      'one close, decided on the row as it was when written',
+    );
+    const history = await ctx().request('GET', `/api/v1/sessions/${session.id}/history`);
+    assert.equal(history.body.filter((h: { event: string }) => h.event === 'close').length, 1);
+  });
+
+  it('takes the row lock when the session keeps changing under optimistic writes', async () => {
+    const { channel, operator } = await createWorld(ctx());
+    const session = await openSession(ctx(), channel.id);
+    await assignTo(ctx(), session.id, operator.id);
+    // Every optimistic attempt finds the row changed: a counter moves after each read.
+    const reads = interfereWithReads(session.id, Number.POSITIVE_INFINITY, () =>
+      ctx().db.execute(
+        sql`UPDATE sessions SET unread_by_operator = unread_by_operator + 1 WHERE id = ${session.id}`,
+      ),
+    );
+    try {
+      const res = await ctx().request('POST', `/api/v1/sessions/${session.id}/close`);
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.equal(res.body.state, 'Closed');
+    } finally {
+      reads.restore();
+    }
+    assert.equal(reads.count, 3, 'three optimistic attempts, then the locked write');
+    assert.equal((await closeEvents(ctx(), session.id)).length, 1);
+    const [row] = await queryRows<{ unread: number }>(
+      ctx().db,
+      sql`SELECT unread_by_operator AS unread FROM sessions WHERE id = ${session.id}`,
+    );
+    assert.equal(row?.unread, 3, 'the changes made meanwhile are kept');
+  });
 });
+
+async function assignTo(ctx: TestContext, sessionId: string, operatorId: string) {
+  const res = await ctx.request('POST', `/api/v1/sessions/${sessionId}/assign`, { body: { operatorId } });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+}
+
+/** The close events recorded for a session. */
+async function closeEvents(ctx: TestContext, sessionId: string) {
+  const rows = await queryRows<{ payload: { event: string; previousOperatorId: string | null } }>(
+    ctx.db,
+    sql`SELECT payload FROM domain_events
+        WHERE name = 'session.transitioned' AND aggregate_id = ${sessionId} ORDER BY id`,
+  );
+  return rows.map((r) => r.payload).filter((p) => p.event === 'close');
+}
+
+/**
+ * Runs `change` right after each of the first `times` versioned reads of a session (another writer
+ * getting in between a read and the write decided on it).
+ */
+function interfereWithReads(sessionId: string, times: number, change: () => Promise<unknown>) {
+  const original = sessionRepository.byIdVersioned;
+  const spy = {
+    count: 0,
+    restore: () => {
+      sessionRepository.byIdVersioned = original;
+    },
+  };
+  sessionRepository.byIdVersioned = async (db, id) => {
+    const read = await original(db, id);
+    if (id === sessionId && spy.count++ < times) await change();
+    return read;
+  };
+  return spy;
+}

@@ -2,7 +2,9 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
+import type { EventRow } from '../../db/unit-of-work.ts';
 import { NotFound } from '../../errors.ts';
+import type { PendingEvent } from '../events/domain-events.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -13,6 +15,8 @@ const sessionWriter = new RowWriter<SessionRow>(sessions);
 const OPEN_IN = OPEN_SESSION_STATES.map((s) => `'${s}'`).join(', ');
 const BY_ID = `SELECT ${S.columns} FROM sessions WHERE id = $1`;
 const BY_ID_LOCKED = `${BY_ID} FOR NO KEY UPDATE`;
+// xmin (the transaction that wrote this version of the row) changes with every write of the row.
+const BY_ID_VERSIONED = `SELECT ${S.columns}, xmin::text AS row_version FROM sessions WHERE id = $1`;
 const OPEN_FOR = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2 AND state IN (${OPEN_IN})`;
 // Matches sessions_chain_idx (its DESC columns sort NULLS LAST).
 const LAST_OF_CHAIN = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2
@@ -35,6 +39,12 @@ export const sessionRepository = {
   async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<SessionRow | undefined> {
     const [row] = await hot(db)(opts.forUpdate ? BY_ID_LOCKED : BY_ID, [id]);
     return row && S.map(row);
+  },
+
+  /** The row and its version, for a write on condition that the row is unchanged (transitionIf). */
+  async byIdVersioned(db: Db, id: string): Promise<{ row: SessionRow; version: string } | undefined> {
+    const [row] = await hot(db)<Record<string, unknown> & { row_version: string }>(BY_ID_VERSIONED, [id]);
+    return row && { row: S.map(row), version: row.row_version };
   },
 
   async openFor(db: Db, clientId: string, channelId: string): Promise<SessionRow | undefined> {
@@ -112,6 +122,44 @@ export const sessionRepository = {
       ],
     );
     if (!rows.length) throw new NotFound('Session', id);
+  },
+
+  /**
+   * A state change that is its own unit of work, in ONE autocommit statement: the patch, its history
+   * entry and its domain event, written only if the row is still the `version` read (nothing is
+   * locked in between). Returns the event's row, or null when the row changed meanwhile or is gone,
+   * and then nothing was written.
+   */
+  async transitionIf(
+    db: Db,
+    id: string,
+    version: string,
+    values: Partial<SessionRow>,
+    history: HistoryEntry,
+    event: PendingEvent,
+  ): Promise<EventRow | null> {
+    const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
+    const n = keys.length + 2;
+    const [row] = await hot(db)<EventRow>(
+      `WITH u AS (UPDATE sessions SET ${sessionWriter.assignments(keys, 3)}
+                  WHERE id = $1 AND xmin = $2::text::xid RETURNING id, state),
+       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
+             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM u)
+       INSERT INTO domain_events (name, aggregate_id, payload)
+       SELECT $${n + 5}, id, $${n + 6}::jsonb FROM u RETURNING id, created_at`,
+      [
+        id,
+        version,
+        ...sessionWriter.params(values, keys),
+        history.event,
+        history.fromState,
+        JSON.stringify(history.actor),
+        JSON.stringify(history.details ?? {}),
+        event.name,
+        JSON.stringify(event.payload),
+      ],
+    );
+    return row ?? null;
   },
 
   async history(db: Db, sessionId: string): Promise<SessionHistoryRow[]> {

@@ -11,6 +11,7 @@ import type { ChannelCache } from '../channel/channel-cache.ts';
 import type { ClientRow } from '../client/client.repository.ts';
 import { clientRepository } from '../client/client.repository.ts';
 import type { Deps } from '../deps.ts';
+import type { PendingEvent } from '../events/domain-events.ts';
 import { groupRepository } from '../group/group.repository.ts';
 import { lineRepository } from '../line/line.repository.ts';
 import { compileSearch, type SearchRequest } from '../search/filter.ts';
@@ -228,21 +229,58 @@ export class SessionService {
     return this.apply(id, { type: 'unmarkAsSpam' }, caller, 'unspam');
   }
 
-  /** Applies one state-machine event under a row lock, recording history and a domain event. */
+  /**
+   * Applies one state-machine event, recording history and a domain event. The row is read, the
+   * change decided, and written in ONE autocommit statement on condition that the row is still the
+   * version read: no transaction is held open across round trips. A row that changed in between is
+   * read and decided again; a row that keeps changing is then changed under its lock.
+   */
   async apply(id: string, event: SessionEvent, caller: Caller | null, action: Action, target?: AssignTarget) {
+    const db = this.deps.db;
+    const actor = caller ? actorOf(caller) : SYSTEM_ACTOR;
+    for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+      const read = await sessionRepository.byIdVersioned(db, id);
+      const session = await this.#actable(id, read?.row, caller, action, target);
+      const change = this.#decide(session, event, actor, await this.#factsFor(db, session, event));
+      if (!change) return sessionView(session);
+      const written = await sessionRepository.transitionIf(
+        db,
+        id,
+        read!.version,
+        change.values,
+        change.history,
+        change.event,
+      );
+      if (written) {
+        this.deps.uow.published([change.event], [written]);
+        return sessionView(change.next);
+      }
+    }
     const written = await this.deps.uow.run(async (tx) => {
-      const session = caller
-        ? await this.visible(id, caller, tx.db, true)
-        : await sessionRepository.byId(tx.db, id, { forUpdate: true });
-      if (!session) throw new NotFound('Session', id);
-      if (caller) this.#authorize(caller, session, action, target);
-      const facts = isSpamEvent(event) ? await this.#spamFacts(tx, session) : NO_SPAM_FACTS;
+      const row = await sessionRepository.byId(tx.db, id, { forUpdate: true });
+      const session = await this.#actable(id, row, caller, action, target, tx.db);
       // The write goes out with COMMIT; its row is read once the transaction is done.
-      const row = this.#transition(tx, session, event, caller ? actorOf(caller) : SYSTEM_ACTOR, facts);
-      tx.defer(row);
-      return { row };
+      const next = this.#transition(tx, session, event, actor, await this.#factsFor(tx.db, session, event));
+      tx.defer(next);
+      return { next };
     });
-    return sessionView(await written.row);
+    return sessionView(await written.next);
+  }
+
+  /** The session `caller` may act on by `action` (404 when unseen, 403 when not theirs to act on). */
+  async #actable(
+    id: string,
+    row: SessionRow | undefined,
+    caller: Caller | null,
+    action: Action,
+    target: AssignTarget | undefined,
+    db = this.deps.db,
+  ): Promise<SessionRow> {
+    if (!row) throw new NotFound('Session', id);
+    if (!caller) return row;
+    if (row.deletedAt || !(await this.#sees(caller, row, db))) throw new NotFound('Session', id);
+    this.#authorize(caller, row, action, target);
+    return row;
   }
 
   /**
@@ -251,20 +289,63 @@ export class SessionService {
    * this returns, so the returned write may be left in flight with tx.defer.
    */
   async applyLocked(tx: Tx, session: SessionRow, event: SessionEvent, actor: ActorRef): Promise<SessionRow> {
-    const facts = isSpamEvent(event) ? await this.#spamFacts(tx, session) : NO_SPAM_FACTS;
-    return this.#transition(tx, session, event, actor, facts);
+    return this.#transition(tx, session, event, actor, await this.#factsFor(tx.db, session, event));
+  }
+
+  #factsFor(db: Deps['db'], session: SessionRow, event: SessionEvent): SpamFacts | Promise<SpamFacts> {
+    return isSpamEvent(event) ? this.#spamFacts(db, session) : NO_SPAM_FACTS;
   }
 
   /** What only the spam rules read: the channel type and whether this is the chain's last session. */
-  async #spamFacts(tx: Tx, session: SessionRow): Promise<SpamFacts> {
+  async #spamFacts(db: Deps['db'], session: SessionRow): Promise<SpamFacts> {
     const [channel, last] = await Promise.all([
-      channelRepository.byId(tx.db, session.channelId),
-      sessionRepository.lastOfChain(tx.db, session.clientId, session.channelId),
+      channelRepository.byId(db, session.channelId),
+      sessionRepository.lastOfChain(db, session.clientId, session.channelId),
     ]);
     return { channelType: (channel?.type ?? 'api') as ChannelType, isLastInChain: last?.id === session.id };
   }
 
-  /** Emits the domain event synchronously, then returns the write. */
+  /**
+   * What `event` does to `session`: the new row (the row read plus the patch), the values to write,
+   * the history entry and the domain event; null when nothing changes. An event the state machine
+   * refuses throws.
+   */
+  #decide(session: SessionRow, event: SessionEvent, actor: ActorRef, facts: SpamFacts): Change | null {
+    const result = transition(session as SessionRow & { state: SessionState }, event, {
+      ...facts,
+      now: this.deps.clock.now(),
+    });
+    if (result instanceof InvalidTransition) throw result;
+    if (!result.changed) return null;
+    const written = Object.fromEntries(Object.entries(result.patch).filter(([, v]) => v !== undefined));
+    const next: SessionRow = { ...session, ...written, updatedAt: new Date() };
+    return {
+      next,
+      values: { ...written, updatedAt: next.updatedAt },
+      history: { event: event.type, fromState: session.state, actor, details: eventDetails(event) },
+      event: {
+        name: 'session.transitioned',
+        aggregateId: session.id,
+        payload: {
+          sessionId: session.id,
+          lineId: session.lineId,
+          event: event.type,
+          from: session.state,
+          to: next.state,
+          operatorId: next.operatorId,
+          previousOperatorId: session.operatorId,
+          botId: next.botId,
+          operatorGroupId: next.operatorGroupId,
+          actor,
+        },
+      },
+    };
+  }
+
+  /**
+   * A change of a locked row. The domain event is emitted before this returns, so the returned
+   * write may be left in flight with tx.defer.
+   */
   #transition(
     tx: Tx,
     session: SessionRow,
@@ -272,41 +353,16 @@ export class SessionService {
     actor: ActorRef,
     facts: SpamFacts,
   ): Promise<SessionRow> {
-    const result = transition(session as SessionRow & { state: SessionState }, event, {
-      ...facts,
-      now: this.deps.clock.now(),
-    });
-    if (result instanceof InvalidTransition) return Promise.reject(result);
-    if (!result.changed) return Promise.resolve(session);
-    // The event and the new row are known before the write (the row is locked: it becomes exactly
-    // session + patch).
-    const written = Object.fromEntries(Object.entries(result.patch).filter(([, v]) => v !== undefined));
-    const next: SessionRow = { ...session, ...written, updatedAt: new Date() };
-    tx.emit('session.transitioned', session.id, {
-      sessionId: session.id,
-      lineId: session.lineId,
-      event: event.type,
-      from: session.state,
-      to: next.state,
-      operatorId: next.operatorId,
-      previousOperatorId: session.operatorId,
-      botId: next.botId,
-      operatorGroupId: next.operatorGroupId,
-      actor,
-    });
-    return sessionRepository
-      .transition(
-        tx.db,
-        session.id,
-        { ...written, updatedAt: next.updatedAt },
-        {
-          event: event.type,
-          fromState: session.state,
-          actor,
-          details: eventDetails(event),
-        },
-      )
-      .then(() => next);
+    let change: Change | null;
+    try {
+      change = this.#decide(session, event, actor, facts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!change) return Promise.resolve(session);
+    const { next, values, history, event: domainEvent } = change;
+    tx.emit(domainEvent.name, domainEvent.aggregateId, domainEvent.payload);
+    return sessionRepository.transition(tx.db, session.id, values, history).then(() => next);
   }
 
   async #checkTarget(target: AssignTarget): Promise<void> {
@@ -365,6 +421,17 @@ function newSession(a: {
 function createdEvent(id: string, channel: ChannelRow, client: ClientRow, state: SessionState) {
   return { sessionId: id, lineId: channel.lineId, channelId: channel.id, clientId: client.id, state };
 }
+
+/** A decided transition (SessionService.#decide). */
+interface Change {
+  next: SessionRow;
+  values: Partial<SessionRow>;
+  history: HistoryEntry;
+  event: PendingEvent<'session.transitioned'>;
+}
+
+/** Optimistic writes of a session tried before its row is locked instead (SessionService.apply). */
+const OPTIMISTIC_ATTEMPTS = 3;
 
 interface SpamFacts {
   channelType: ChannelType;
