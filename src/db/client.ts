@@ -89,7 +89,7 @@ function preparing(client: postgres.Sql): postgres.Sql {
           // Drizzle installs pass-through serialisers for the date types.
           target.unsafe(query, params?.map((p) => (p instanceof Date ? p.toISOString() : p)) as never, {
             ...options,
-            prepare: options?.prepare !== false && !!params?.length && query.length <= MAX_PREPARED_LENGTH,
+            prepare: !!params?.length && query.length <= MAX_PREPARED_LENGTH,
           });
       }
       if (prop === 'begin') {

@@ -40,26 +40,6 @@ export function hot(db: Db): HotQuery {
   return run;
 }
 
-const perCall = new WeakMap<object, HotQuery>();
-
-/**
- * hot() for a statement whose best index depends on the data (a lookup that more than one index
- * could serve): planned on every call instead of prepared once. A prepared statement's generic
- * plan is made after a handful of calls, from the table as it was then, and kept for the
- * connection's life: one made while a table was nearly empty, or never analysed, can read a whole
- * channel's rows through the wrong index once the table has grown.
- */
-export function planned(db: Db): HotQuery {
-  const client = (db as unknown as { session: { client: PostgresJsClient | PgliteClient } }).session.client;
-  if (!('unsafe' in client)) return hot(db);
-  let run = perCall.get(client);
-  if (!run) {
-    run = async (text, params) => (await client.unsafe(text, params.map(param), { prepare: false })) as never;
-    perCall.set(client, run);
-  }
-  return run;
-}
-
 const param = (p: unknown) => (p instanceof Date ? p.toISOString() : p === undefined ? null : p);
 
 /** A table's row as Drizzle types it, read by hand-written SQL. */

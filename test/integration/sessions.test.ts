@@ -32,6 +32,19 @@ describeEachDatabase('sessions', (ctx) => {
     assert.equal(client.body.username, account);
   });
 
+  it('finds a client by account among live clients only', async () => {
+    const { channel } = await createWorld(ctx());
+    const account = unique('Bob').replace(/-/g, '_');
+    const first = await openSession(ctx(), channel.id, account);
+    await ctx().request('POST', `/api/v1/sessions/${first.id}/close`);
+    const [deleted] = first.clientIds;
+    await ctx().db.execute(sql`UPDATE clients SET deleted_at = now() WHERE id = ${deleted}`);
+    const again = await openSession(ctx(), channel.id, account.toLowerCase());
+    assert.notEqual(again.clientIds[0], deleted, 'the deleted client is not found');
+    const third = await openSession(ctx(), channel.id, account.toUpperCase());
+    assert.equal(third.id, again.id, 'the live client is found, in any case');
+  });
+
   it('reads the account as a phone for WhatsApp and an e-mail for inbox channels', async () => {
     const line = await createLine(ctx());
     const wa = await createChannel(ctx(), line.id, 'whatsapp');

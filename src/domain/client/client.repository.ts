@@ -1,6 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { type Db, queryRows } from '../../db/client.ts';
-import { hot, planned, RowWriter, rowShape } from '../../db/hot-sql.ts';
+import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { clients } from '../../db/schema.ts';
 
 export type ClientRow = typeof clients.$inferSelect;
@@ -8,12 +8,21 @@ export type ClientRow = typeof clients.$inferSelect;
 const C = rowShape<ClientRow>(clients);
 const clientWriter = new RowWriter<ClientRow>(clients);
 const BY_ID = `SELECT ${C.columns} FROM clients WHERE id = $1 AND deleted_at IS NULL`;
+/**
+ * A live client by an account column, any case. The index condition says nothing of deleted_at, and
+ * deleted rows are dropped after it (OFFSET 0 keeps that filter out of the index scan): the live-row
+ * (channel, external id) index then cannot serve this lookup, and the account's own index is the one
+ * plan, whatever the statistics when the statement was prepared (see the schema).
+ */
+const byAccountColumn = (column: string) =>
+  `SELECT * FROM (SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND lower(${column}) = lower($2) OFFSET 0) c
+   WHERE deleted_at IS NULL LIMIT 1`;
 // One text per account field; each is served by its own index (see the schema).
-const BY_ACCOUNT = {
+export const BY_ACCOUNT = {
   externalId: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND external_id = $2 AND deleted_at IS NULL LIMIT 1`,
-  username: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND lower(username) = lower($2) AND deleted_at IS NULL LIMIT 1`,
-  phone: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND lower(phone) = lower($2) AND deleted_at IS NULL LIMIT 1`,
-  email: `SELECT ${C.columns} FROM clients WHERE channel_id = $1 AND lower(email) = lower($2) AND deleted_at IS NULL LIMIT 1`,
+  username: byAccountColumn('username'),
+  phone: byAccountColumn('phone'),
+  email: byAccountColumn('email'),
 } as const;
 const INSERT_TAIL = `ON CONFLICT (channel_id, external_id) WHERE deleted_at IS NULL DO NOTHING RETURNING ${C.columns}`;
 type AccountField = keyof typeof BY_ACCOUNT;
@@ -45,7 +54,7 @@ export const clientRepository = {
     field: 'externalId' | 'username' | 'phone' | 'email',
     value: string,
   ): Promise<ClientRow | undefined> {
-    const [row] = await (field === 'externalId' ? hot : planned)(db)(BY_ACCOUNT[field], [channelId, value]);
+    const [row] = await hot(db)(BY_ACCOUNT[field], [channelId, value]);
     return row && C.map(row);
   },
 
@@ -59,10 +68,7 @@ export const clientRepository = {
     field: AccountField,
     value: string,
   ): Promise<{ client: ClientRow; created: boolean }> {
-    const [row] = await (field === 'externalId' ? hot : planned)(db)(FIND_OR_INSERT[field], [
-      channelId,
-      value,
-    ]);
+    const [row] = await hot(db)(FIND_OR_INSERT[field], [channelId, value]);
     if (row) return { client: C.map(row), created: row.created === true };
     const existing = await clientRepository.byExternalId(db, channelId, value);
     if (!existing) throw new Error('client conflict without a live row');
