@@ -76,7 +76,7 @@ export function rowShape<T>(table: Table, alias?: string): RowShape<T> {
  * arrays as array literals, timestamps as ISO text). Values must be plain values, not SQL.
  */
 export class RowWriter<Row extends Record<string, unknown>> {
-  readonly #columns: Map<string, { name: string; encode(v: unknown): unknown }>;
+  readonly #columns: Map<string, { name: string; type: string; encode(v: unknown): unknown }>;
   readonly #texts = new Map<string, string>();
   readonly tableName: string;
 
@@ -85,7 +85,7 @@ export class RowWriter<Row extends Record<string, unknown>> {
     this.#columns = new Map(
       Object.entries(getTableColumns(table)).map(([key, c]) => [
         key,
-        { name: c.name, encode: (v: unknown) => c.mapToDriverValue(v) },
+        { name: c.name, type: c.getSQLType(), encode: (v: unknown) => c.mapToDriverValue(v) },
       ]),
     );
   }
@@ -104,6 +104,18 @@ export class RowWriter<Row extends Record<string, unknown>> {
       const names = keys.map((k) => `"${this.#column(k).name}"`).join(', ');
       const values = keys.map((_, i) => `$${i + 1}`).join(', ');
       return `INSERT INTO "${this.tableName}" (${names}) VALUES (${values}) ${tail}`;
+    });
+  }
+
+  /**
+   * `INSERT INTO t (cols) SELECT $n::type, … FROM source` + `tail`, for these keys numbered from
+   * `first` (cached): a row written only for each row of `source` (a CTE of the same statement).
+   */
+  insertFrom(source: string, keys: string[], first: number, tail = ''): string {
+    return this.#text(`f${source}|${first}|${keys.join()}|${tail}`, () => {
+      const names = keys.map((k) => `"${this.#column(k).name}"`).join(', ');
+      const values = keys.map((k, i) => `$${first + i}::${this.#column(k).type}`).join(', ');
+      return `INSERT INTO "${this.tableName}" (${names}) SELECT ${values} FROM ${source} ${tail}`;
     });
   }
 

@@ -45,6 +45,19 @@ describeEachDatabase('sessions', (ctx) => {
     assert.equal(third.id, again.id, 'the live client is found, in any case');
   });
 
+  it('opens for the client whose external id is the account when none has it as username', async () => {
+    const { channel } = await createWorld(ctx());
+    const account = unique('carol').replace(/-/g, '_');
+    const [client] = await queryRows<{ id: string }>(
+      ctx().db,
+      sql`INSERT INTO clients (channel_id, external_id, username)
+          VALUES (${channel.id}, ${account}, 'someone_else') RETURNING id`,
+    );
+    const res = await ctx().request('POST', '/api/v1/sessions', { body: { channelId: channel.id, account } });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    assert.deepEqual(res.body.clientIds, [client!.id]);
+  });
+
   it('reads the account as a phone for WhatsApp and an e-mail for inbox channels', async () => {
     const line = await createLine(ctx());
     const wa = await createChannel(ctx(), line.id, 'whatsapp');

@@ -25,21 +25,22 @@ export const BY_ACCOUNT = {
   email: byAccountColumn('email'),
 } as const;
 const INSERT_TAIL = `ON CONFLICT (channel_id, external_id) WHERE deleted_at IS NULL DO NOTHING RETURNING ${C.columns}`;
-type AccountField = keyof typeof BY_ACCOUNT;
+export type AccountField = keyof typeof BY_ACCOUNT;
 const ACCOUNT_COLUMN = { externalId: null, username: 'username', phone: 'phone', email: 'email' } as const;
-/** Find by account, else insert with the account as external id too: one statement per field. */
-const FIND_OR_INSERT = Object.fromEntries(
-  (Object.keys(BY_ACCOUNT) as AccountField[]).map((field) => {
-    const column = ACCOUNT_COLUMN[field];
-    return [
-      field,
-      `WITH found AS (${BY_ACCOUNT[field]}),
-       made AS (INSERT INTO clients (channel_id, external_id${column ? `, ${column}` : ''})
-                SELECT $1, $2${column ? ', $2' : ''} WHERE NOT EXISTS (SELECT 1 FROM found) ${INSERT_TAIL})
-       SELECT *, false AS created FROM found UNION ALL SELECT *, true AS created FROM made`,
-    ];
-  }),
-) as Record<AccountField, string>;
+/** A client row as hand-written statements select it (every column, by its database name). */
+export const clientShape = C;
+
+/**
+ * Two CTEs for a statement that goes on with them: `found`, the live client of channel $1 with account
+ * $2, and `made`, when there is none, a new client with id $3 whose external id (and account column)
+ * is the account. A concurrent insert of the same external id leaves both empty.
+ */
+export function accountClientCtes(field: AccountField): string {
+  const column = ACCOUNT_COLUMN[field];
+  return `found AS (${BY_ACCOUNT[field]}),
+    made AS (INSERT INTO clients (id, channel_id, external_id${column ? `, ${column}` : ''})
+             SELECT $3, $1, $2${column ? ', $2' : ''} WHERE NOT EXISTS (SELECT 1 FROM found) ${INSERT_TAIL})`;
+}
 
 export const clientRepository = {
   async byId(db: Db, id: string): Promise<ClientRow | undefined> {
@@ -56,23 +57,6 @@ export const clientRepository = {
   ): Promise<ClientRow | undefined> {
     const [row] = await hot(db)(BY_ACCOUNT[field], [channelId, value]);
     return row && C.map(row);
-  },
-
-  /**
-   * The live client of a channel with this account, or a new one whose external id is the account
-   * (`sessions.create`): one statement. A concurrent insert of the same external id yields that row.
-   */
-  async findOrInsertByAccount(
-    db: Db,
-    channelId: string,
-    field: AccountField,
-    value: string,
-  ): Promise<{ client: ClientRow; created: boolean }> {
-    const [row] = await hot(db)(FIND_OR_INSERT[field], [channelId, value]);
-    if (row) return { client: C.map(row), created: row.created === true };
-    const existing = await clientRepository.byExternalId(db, channelId, value);
-    if (!existing) throw new Error('client conflict without a live row');
-    return { client: existing, created: false };
   },
 
   byExternalId(db: Db, channelId: string, externalId: string): Promise<ClientRow | undefined> {

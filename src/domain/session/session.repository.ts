@@ -4,6 +4,12 @@ import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
 import type { EventRow } from '../../db/unit-of-work.ts';
 import { NotFound } from '../../errors.ts';
+import {
+  type AccountField,
+  accountClientCtes,
+  type ClientRow,
+  clientShape,
+} from '../client/client.repository.ts';
 import type { PendingEvent } from '../events/domain-events.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
 
@@ -88,6 +94,61 @@ export const sessionRepository = {
       ],
     );
     return row && S.map(row);
+  },
+
+  /**
+   * A new client's first session, as its own unit of work in ONE autocommit statement: the client
+   * with this account is found, else made (id `clientId`), and when made, the session `values` (whose
+   * clientId is `clientId`), its history entry and its domain event are written with it. Returns the
+   * client found (nothing else written), or the client made with the session and the event's row,
+   * or null when a concurrent insert of the same account got in first.
+   */
+  async openForNewAccount(
+    db: Db,
+    account: { channelId: string; field: AccountField; value: string; clientId: string },
+    values: typeof sessions.$inferInsert,
+    history: HistoryEntry,
+    event: PendingEvent,
+  ): Promise<
+    | { client: ClientRow; made: false }
+    | { client: ClientRow; made: true; session: SessionRow; event: EventRow }
+    | null
+  > {
+    const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
+    const n = keys.length + 3;
+    const [row] = await hot(db)<Record<string, unknown>>(
+      `WITH ${accountClientCtes(account.field)},
+       s AS (${sessionWriter.insertFrom('made', keys, 4, `RETURNING ${S.columns}`)}),
+       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
+             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM s),
+       e AS (INSERT INTO domain_events (name, aggregate_id, payload)
+             SELECT $${n + 5}, id, $${n + 6}::jsonb FROM s RETURNING id, created_at)
+       SELECT found.*, NULL::jsonb AS v_session, NULL::bigint AS v_event_id, NULL::timestamptz AS v_event_at
+         FROM found
+       UNION ALL
+       SELECT made.*, to_jsonb(s), e.id, e.created_at FROM made, s, e`,
+      [
+        account.channelId,
+        account.value,
+        account.clientId,
+        ...sessionWriter.params(values as Partial<SessionRow>, keys),
+        history.event,
+        history.fromState,
+        JSON.stringify(history.actor),
+        JSON.stringify(history.details ?? {}),
+        event.name,
+        JSON.stringify(event.payload),
+      ],
+    );
+    if (!row) return null;
+    const client = clientShape.map(row);
+    if (!row.v_session) return { client, made: false };
+    return {
+      client,
+      made: true,
+      session: S.map(row.v_session as Record<string, unknown>),
+      event: { id: row.v_event_id as string, created_at: row.v_event_at as string },
+    };
   },
 
   async update(db: Db, id: string, patch: Partial<typeof sessions.$inferInsert>): Promise<SessionRow> {

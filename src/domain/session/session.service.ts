@@ -156,54 +156,63 @@ export class SessionService {
         { field: 'account' },
       );
     const assignSelf = caller.role !== 'admin';
+    const open = {
+      channel,
+      actor: actorOf(caller),
+      state: assignSelf ? ('AssignedToOperator' as const) : ('Waiting' as const),
+      operatorId: assignSelf ? caller.id : null,
+    };
+    // A new account's client has no sessions: the client, its first session, the history entry and
+    // the event are written by one statement. It finds a known account's client instead, and the
+    // general way (in a transaction) goes on from there.
+    const clientId = randomUUID();
+    const first = this.#firstSession(channel, clientId, open);
+    const found = await sessionRepository.openForNewAccount(
+      this.deps.db,
+      { channelId: channel.id, field: kind, value, clientId },
+      first.values,
+      first.history,
+      first.event,
+    );
+    if (found?.made) {
+      this.deps.uow.published([first.event], [found.event]);
+      return { session: sessionView(found.session), created: true };
+    }
     const result = await this.deps.uow.run(async (tx) => {
-      const { client, created } = await clientRepository.findOrInsertByAccount(
-        tx.db,
-        channel.id,
-        kind,
-        value,
-      );
-      const open = {
-        channel,
-        client,
-        actor: actorOf(caller),
-        state: assignSelf ? ('AssignedToOperator' as const) : ('Waiting' as const),
-        operatorId: assignSelf ? caller.id : null,
-      };
-      // A client created just now has no sessions: its first one cannot conflict, so its insert
-      // goes out with COMMIT instead of costing a round trip of its own.
-      if (created) return { session: this.#openFirst(tx, open), created: true };
-      return this.openForClient(tx, open);
+      // None found nor made: another caller made this account's client just now, or a client has
+      // the account as its external id under another account value.
+      const client =
+        found?.client ??
+        (await clientRepository.byAccount(tx.db, channel.id, kind, value)) ??
+        (await clientRepository.byExternalId(tx.db, channel.id, value));
+      if (!client) throw new Conflict('CLIENT_CHANGED', 'the client changed concurrently; retry');
+      return this.openForClient(tx, { ...open, client });
     });
-    return { session: sessionView(await result.session), created: result.created };
+    return { session: sessionView(result.session), created: result.created };
   }
 
-  /** A new client's first session, written with the transaction's COMMIT (tx.defer). */
-  #openFirst(
-    tx: Tx,
-    args: {
-      channel: ChannelRow;
-      client: ClientRow;
-      actor: ActorRef;
-      state: SessionState;
-      operatorId: string | null;
-    },
-  ): Promise<SessionRow> {
+  /** The row, history entry and event of a new client's first session. */
+  #firstSession(
+    channel: ChannelRow,
+    clientId: string,
+    open: { actor: ActorRef; state: SessionState; operatorId: string | null },
+  ) {
     const id = randomUUID();
+    const client = { id: clientId };
     const [values, history] = newSession({
-      ...args,
+      ...open,
+      channel,
+      client,
       botId: null,
       previousSessionId: null,
       now: this.deps.clock.now(),
     });
-    const row = sessionRepository.insertOpen(tx.db, { id, ...values }, history).then((inserted) => {
-      if (!inserted)
-        throw new Conflict('SESSION_OPEN_CONFLICT', 'the open session changed concurrently; retry');
-      return inserted;
-    });
-    tx.defer(row);
-    tx.emit('session.created', id, createdEvent(id, args.channel, args.client, args.state));
-    return row;
+    const event: PendingEvent<'session.created'> = {
+      name: 'session.created',
+      aggregateId: id,
+      payload: createdEvent(id, channel, client, open.state),
+    };
+    return { values: { id, ...values }, history, event };
   }
 
   async assign(id: string, target: AssignTarget, caller: Caller): Promise<SessionView> {
@@ -389,7 +398,7 @@ export class SessionService {
 /** The row and history entry of a session being opened. */
 function newSession(a: {
   channel: ChannelRow;
-  client: ClientRow;
+  client: Pick<ClientRow, 'id'>;
   actor: ActorRef;
   state: SessionState;
   operatorId?: string | null;
@@ -418,7 +427,7 @@ function newSession(a: {
   ];
 }
 
-function createdEvent(id: string, channel: ChannelRow, client: ClientRow, state: SessionState) {
+function createdEvent(id: string, channel: ChannelRow, client: Pick<ClientRow, 'id'>, state: SessionState) {
   return { sessionId: id, lineId: channel.lineId, channelId: channel.id, clientId: client.id, state };
 }
 
