@@ -8,7 +8,6 @@ import type {
   DomainEventName,
   EventBus,
   PendingEvent,
-  ViewOf,
 } from '../domain/events/domain-events.ts';
 import type { Db } from './client.ts';
 import { hot } from './hot-sql.ts';
@@ -30,16 +29,7 @@ function insertEvents(n: number): string {
 
 export interface Tx {
   db: Db;
-  /**
-   * Records an event, published after COMMIT. `view`, when given, is a read made in this transaction
-   * (a deferred one is fine): the published event carries it, so subscribers need not read again.
-   */
-  emit<N extends DomainEventName>(
-    name: N,
-    aggregateId: string | null,
-    payload: DomainEventMap[N],
-    view?: Promise<ViewOf<N> | undefined>,
-  ): void;
+  emit<N extends DomainEventName>(name: N, aggregateId: string | null, payload: DomainEventMap[N]): void;
   /**
    * A write whose result the work does not need: it is not waited for before COMMIT, so it goes
    * out with the statements after it. Should it fail in the database, the transaction rolls back and
@@ -67,10 +57,7 @@ export class UnitOfWork {
       events.inserting = null;
       const value = await work({
         db,
-        emit: (name, aggregateId, payload, view) => {
-          view?.catch(() => undefined);
-          pending.push({ name, aggregateId, payload, view } as PendingEvent);
-        },
+        emit: (name, aggregateId, payload) => pending.push({ name, aggregateId, payload } as PendingEvent),
         defer: (write) => {
           write.catch(() => undefined);
           deferred.push(write);
@@ -97,10 +84,7 @@ export class UnitOfWork {
       throw err;
     }
     await Promise.all(deferred);
-    const rows = (await events.inserting) ?? [];
-    // The views were read before COMMIT; a failed read would have failed the transaction.
-    const views = await Promise.all(pending.map((e) => e.view));
-    this.published(pending, rows, views);
+    this.published(pending, (await events.inserting) ?? []);
     return result;
   }
 
@@ -109,14 +93,13 @@ export class UnitOfWork {
    * (autocommit) that changed a row and inserted its events, `rows` being that insert's
    * `RETURNING id, created_at` in `pending` order.
    */
-  published(pending: PendingEvent[], rows: readonly EventRow[], views: readonly unknown[] = []): void {
+  published(pending: PendingEvent[], rows: readonly EventRow[]): void {
     rows.forEach((r, i) => {
       this.bus.publish({
         id: Number(r.id),
         name: pending[i]!.name,
         payload: pending[i]!.payload,
         createdAt: new Date(r.created_at),
-        ...(views[i] !== undefined && { view: views[i] }),
       } as DomainEvent);
     });
   }

@@ -15,7 +15,7 @@ import { messageView } from '../domain/message/message.service.ts';
 import { sessionRepository } from '../domain/session/session.repository.ts';
 import { liveRepository } from './live.repository.ts';
 import { channels, type OperatorEvent } from './operator-events.ts';
-import { chatSession, chatSessionOf } from './session-payload.ts';
+import { chatSession } from './session-payload.ts';
 
 export interface Publisher {
   publish(channel: string, data: OperatorEvent): Promise<unknown>;
@@ -41,7 +41,7 @@ export class LiveNotifier {
   start(): void {
     this.#on('session.offered', (p) => this.#offered(p));
     this.#on('session.operatorNotFound', (p) => this.#notFound(p));
-    this.#on('session.transitioned', (p, e) => this.#transitioned(p, e));
+    this.#on('session.transitioned', (p) => this.#transitioned(p));
     this.#on('message.created', (p, e) =>
       this.#message(p.messageId, p.sessionId, 'chatMessageCreated', e.view),
     );
@@ -116,13 +116,8 @@ export class LiveNotifier {
     return staff;
   }
 
-  async #transitioned(
-    p: DomainEventMap['session.transitioned'],
-    e: DomainEvent<'session.transitioned'>,
-  ): Promise<void> {
-    // The writer may have read the session as it committed it (a routing pass does).
-    const session = async () =>
-      e.view ? chatSessionOf(e.view.snapshot, this.deps.clock.now()) : chatSession(this.deps, p.sessionId);
+  async #transitioned(p: DomainEventMap['session.transitioned']): Promise<void> {
+    const session = () => chatSession(this.deps, p.sessionId);
     const toOperator = p.to === 'AssignedToOperator' && p.operatorId !== p.previousOperatorId;
     const leftOperator =
       p.previousOperatorId &&

@@ -1,8 +1,11 @@
 /** Builds the workspace view of a session: the data of chatSessionStarted and friends. */
+import { hot, rowShape } from '../db/hot-sql.ts';
+import { clients, messages, sessions } from '../db/schema.ts';
+import type { ClientRow } from '../domain/client/client.repository.ts';
 import type { Deps } from '../domain/deps.ts';
+import type { MessageRow } from '../domain/message/message.repository.ts';
 import { messageView } from '../domain/message/message.service.ts';
 import type { SessionRow } from '../domain/session/session.repository.ts';
-import { readSnapshots, type SessionSnapshot } from '../domain/session/session-snapshot.ts';
 import type { ChatSession } from './operator-events.ts';
 
 const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
@@ -14,22 +17,49 @@ function botStatus(s: SessionRow): string | null {
   return s.offeredTo.length > 0 ? 'OFFERED' : 'HELP';
 }
 
-/** Reads a session's snapshot and builds its view (null when there is no such session). */
-export async function chatSession(deps: Deps, sessionId: string): Promise<ChatSession | null> {
-  const snapshot = (await readSnapshots(deps.db, [sessionId])).get(sessionId);
-  return snapshot ? chatSessionOf(snapshot, deps.clock.now()) : null;
-}
+const S = rowShape<SessionRow>(sessions, 's');
+const M = rowShape<MessageRow>(messages);
+const C = rowShape<ClientRow>(clients);
+// Everything the view needs in one statement (this runs for every assignment): the session, its
+// client, channel type, last message, last operator message and the client's first message after
+// it, and the previous operator. Message reads follow messages_session_seq_idx (seq DESC NULLS LAST).
+const VIEW = `SELECT ${S.columns},
+    (SELECT row_to_json(c) FROM clients c WHERE c.id = s.client_id) AS v_client,
+    (SELECT ch.type FROM channels ch WHERE ch.id = s.channel_id) AS v_channel_type,
+    (SELECT row_to_json(m) FROM messages m WHERE m.session_id = s.id AND m.deleted_at IS NULL
+      ORDER BY m.seq DESC NULLS LAST LIMIT 1) AS v_last,
+    lo.message AS v_last_operator,
+    (SELECT row_to_json(m) FROM messages m
+      WHERE m.session_id = s.id AND m.direction = 'incoming' AND m.seq > (lo.message->>'seq')::bigint
+      ORDER BY m.seq ASC NULLS FIRST LIMIT 1) AS v_first_after,
+    (SELECT json_build_object('id', u.id, 'name', u.name) FROM users u WHERE u.id = s.previous_operator_id) AS v_previous
+  FROM sessions s
+  LEFT JOIN LATERAL (
+    SELECT row_to_json(m) AS message FROM messages m
+    WHERE m.session_id = s.id AND m.direction = 'outgoing' AND m.sender_type = 'operator'
+    ORDER BY m.seq DESC NULLS LAST LIMIT 1
+  ) lo ON true
+  WHERE s.id = $1`;
 
-/** A session's view from its snapshot; the answer timers run to `now`. */
-export function chatSessionOf(snapshot: SessionSnapshot, now: Date): ChatSession {
-  const { session: s, client } = snapshot;
-  const channel = snapshot.channelType;
+type Json = Record<string, unknown> | null;
+
+export async function chatSession(deps: Deps, sessionId: string): Promise<ChatSession | null> {
+  const [row] = await hot(deps.db)<Record<string, unknown>>(VIEW, [sessionId]);
+  if (!row) return null;
+  const s = S.map(row);
+  const json = (key: string) => row[key] as Json;
+  const client = json('v_client') ? C.map(json('v_client')!) : undefined;
+  const channel = row.v_channel_type ? { type: row.v_channel_type as string } : undefined;
+  const last = json('v_last') ? M.map(json('v_last')!) : undefined;
+  const lastOperator = json('v_last_operator') ? M.map(json('v_last_operator')!) : undefined;
+  const firstAfter = json('v_first_after') ? M.map(json('v_first_after')!) : undefined;
+  const previous = json('v_previous') as { id: string; name: string } | null;
+  const now = deps.clock.now();
   const name =
     [client?.firstName, client?.lastName].filter(Boolean).join(' ') ||
     client?.username ||
     client?.externalId ||
     '';
-  const view = (m: SessionSnapshot['lastMessage']) => (m ? messageView(m) : null);
   return {
     id: s.id,
     chatId: s.id,
@@ -38,29 +68,27 @@ export function chatSessionOf(snapshot: SessionSnapshot, now: Date): ChatSession
     markedAsSpam: s.state === 'MarkedAsSpam',
     operatorId: s.operatorId ?? s.botId,
     operatorType: s.botId && s.state === 'AssignedToBot' ? 'bot' : 'operator',
-    channel: channel ?? '',
+    channel: channel?.type ?? '',
     botStatus: botStatus(s),
     status: s.state,
     startedAt: s.startedAt.toISOString(),
     clientOnlineAt: client?.online ? iso(client.lastSeenAt) : null,
     clientOfflineAt: client && !client.online ? iso(client.lastSeenAt) : null,
     lastMessageCreatedAt: iso(s.lastMessageAt),
-    lastMessage: view(snapshot.lastMessage),
+    lastMessage: last ? messageView(last) : null,
     clientExternalId: client?.externalId ?? null,
     clientBanned: client?.banned ?? null,
     clientIp: null,
     coordinates: null,
     unreadClientMessageCount: s.unreadByOperator,
     unreadClientMessageExists: s.unreadByOperator > 0,
-    messengerType: channel,
-    whatsappPhone: channel === 'whatsapp' ? (client?.phone ?? client?.externalId ?? null) : null,
+    messengerType: channel?.type ?? null,
+    whatsappPhone: channel?.type === 'whatsapp' ? (client?.phone ?? client?.externalId ?? null) : null,
     timerFirstAnswer: seconds(s.startedAt, s.firstAnswerAt ?? now),
     timerNextAnswers: s.awaitingAnswerSince ? seconds(s.awaitingAnswerSince, now) : 0,
-    lastOperatorMessage: view(snapshot.lastOperatorMessage),
-    firstClientMessageAfterLastOperatorMessage: view(snapshot.firstClientMessageAfter),
+    lastOperatorMessage: lastOperator ? messageView(lastOperator) : null,
+    firstClientMessageAfterLastOperatorMessage: firstAfter ? messageView(firstAfter) : null,
     operatorAssignedAt: iso(s.operatorAssignedAt),
-    previousOperator: snapshot.previousOperator
-      ? { id: snapshot.previousOperator.id, name: snapshot.previousOperator.name }
-      : null,
+    previousOperator: previous ? { id: previous.id, name: previous.name } : null,
   };
 }

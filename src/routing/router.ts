@@ -23,7 +23,6 @@ import type { Deps } from '../domain/deps.ts';
 import { lineRepository } from '../domain/line/line.repository.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
-import { readSnapshots, type SessionSnapshot } from '../domain/session/session-snapshot.ts';
 import { userRepository } from '../domain/user/user.repository.ts';
 import { isOpenAt, queueOf } from './queue-settings.ts';
 import { isOperatorFull, routingRepository } from './routing.repository.ts';
@@ -234,28 +233,13 @@ export class Router {
           queue.routingRule === 'roundRobin' && lastRouted !== line.lastRoutedOperatorId ? lastRouted : null,
         ),
       );
-      // The assigned sessions' snapshots are read after their updates, in the same round trip: the
-      // live events of the assignments carry them instead of reading them once published.
-      const snapshots = deferred<Map<string, SessionSnapshot>>();
       for (const { session, operatorId } of assignments) {
         const event = {
           type: 'assignOperator',
           operatorId,
           accepted: queue.acceptTimeoutSeconds === 0,
         } as const;
-        const view = snapshots.promise.then((all) => {
-          const snapshot = all.get(session.id);
-          return snapshot && { snapshot };
-        });
-        tx.defer(this.sessions.applyLocked(tx, session, event, SYSTEM, view));
-      }
-      if (assignments.length > 0) {
-        const reading = readSnapshots(
-          tx.db,
-          assignments.map((a) => a.session.id),
-        );
-        reading.then(snapshots.resolve, snapshots.reject);
-        tx.defer(reading);
+        tx.defer(this.sessions.applyLocked(tx, session, event, SYSTEM));
       }
       const more = waiting.length === limit && outcomes.size === waiting.length;
       if (outcomes.get(waiting.at(-1)!.id) === 'assigned') {
@@ -509,18 +493,6 @@ class StaffLoads {
     load.open += 1;
     load.lastAssignedAt = at;
   }
-}
-
-/** A promise and the functions that settle it. */
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
 
 function routingSession(s: SessionRow) {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
-import type { DomainEvent } from '../../src/domain/events/domain-events.ts';
 import { sessionRepository } from '../../src/domain/session/session.repository.ts';
 import { loadPlugins } from '../../src/plugins.ts';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
@@ -55,28 +54,6 @@ describeEachDatabase('routing', (ctx) => {
     // One each first (never-assigned operators count as waiting longest), then the one idle longest.
     assert.deepEqual(new Set(owners.slice(0, 3)), new Set([a.id, b.id, c.id]));
     assert.equal(owners[3], owners[0]);
-  });
-
-  it('publishes an assignment with the session as the pass committed it, read in the pass', async () => {
-    const { ops, line, channel } = await team(ctx(), 1);
-    const [op] = ops as [User];
-    const events: DomainEvent<'session.transitioned'>[] = [];
-    const off = ctx().services.deps.bus.on('session.transitioned', (e) => {
-      if (e.payload.lineId === line.id) events.push(e);
-    });
-    try {
-      const s = await openSession(ctx(), channel.id);
-      if ((await session(ctx(), s.id)).state === 'Waiting') await route(ctx(), s.id);
-      await waitFor(() => events.length > 0);
-    } finally {
-      off();
-    }
-    const view = events[0]!.view;
-    assert.ok(view, 'the routing pass read the snapshot');
-    assert.equal(view.snapshot.session.state, 'AssignedToOperator');
-    assert.equal(view.snapshot.session.operatorId, op.id);
-    assert.equal(view.snapshot.channelType, 'telegram');
-    assert.ok(view.snapshot.client, 'with its client');
   });
 
   it('routes only to online operators and says operatorNotFound once when nobody qualifies', async () => {

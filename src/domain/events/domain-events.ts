@@ -5,7 +5,6 @@
  */
 import { EventEmitter } from 'node:events';
 import type { MessageRow } from '../message/message.repository.ts';
-import type { SessionSnapshot } from '../session/session-snapshot.ts';
 
 export interface DomainEventMap {
   'session.created': {
@@ -64,27 +63,18 @@ export interface DomainEvent<N extends DomainEventName = DomainEventName> {
   payload: DomainEventMap[N];
   createdAt: Date;
   /** What the writer already held, for in-process subscribers to skip a read; never stored. */
-  view?: ViewOf<N>;
+  view?: N extends keyof DomainEventViews ? DomainEventViews[N] : never;
 }
 
 export interface DomainEventViews {
   /** The stored message, and who follows its session (its operator, or those it is offered to). */
   'message.created': { message: MessageRow; followers: string[] };
-  /** The session as the workspace shows it, read in the transaction that changed it. */
-  'session.transitioned': { snapshot: SessionSnapshot };
 }
-
-/** The view an event of this name may carry. */
-export type ViewOf<N extends DomainEventName> = N extends keyof DomainEventViews
-  ? DomainEventViews[N]
-  : never;
 
 export interface PendingEvent<N extends DomainEventName = DomainEventName> {
   name: N;
   aggregateId: string | null;
   payload: DomainEventMap[N];
-  /** Its view, read in the transaction (resolved by the time the transaction has committed). */
-  view?: Promise<ViewOf<N> | undefined>;
 }
 
 /** In-process bus. A cross-node transport (Redis) can subscribe to '*' and re-emit elsewhere. */

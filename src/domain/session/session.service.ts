@@ -11,7 +11,7 @@ import type { ChannelCache } from '../channel/channel-cache.ts';
 import type { ClientRow } from '../client/client.repository.ts';
 import { clientRepository } from '../client/client.repository.ts';
 import type { Deps } from '../deps.ts';
-import type { PendingEvent, ViewOf } from '../events/domain-events.ts';
+import type { PendingEvent } from '../events/domain-events.ts';
 import { groupRepository } from '../group/group.repository.ts';
 import { lineRepository } from '../line/line.repository.ts';
 import { compileSearch, type SearchRequest } from '../search/filter.ts';
@@ -294,24 +294,11 @@ export class SessionService {
 
   /**
    * The transition itself, for callers that already hold the session's row lock. Except for the
-   * spam events (which read the channel and the chain first), its domain event is emitted and its
-   * write issued before this returns, so the write may be left in flight with tx.defer and what the
-   * caller sends next runs after it. `view`: the session's snapshot, read by the caller in the same
-   * transaction, for the event to carry.
+   * spam events (which read the channel and the chain first), its domain event is emitted before
+   * this returns, so the returned write may be left in flight with tx.defer.
    */
-  applyLocked(
-    tx: Tx,
-    session: SessionRow,
-    event: SessionEvent,
-    actor: ActorRef,
-    view?: Promise<ViewOf<'session.transitioned'> | undefined>,
-  ): Promise<SessionRow> {
-    const facts = this.#factsFor(tx.db, session, event);
-    // Not awaited when known: the write is then issued before this returns, ahead of any statement
-    // the caller sends next (a read of the row it changed).
-    if (facts instanceof Promise)
-      return facts.then((f) => this.#transition(tx, session, event, actor, f, view));
-    return this.#transition(tx, session, event, actor, facts, view);
+  async applyLocked(tx: Tx, session: SessionRow, event: SessionEvent, actor: ActorRef): Promise<SessionRow> {
+    return this.#transition(tx, session, event, actor, await this.#factsFor(tx.db, session, event));
   }
 
   #factsFor(db: Deps['db'], session: SessionRow, event: SessionEvent): SpamFacts | Promise<SpamFacts> {
@@ -374,7 +361,6 @@ export class SessionService {
     event: SessionEvent,
     actor: ActorRef,
     facts: SpamFacts,
-    view?: Promise<ViewOf<'session.transitioned'> | undefined>,
   ): Promise<SessionRow> {
     let change: Change | null;
     try {
@@ -384,7 +370,7 @@ export class SessionService {
     }
     if (!change) return Promise.resolve(session);
     const { next, values, history, event: domainEvent } = change;
-    tx.emit(domainEvent.name, domainEvent.aggregateId, domainEvent.payload, view);
+    tx.emit(domainEvent.name, domainEvent.aggregateId, domainEvent.payload);
     return sessionRepository.transition(tx.db, session.id, values, history).then(() => next);
   }
 
