@@ -9,6 +9,8 @@ describe('config', () => {
     assert.equal(c.databaseUrl, null);
     assert.equal(c.adminLogin, 'admin');
     assert.match(c.dataDir, /data$/);
+    assert.equal(c.databasePoolSize, 10);
+    assert.equal(loadConfig({ OMNILINE_DB_POOL_SIZE: '6' }).databasePoolSize, 6);
   });
 
   it('reports every problem at once, naming the variables', () => {
@@ -19,6 +21,7 @@ describe('config', () => {
           DATABASE_URL: 'mysql://x',
           LOG_LEVEL: 'loud',
           OMNILINE_ADMIN_PASSWORD: 'short',
+          OMNILINE_DB_POOL_SIZE: '0',
         }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
@@ -29,6 +32,7 @@ describe('config', () => {
           'LOG_LEVEL',
           'OMNILINE_ADMIN_PASSWORD',
           'OMNILINE_SECRET_KEY',
+          'OMNILINE_DB_POOL_SIZE',
         ]) {
           assert.match(text, new RegExp(name));
         }

@@ -9,6 +9,8 @@ export interface Config {
   host: string;
   /** PostgreSQL server URL; absent means embedded PostgreSQL (PGlite) in `dataDir`. */
   databaseUrl: string | null;
+  /** Connections this node opens to the PostgreSQL server at most. */
+  databasePoolSize: number;
   redisUrl: string | null;
   dataDir: string;
   /** Root of the local file store (attachments). */
@@ -82,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int('PORT', 8080, 0, 65535),
     host: str('HOST') ?? '0.0.0.0',
     databaseUrl,
+    databasePoolSize: int('OMNILINE_DB_POOL_SIZE', 10, 1, 1000),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     dataDir: path.resolve(str('OMNILINE_DATA_DIR') ?? './data'),
     filesDir: path.resolve(

@@ -33,7 +33,11 @@ export interface Runtime {
 }
 
 export async function startRuntime(config: Config, log: PlatformOptions['log']): Promise<Runtime> {
-  const database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    maxConnections: config.databasePoolSize,
+  });
   try {
     await migrate(database.db);
     const platform = createPlatform({
