@@ -36,6 +36,23 @@ export interface HistoryEntry {
   details?: Record<string, unknown>;
 }
 
+/** Records `history` for each row (id, state) of the CTE `source`; its 4 parameters from `$first`. */
+const historyInsert = (source: string, first: number) =>
+  `INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
+   SELECT id, $${first}, $${first + 1}, state, $${first + 2}::jsonb, $${first + 3}::jsonb FROM ${source}`;
+const historyParams = (h: HistoryEntry) => [
+  h.event,
+  h.fromState,
+  JSON.stringify(h.actor),
+  JSON.stringify(h.details ?? {}),
+];
+
+/** Inserts `event` for each row (id) of the CTE `source`; its 2 parameters from `$first`. */
+const eventInsert = (source: string, first: number) =>
+  `INSERT INTO domain_events (name, aggregate_id, payload)
+   SELECT $${first}, id, $${first + 1}::jsonb FROM ${source} RETURNING id, created_at`;
+const eventParams = (e: PendingEvent) => [e.name, JSON.stringify(e.payload)];
+
 /** The hot statements are hand-written SQL (see db/hot-sql.ts); the rest is Drizzle. */
 export const sessionRepository = {
   /**
@@ -82,16 +99,9 @@ export const sessionRepository = {
     );
     const [row] = await hot(db)(
       `WITH s AS (${text}),
-       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
-             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM s)
+       h AS (${historyInsert('s', n + 1)})
        SELECT ${S.columns} FROM s`,
-      [
-        ...sessionWriter.params(values as Partial<SessionRow>, keys),
-        history.event,
-        history.fromState,
-        JSON.stringify(history.actor),
-        JSON.stringify(history.details ?? {}),
-      ],
+      [...sessionWriter.params(values as Partial<SessionRow>, keys), ...historyParams(history)],
     );
     return row && S.map(row);
   },
@@ -119,10 +129,8 @@ export const sessionRepository = {
     const [row] = await hot(db)<Record<string, unknown>>(
       `WITH ${accountClientCtes(account.field)},
        s AS (${sessionWriter.insertFrom('made', keys, 4, `RETURNING ${S.columns}`)}),
-       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
-             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM s),
-       e AS (INSERT INTO domain_events (name, aggregate_id, payload)
-             SELECT $${n + 5}, id, $${n + 6}::jsonb FROM s RETURNING id, created_at)
+       h AS (${historyInsert('s', n + 1)}),
+       e AS (${eventInsert('s', n + 5)})
        SELECT found.*, NULL::jsonb AS v_session, NULL::bigint AS v_event_id, NULL::timestamptz AS v_event_at
          FROM found
        UNION ALL
@@ -132,12 +140,8 @@ export const sessionRepository = {
         account.value,
         account.clientId,
         ...sessionWriter.params(values as Partial<SessionRow>, keys),
-        history.event,
-        history.fromState,
-        JSON.stringify(history.actor),
-        JSON.stringify(history.details ?? {}),
-        event.name,
-        JSON.stringify(event.payload),
+        ...historyParams(history),
+        ...eventParams(event),
       ],
     );
     if (!row) return null;
@@ -170,17 +174,9 @@ export const sessionRepository = {
     const n = keys.length + 1;
     const rows = await hot(db)(
       `WITH u AS (UPDATE sessions SET ${sessionWriter.assignments(keys, 2)} WHERE id = $1 RETURNING id, state),
-       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
-             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM u)
+       h AS (${historyInsert('u', n + 1)})
        SELECT id FROM u`,
-      [
-        id,
-        ...sessionWriter.params(values, keys),
-        history.event,
-        history.fromState,
-        JSON.stringify(history.actor),
-        JSON.stringify(history.details ?? {}),
-      ],
+      [id, ...sessionWriter.params(values, keys), ...historyParams(history)],
     );
     if (!rows.length) throw new NotFound('Session', id);
   },
@@ -204,21 +200,9 @@ export const sessionRepository = {
     const [row] = await hot(db)<EventRow>(
       `WITH u AS (UPDATE sessions SET ${sessionWriter.assignments(keys, 3)}
                   WHERE id = $1 AND xmin = $2::text::xid RETURNING id, state),
-       h AS (INSERT INTO session_history (session_id, event, from_state, to_state, actor, details)
-             SELECT id, $${n + 1}, $${n + 2}, state, $${n + 3}::jsonb, $${n + 4}::jsonb FROM u)
-       INSERT INTO domain_events (name, aggregate_id, payload)
-       SELECT $${n + 5}, id, $${n + 6}::jsonb FROM u RETURNING id, created_at`,
-      [
-        id,
-        version,
-        ...sessionWriter.params(values, keys),
-        history.event,
-        history.fromState,
-        JSON.stringify(history.actor),
-        JSON.stringify(history.details ?? {}),
-        event.name,
-        JSON.stringify(event.payload),
-      ],
+       h AS (${historyInsert('u', n + 1)})
+       ${eventInsert('u', n + 5)}`,
+      [id, version, ...sessionWriter.params(values, keys), ...historyParams(history), ...eventParams(event)],
     );
     return row ?? null;
   },
