@@ -360,7 +360,12 @@ export class Router {
           const { outcomes, more } = await Promise.race([decision, pass]);
           // A pass that rolls back after it decided sets #again: the drain goes round once more.
           for (const [id, outcome] of outcomes) if (outcome !== 'assigned') skip.add(id);
-          if (!more) break;
+          if (more) continue;
+          // Asked to drain again meanwhile (a session queued, capacity freed): the next pass goes
+          // out now as well, not after this one's COMMIT, and starts the round afresh.
+          if (!this.#again.delete(lineId)) break;
+          this.#queued.delete(lineId);
+          skip.clear();
         }
         await Promise.all(inflight.splice(0));
       } while (this.#again.has(lineId));

@@ -11,6 +11,7 @@ import { SecretBox } from '../../src/lib/secret-box.ts';
 import { createPlatform } from '../../src/platform.ts';
 import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
 import { createChannel, createLine, createUser } from '../helpers/factories.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /** A small deterministic PRNG so a failing run can be replayed. */
 function prng(seed: number) {
@@ -273,3 +274,94 @@ describeEachDatabase('an operator shared by two lines', (ctx) => {
     );
   });
 });
+
+describeEachDatabase(
+  'a line asked to drain again while a pass decides',
+  (ctx) => {
+    it('sends the next pass before the deciding one commits', async (t) => {
+      const url = ctx().database.url;
+      if (!url) return t.skip('needs two connections: PostgreSQL only');
+      // A rule that holds the first pass's decision until the test lets it go.
+      let entered!: () => void;
+      const deciding = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let calls = 0;
+      ctx().platform.router.rules.register({
+        name: 'heldFirst',
+        mode: 'assign',
+        async pickOperators(_session, _queue, { candidates }) {
+          if (calls++ === 0) {
+            entered();
+            await released;
+          }
+          return [...candidates].sort((a, b) => a.open - b.open).map((c) => c.id);
+        },
+      });
+      const { ops, line, channel } = await staff(ctx(), 2, 5);
+      const patched = await ctx().request('PATCH', `/api/v1/lines/${line.id}`, {
+        body: { queue: { routingRule: 'heldFirst' } },
+      });
+      assert.equal(patched.status, 200, JSON.stringify(patched.body));
+      const open = async (account: string) =>
+        (await ctx().services.sessions.create(channel.id, account, SYSTEM_CALLER)).session.id;
+
+      // Another connection holds both operators' rows: the first pass, once decided, waits there.
+      const other = postgres(url, { max: 1, onnotice: () => {} });
+      let commit!: () => void;
+      const held = new Promise<void>((resolve) => {
+        commit = resolve;
+      });
+      let locked!: () => void;
+      const lockTaken = new Promise<void>((resolve) => {
+        locked = resolve;
+      });
+      const ids = ops.map((o) => o.id);
+      const holder = other.begin(async (tx) => {
+        await tx`SELECT id FROM users WHERE id IN ${tx(ids)} FOR UPDATE`;
+        locked();
+        await held;
+      });
+      const lockWaiters = async () =>
+        (
+          await queryRows<{ n: number }>(
+            ctx().db,
+            sql`SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+        )[0]!.n;
+      let most = 0;
+      try {
+        await lockTaken;
+        const s1 = await open('held_1');
+        await deciding;
+        // A session queued while the first pass decides: the drain is asked to go again.
+        const s2 = await open('held_2');
+        release();
+        // The first pass waits for an operator's row; the next one, already sent, for the line's.
+        for (let i = 0; i < 300 && most < 2; i++) {
+          most = Math.max(most, await lockWaiters());
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        commit();
+        await holder;
+        for (const id of [s1, s2]) {
+          await waitFor(
+            async () => (await ctx().services.sessions.get(id, SYSTEM_CALLER)).state === 'AssignedToOperator',
+          );
+        }
+      } finally {
+        release();
+        commit();
+        await holder.catch(() => undefined);
+        await other.end({ timeout: 5 });
+      }
+      assert.equal(most, 2, 'the next pass was waiting for the line while the first had not committed');
+    });
+  },
+  { background: true },
+);
