@@ -41,6 +41,50 @@ async function keptLoads(ctx: TestContext, ids: string[]): Promise<Map<string, n
   return new Map(ids.map((id) => [id, rows.find((r) => r.id === id)?.n ?? -1]));
 }
 
+/** Backends of the test database waiting for a lock. */
+async function lockWaiters(ctx: TestContext): Promise<number> {
+  const [row] = await queryRows<{ n: number }>(
+    ctx.db,
+    sql`SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+  );
+  return row!.n;
+}
+
+/** A promise and the function that settles it. */
+function signal() {
+  let fire!: () => void;
+  const fired = new Promise<void>((resolve) => {
+    fire = resolve;
+  });
+  return { fired, fire };
+}
+
+/**
+ * "Another node": runs `work` in a transaction on a connection of its own and keeps it open, its
+ * locks held, until `commit()`. `taken` resolves once `work` is done; `end()` commits and closes.
+ */
+function holdOpen(url: string, work: (tx: postgres.TransactionSql) => Promise<unknown>) {
+  const other = postgres(url, { max: 1, onnotice: () => {} });
+  const taken = signal();
+  const held = signal();
+  const done = other.begin(async (tx) => {
+    await work(tx);
+    taken.fire();
+    await held.fired;
+  });
+  return {
+    taken: taken.fired,
+    commit: held.fire,
+    done,
+    async end() {
+      held.fire();
+      await done.catch(() => undefined);
+      await other.end({ timeout: 5 });
+    },
+  };
+}
+
 async function staff(ctx: TestContext, n: number, capacity: number) {
   const ops = [];
   for (let i = 0; i < n; i++) ops.push(await createUser(ctx, 'operator'));
@@ -201,45 +245,28 @@ describeEachDatabase('an operator shared by two lines', (ctx) => {
 
     // "Another node" assigns X on line B and holds its transaction open: X's row is locked and
     // their committed load still reads 0, so a pass of line A plans s1 → X (least loaded), s2 → Y.
-    const other = postgres(url, { max: 1, onnotice: () => {} });
-    let commit!: () => void;
-    const held = new Promise<void>((resolve) => {
-      commit = resolve;
-    });
-    let locked!: () => void;
-    const lockTaken = new Promise<void>((resolve) => {
-      locked = resolve;
-    });
-    const otherNode = other.begin(async (tx) => {
-      await tx`UPDATE sessions SET state = 'AssignedToOperator', operator_id = ${x.id} WHERE id = ${b}`;
-      locked();
-      await held;
-    });
+    const otherNode = holdOpen(
+      url,
+      (tx) => tx`UPDATE sessions SET state = 'AssignedToOperator', operator_id = ${x.id} WHERE id = ${b}`,
+    );
     const published: string[] = [];
     const off = ctx().services.deps.bus.on('session.transitioned', (e) =>
       published.push(`${e.payload.sessionId}→${e.payload.operatorId}`),
     );
     try {
-      await lockTaken;
+      await otherNode.taken;
       const drained = ctx().platform.router.drainLine(lineA.id);
       // Let the pass plan on the stale load and queue up behind X's lock, then commit line B's.
       for (let i = 0; i < 500; i++) {
-        const [row] = await queryRows<{ n: number }>(
-          ctx().db,
-          sql`SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-        );
-        if (row!.n > 0) break;
+        if ((await lockWaiters(ctx())) > 0) break;
         await new Promise((r) => setTimeout(r, 10));
       }
-      commit();
-      await otherNode;
+      otherNode.commit();
+      await otherNode.done;
       await drained;
     } finally {
       off();
-      commit();
-      await otherNode.catch(() => undefined);
-      await other.end({ timeout: 5 });
+      await otherNode.end();
     }
     // The first pass rolled back whole (s2 → Y included); the second gave s1 to Y, the only one
     // with room, and left s2 queued.
@@ -282,22 +309,16 @@ describeEachDatabase(
       const url = ctx().database.url;
       if (!url) return t.skip('needs two connections: PostgreSQL only');
       // A rule that holds the first pass's decision until the test lets it go.
-      let entered!: () => void;
-      const deciding = new Promise<void>((resolve) => {
-        entered = resolve;
-      });
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const deciding = signal();
+      const release = signal();
       let calls = 0;
       ctx().platform.router.rules.register({
         name: 'heldFirst',
         mode: 'assign',
         async pickOperators(_session, _queue, { candidates }) {
           if (calls++ === 0) {
-            entered();
-            await released;
+            deciding.fire();
+            await release.fired;
           }
           return [...candidates].sort((a, b) => a.open - b.open).map((c) => c.id);
         },
@@ -311,54 +332,31 @@ describeEachDatabase(
         (await ctx().services.sessions.create(channel.id, account, SYSTEM_CALLER)).session.id;
 
       // Another connection holds both operators' rows: the first pass, once decided, waits there.
-      const other = postgres(url, { max: 1, onnotice: () => {} });
-      let commit!: () => void;
-      const held = new Promise<void>((resolve) => {
-        commit = resolve;
-      });
-      let locked!: () => void;
-      const lockTaken = new Promise<void>((resolve) => {
-        locked = resolve;
-      });
       const ids = ops.map((o) => o.id);
-      const holder = other.begin(async (tx) => {
-        await tx`SELECT id FROM users WHERE id IN ${tx(ids)} FOR UPDATE`;
-        locked();
-        await held;
-      });
-      const lockWaiters = async () =>
-        (
-          await queryRows<{ n: number }>(
-            ctx().db,
-            sql`SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-          )
-        )[0]!.n;
+      const holder = holdOpen(url, (tx) => tx`SELECT id FROM users WHERE id IN ${tx(ids)} FOR UPDATE`);
       let most = 0;
       try {
-        await lockTaken;
+        await holder.taken;
         const s1 = await open('held_1');
-        await deciding;
+        await deciding.fired;
         // A session queued while the first pass decides: the drain is asked to go again.
         const s2 = await open('held_2');
-        release();
+        release.fire();
         // The first pass waits for an operator's row; the next one, already sent, for the line's.
         for (let i = 0; i < 300 && most < 2; i++) {
-          most = Math.max(most, await lockWaiters());
+          most = Math.max(most, await lockWaiters(ctx()));
           await new Promise((r) => setTimeout(r, 10));
         }
-        commit();
-        await holder;
+        holder.commit();
+        await holder.done;
         for (const id of [s1, s2]) {
           await waitFor(
             async () => (await ctx().services.sessions.get(id, SYSTEM_CALLER)).state === 'AssignedToOperator',
           );
         }
       } finally {
-        release();
-        commit();
-        await holder.catch(() => undefined);
-        await other.end({ timeout: 5 });
+        release.fire();
+        await holder.end();
       }
       assert.equal(most, 2, 'the next pass was waiting for the line while the first had not committed');
     });
