@@ -108,14 +108,15 @@ export const sessionRepository = {
 
   /**
    * A new client's first session, as its own unit of work in ONE autocommit statement: the client
-   * with this account is found, else made (id `clientId`), and when made, the session `values` (whose
-   * clientId is `clientId`), its history entry and its domain event are written with it. Returns the
+   * of the session's channel with this account is found, else made (with the session's clientId as
+   * its id), and when made, the session `values`, its history entry and its domain event are written
+   * with it. Returns the
    * client found (nothing else written), or the client made with the session and the event's row,
    * or null when a concurrent insert of the same account got in first.
    */
   async openForNewAccount(
     db: Db,
-    account: { channelId: string; field: AccountField; value: string; clientId: string },
+    account: { field: AccountField; value: string },
     values: typeof sessions.$inferInsert,
     history: HistoryEntry,
     event: PendingEvent,
@@ -136,9 +137,9 @@ export const sessionRepository = {
        UNION ALL
        SELECT made.*, to_jsonb(s), e.id, e.created_at FROM made, s, e`,
       [
-        account.channelId,
+        values.channelId,
         account.value,
-        account.clientId,
+        values.clientId,
         ...sessionWriter.params(values as Partial<SessionRow>, keys),
         ...historyParams(history),
         ...eventParams(event),

@@ -58,8 +58,12 @@ export class SessionService {
   }
 
   /** The session if the caller may see it; 404 otherwise (its existence is not disclosed). */
-  async visible(id: string, caller: Caller, db = this.deps.db, forUpdate = false): Promise<SessionRow> {
-    const row = await sessionRepository.byId(db, id, { forUpdate });
+  async visible(id: string, caller: Caller): Promise<SessionRow> {
+    return this.#seen(id, await sessionRepository.byId(this.deps.db, id), caller, this.deps.db);
+  }
+
+  /** `row` (session `id`) if `caller` may see it; 404 otherwise. */
+  async #seen(id: string, row: SessionRow | undefined, caller: Caller, db: Deps['db']): Promise<SessionRow> {
     if (!row || row.deletedAt || !(await this.#sees(caller, row, db))) throw new NotFound('Session', id);
     return row;
   }
@@ -165,11 +169,10 @@ export class SessionService {
     // A new account's client has no sessions: the client, its first session, the history entry and
     // the event are written by one statement. It finds a known account's client instead, and the
     // general way (in a transaction) goes on from there.
-    const clientId = randomUUID();
-    const first = this.#firstSession(channel, clientId, open);
+    const first = this.#firstSession(channel, open);
     const found = await sessionRepository.openForNewAccount(
       this.deps.db,
-      { channelId: channel.id, field: kind, value, clientId },
+      { field: kind, value },
       first.values,
       first.history,
       first.event,
@@ -191,14 +194,13 @@ export class SessionService {
     return { session: sessionView(result.session), created: result.created };
   }
 
-  /** The row, history entry and event of a new client's first session. */
+  /** The row, history entry and event of a new client's first session (the client's id is new too). */
   #firstSession(
     channel: ChannelRow,
-    clientId: string,
     open: { actor: ActorRef; state: SessionState; operatorId: string | null },
   ) {
     const id = randomUUID();
-    const client = { id: clientId };
+    const client = { id: randomUUID() };
     const [values, history] = newSession({
       ...open,
       channel,
@@ -285,11 +287,13 @@ export class SessionService {
     target: AssignTarget | undefined,
     db = this.deps.db,
   ): Promise<SessionRow> {
-    if (!row) throw new NotFound('Session', id);
-    if (!caller) return row;
-    if (row.deletedAt || !(await this.#sees(caller, row, db))) throw new NotFound('Session', id);
-    this.#authorize(caller, row, action, target);
-    return row;
+    if (!caller) {
+      if (!row) throw new NotFound('Session', id);
+      return row;
+    }
+    const seen = await this.#seen(id, row, caller, db);
+    this.#authorize(caller, seen, action, target);
+    return seen;
   }
 
   /**
