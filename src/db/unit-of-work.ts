@@ -39,13 +39,24 @@ export interface Tx {
   defer(write: Promise<unknown>): void;
 }
 
+export interface RunOptions {
+  /**
+   * COMMIT without waiting for the WAL flush (synchronous_commit off for this transaction only).
+   * For work that records a decision the system can take again — a routing pass — never for
+   * anything acknowledged to a caller. PostgreSQL loses such a transaction only if the server itself
+   * crashes within a few hundred milliseconds, and then whole (never in part); and any synchronous
+   * COMMIT after it flushes the WAL up to its own record, so nothing durable can build on a lost one.
+   */
+  asyncCommit?: boolean;
+}
+
 export class UnitOfWork {
   constructor(
     readonly db: Db,
     private readonly bus: EventBus,
   ) {}
 
-  async run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  async run<T>(work: (tx: Tx) => Promise<T>, opts: RunOptions = {}): Promise<T> {
     const pending: PendingEvent[] = [];
     const events: { inserting: Promise<EventRow[]> | null } = {
       inserting: null,
@@ -55,6 +66,12 @@ export class UnitOfWork {
       pending.length = 0;
       deferred.length = 0;
       events.inserting = null;
+      if (opts.asyncCommit) {
+        // Goes out with the work's first statements: one connection runs them in order.
+        const setting = hot(db)('SET LOCAL synchronous_commit TO off', []);
+        setting.catch(() => undefined);
+        deferred.push(setting);
+      }
       const value = await work({
         db,
         emit: (name, aggregateId, payload) => pending.push({ name, aggregateId, payload } as PendingEvent),
