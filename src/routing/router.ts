@@ -11,11 +11,18 @@
  *   capacity. A pass plans on loads read without locks, then locks only the operators it chose and
  *   checks, in that same statement, that each still has room for what the pass gives them; if one
  *   filled up meanwhile, the statement fails, the pass rolls back and runs again;
- * - the assignment itself goes through the session state machine (no session has two operators).
+ * - the assignment itself goes through the session state machine (no session has two operators);
+ * - a pass holds its line's load lock (an advisory lock, exclusive): one pass per line at a time,
+ *   across nodes (they would otherwise all read the same loads and pile onto the same operator),
+ *   and no operator of the line loses a session while it runs — a close, a transfer away or a return
+ *   to the queue takes the same lock, shared, in the trigger that keeps the loads, before touching
+ *   the operator's row. So the loads a pass reads stay true until its COMMIT: every session goes to
+ *   an operator with the fewest open sessions, not to one who had the fewest a close ago.
  * Locks are always taken line, then sessions (skipping held ones), then operators in id order, and
- * every other path takes a session before an operator (the trigger locks the operator after the
- * session), so routers cannot deadlock each other. The one later session lock — telling a full
- * line's queue that nobody is available — skips held rows and never waits.
+ * every other path takes a session, then the line's load lock (shared), then an operator (the
+ * trigger locks the operator after the session), so routers cannot deadlock each other nor the
+ * closes. The one later session lock — telling a full line's queue that nobody is available — skips
+ * held rows and never waits.
  */
 import type { ActorRef } from '../db/schema.ts';
 import type { Tx } from '../db/unit-of-work.ts';
@@ -137,9 +144,9 @@ export class Router {
   }
 
   /**
-   * One routing pass over the head of a line's queue, in ONE transaction: the line is locked (one
-   * router per line at a time, across nodes: routers of a line would otherwise all read the same
-   * loads and pile onto the same "best" operator), then up to `limit` Waiting sessions in queue order
+   * One routing pass over the head of a line's queue, in ONE transaction: the line's load lock is
+   * taken (one router per line at a time, across nodes, and no close on the line until COMMIT; see
+   * the top of this file), then up to `limit` Waiting sessions in queue order
    * (SKIP LOCKED); the staff's loads are read once and kept up to date in memory as sessions are
    * assigned, so a burst of arrivals costs a few statements per session, not a transaction each.
    * Only the operators who get sessions are locked (in id order), and their loads are checked again
@@ -158,15 +165,19 @@ export class Router {
   ): Promise<PassResult> {
     const outcomes = new Map<string, RouteOutcome>();
     let autoReply: string | null = null;
-    const pass = this.deps.uow.run(async (tx): Promise<boolean> => {
+    // A pass's COMMIT does not wait for the WAL flush (asyncCommit): the line's next pass waits for
+    // that COMMIT, and the flush was most of a pass's time. Should PostgreSQL itself crash before the
+    // flush, the pass is lost whole: its sessions are Waiting again, and are routed again.
+    const decide = async (tx: Tx): Promise<boolean> => {
       // A pass is two round trips. The first carries, in this order (one connection runs them in
-      // order, which is the lock order): the line's lock, the head of its queue, the staff's loads
-      // (read without locks; nothing when the queue is empty). The second carries the chosen
-      // operators' locks, the assignments, the domain events and COMMIT, none waited for on its own
-      // (tx.defer).
+      // order, which is the lock order): the line's load lock, the line, the head of its queue, the
+      // staff's loads (no close can lower them until COMMIT; nothing when the queue is empty). The
+      // second carries the chosen operators' locks, the assignments, the domain events and COMMIT,
+      // none waited for on its own (tx.defer).
       const staff = new StaffLoads(tx, lineId);
-      const [line, waiting] = await Promise.all([
-        lineRepository.byId(tx.db, lineId, { forUpdate: true }),
+      const [, line, waiting] = await Promise.all([
+        routingRepository.holdLineLoads(tx.db, lineId),
+        lineRepository.byId(tx.db, lineId),
         routingRepository.lockQueueHead(tx.db, lineId, limit, opts),
         staff.read(),
       ]);
@@ -248,7 +259,8 @@ export class Router {
       }
       onDecided?.({ outcomes, more });
       return more;
-    });
+    };
+    const pass = this.deps.uow.run(decide, { asyncCommit: true });
     let more: boolean;
     try {
       more = await pass;

@@ -33,6 +33,9 @@ const QUEUE_ONLY = `SELECT ${Q.columns} FROM sessions
   WHERE id = ANY($2::uuid[]) AND line_id = $1 AND state = 'Waiting' AND deleted_at IS NULL
   ORDER BY priority DESC NULLS LAST, queued_at ASC FOR NO KEY UPDATE SKIP LOCKED`;
 
+/** The advisory lock class of a line's operator loads ('OL'; the object is hashtext(line id)). */
+const LINE_LOADS_LOCK = 20300;
+
 const OPERATOR_LOAD = `SELECT role, status, blocked, COALESCE(max_sessions, $2)::int AS capacity,
   open_sessions AS open FROM users WHERE id = $1 AND deleted_at IS NULL`;
 
@@ -86,6 +89,15 @@ export const routingRepository = {
   async lockOperator(db: Db, id: string, defaultCapacity: number) {
     const [user] = await hot(db)<OperatorLoad>(`${OPERATOR_LOAD} FOR NO KEY UPDATE`, [id, defaultCapacity]);
     return user;
+  },
+
+  /**
+   * Waits for the load changes under way on the line (closes, transfers away, sessions sent back to
+   * the queue), and keeps new ones waiting until the transaction ends: they take the same advisory
+   * lock, shared, in the trigger that keeps the loads (migration 0012).
+   */
+  async holdLineLoads(db: Db, lineId: string): Promise<void> {
+    await hot(db)(`SELECT pg_advisory_xact_lock(${LINE_LOADS_LOCK}, hashtext($1::text))`, [lineId]);
   },
 
   /**

@@ -7,6 +7,7 @@ import { it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { queryRows } from '../../src/db/client.ts';
+import { AppError } from '../../src/errors.ts';
 import { SecretBox } from '../../src/lib/secret-box.ts';
 import { createPlatform } from '../../src/platform.ts';
 import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
@@ -151,6 +152,7 @@ describeEachDatabase('routing fairness', (ctx) => {
       }
     }
     assert.equal(worstChoice, 0, 'every session went to an operator with the fewest open sessions');
+    assert.ok(worstSpread <= 1, `max − min open sessions under capacity reached ${worstSpread}`);
     assert.deepEqual(await openCounts(ctx(), ids), counts, 'the database agrees with the simulation');
     assert.deepEqual(await keptLoads(ctx(), ids), counts, 'the kept loads agree with the sessions');
     assert.ok([...counts.values()].every((n) => n <= capacity));
@@ -297,6 +299,154 @@ describeEachDatabase('an operator shared by two lines', (ctx) => {
       new Map([
         [x.id, 1],
         [y.id, 2],
+      ]),
+    );
+  });
+});
+
+describeEachDatabase(
+  'closes, transfers and routing at once on two lines sharing operators',
+  (ctx) => {
+    it('never deadlocks, and the kept loads stay those of the sessions', async () => {
+      const { ops, line: lineA, channel: channelA } = await staff(ctx(), 4, 4);
+      const ids = ops.map((o) => o.id);
+      // Line B is served by the same four operators: closes and passes of both lines meet on them.
+      const lineB = await createLine(ctx(), {
+        operatorIds: [...ids].reverse(),
+        queue: { maxSessionsPerOperator: 4 },
+      });
+      const channelB = await createChannel(ctx(), lineB.id, 'telegram');
+      const random = prng(7);
+      const unexpected: unknown[] = [];
+      // Domain refusals (the session moved on meanwhile) are fine; a database error is not.
+      const done = { close: 0, transfer: 0, enqueue: 0, open: 0 };
+      const run = (kind: keyof typeof done, work: Promise<unknown>) =>
+        work.then(
+          () => done[kind]++,
+          (err) => {
+            if (!(err instanceof AppError)) unexpected.push(err);
+          },
+        );
+      for (let round = 0; round < 12; round++) {
+        const work: Promise<unknown>[] = [];
+        for (let i = 0; i < 6; i++) {
+          const channel = i % 2 ? channelB : channelA;
+          work.push(
+            run('open', ctx().services.sessions.create(channel.id, `mixed_${round}_${i}`, SYSTEM_CALLER)),
+          );
+        }
+        const assigned = await queryRows<{ id: string }>(
+          ctx().db,
+          sql`SELECT id FROM sessions WHERE state = 'AssignedToOperator'`,
+        );
+        for (const { id } of assigned) {
+          const roll = random();
+          if (roll < 0.35)
+            work.push(
+              run(
+                'close',
+                ctx().services.sessions.apply(
+                  id,
+                  { type: 'close', by: { type: 'system', id: null } },
+                  null,
+                  'close',
+                ),
+              ),
+            );
+          else if (roll < 0.6)
+            work.push(
+              run(
+                'transfer',
+                ctx().platform.workspace.transfer(
+                  id,
+                  { operatorId: ids[Math.floor(random() * ids.length)]! },
+                  SYSTEM_CALLER,
+                ),
+              ),
+            );
+          else if (roll < 0.7)
+            work.push(run('enqueue', ctx().services.sessions.apply(id, { type: 'enqueue' }, null, 'assign')));
+        }
+        work.push(ctx().platform.router.drainLine(lineA.id), ctx().platform.router.drainLine(lineB.id));
+        await Promise.all(work);
+      }
+      assert.deepEqual(unexpected, []);
+      assert.equal(done.open, 72);
+      assert.ok(done.close > 10 && done.transfer > 10 && done.enqueue > 2, JSON.stringify(done));
+      // Routing runs on in the background (the closes' drains): both figures come from one snapshot.
+      const rows = await queryRows<{ kept: number; counted: number }>(
+        ctx().db,
+        sql`SELECT u.open_sessions AS kept,
+              (SELECT count(*)::int FROM sessions s
+                WHERE s.operator_id = u.id AND s.state = 'AssignedToOperator') AS counted
+            FROM users u WHERE u.id IN (${sql.join(
+              ids.map((id) => sql`${id}`),
+              sql`, `,
+            )})`,
+      );
+      assert.equal(rows.length, ids.length);
+      for (const row of rows) assert.equal(row.kept, row.counted, 'kept load against counted sessions');
+    });
+  },
+  { background: true },
+);
+
+describeEachDatabase('a close during a pass', (ctx) => {
+  it('waits for the pass, so the pass commits on the loads it chose by', async (t) => {
+    const url = ctx().database.url;
+    if (!url) return t.skip('needs two connections: PostgreSQL only');
+    const { ops, line, channel } = await staff(ctx(), 2, 5);
+    const [x, y] = [ops[0]!, ops[1]!];
+    const open = async (account: string) =>
+      (await ctx().services.sessions.create(channel.id, account, SYSTEM_CALLER)).session.id;
+    const assign = (id: string, operatorId: string) =>
+      queryRows(
+        ctx().db,
+        sql`UPDATE sessions SET state = 'AssignedToOperator', operator_id = ${operatorId} WHERE id = ${id}`,
+      );
+    // X has one session, Y two: a pass gives the next session to X.
+    const [x1, y1, y2] = [await open('close_x1'), await open('close_y1'), await open('close_y2')];
+    await assign(x1, x.id);
+    await assign(y1, y.id);
+    await assign(y2, y.id);
+    const s1 = await open('close_s1');
+
+    // X's row is held elsewhere, so the pass, having chosen X, waits to lock them. Both of Y's
+    // sessions close meanwhile: had those closes committed, Y (0) would have fewer than X (1).
+    const holder = holdOpen(url, (tx) => tx`SELECT 1 FROM users WHERE id = ${x.id} FOR UPDATE`);
+    const order: string[] = [];
+    const off = ctx().services.deps.bus.on('session.transitioned', (e) =>
+      order.push(`${e.payload.sessionId}:${e.payload.to}`),
+    );
+    try {
+      await holder.taken;
+      const drained = ctx().platform.router.drainLine(line.id);
+      await waitFor(async () => (await lockWaiters(ctx())) === 1);
+      const closes = [y1, y2].map((id) =>
+        ctx().services.sessions.apply(id, { type: 'close', by: { type: 'system', id: null } }, null, 'close'),
+      );
+      // The closes wait for the pass (the line's load lock), not the other way round.
+      await waitFor(async () => (await lockWaiters(ctx())) === 3);
+      holder.commit();
+      await holder.done;
+      await drained;
+      await Promise.all(closes);
+    } finally {
+      off();
+      await holder.end();
+    }
+    const [row] = await queryRows<{ operator_id: string | null }>(
+      ctx().db,
+      sql`SELECT operator_id FROM sessions WHERE id = ${s1}`,
+    );
+    assert.equal(row!.operator_id, x.id, 'the pass assigned by the loads it read');
+    assert.equal(order[0], `${s1}:AssignedToOperator`, 'the closes committed after the assignment');
+    assert.deepEqual(new Set(order.slice(1)), new Set([`${y1}:Closed`, `${y2}:Closed`]));
+    assert.deepEqual(
+      await keptLoads(ctx(), [x.id, y.id]),
+      new Map([
+        [x.id, 2],
+        [y.id, 0],
       ]),
     );
   });
