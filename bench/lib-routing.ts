@@ -115,6 +115,10 @@ export class OperatorLoads {
     return this.#total;
   }
 
+  get operators(): number {
+    return this.#open.size;
+  }
+
   get slots(): number {
     return this.#open.size * this.capacity;
   }
@@ -150,6 +154,115 @@ export class OperatorLoads {
   }
 }
 
+/**
+ * The fairness a perfect router would reach on the same load: every session assigned the instant it
+ * opens (or, with no free slot, the instant a close frees one, oldest first) to an operator with the
+ * fewest open sessions, and closed its hold after that. Closes land on random operators, so even this
+ * router sees the spread above 1 whenever two closes hit least-loaded operators between arrivals: the
+ * floor the measured spread should be read against. Spreads are tallied after each assignment and
+ * every `sampleMs`, both within `window` (ms, the arrivals of the measured run), as the bench does.
+ */
+export function perfectRouterSpread(
+  sessions: readonly { openedAt: number; holdMs: number }[],
+  operators: number,
+  capacity: number,
+  window: { from: number; to: number },
+  sampleMs: number,
+): { afterEachAssignment: Tally; samples: Tally } {
+  const open = new Array<number>(operators).fill(0);
+  const lastAssigned = new Array<number>(operators).fill(Number.NEGATIVE_INFINITY);
+  const closes = new MinHeap<{ at: number; operator: number }>((a, b) => a.at - b.at);
+  const queue: number[] = [];
+  const afterEachAssignment = new Tally();
+  const samples = new Tally();
+  const assign = (holdMs: number, at: number): boolean => {
+    let best = -1;
+    for (let i = 0; i < operators; i++) {
+      if (open[i]! >= capacity) continue;
+      if (
+        best < 0 ||
+        open[i]! < open[best]! ||
+        (open[i] === open[best] && lastAssigned[i]! < lastAssigned[best]!)
+      )
+        best = i;
+    }
+    if (best < 0) return false;
+    open[best]!++;
+    lastAssigned[best] = at;
+    closes.push({ at: at + holdMs, operator: best });
+    if (at >= window.from && at <= window.to) {
+      const spread = spreadUnderCapacity(open, capacity);
+      if (spread !== null) afterEachAssignment.add(spread);
+    }
+    return true;
+  };
+  let nextSample = window.from + sampleMs;
+  const advance = (to: number) => {
+    for (;;) {
+      const close = closes.peek();
+      const closeAt = close && close.at <= to ? close.at : Number.POSITIVE_INFINITY;
+      if (nextSample <= Math.min(to, window.to) && nextSample < closeAt) {
+        const spread = spreadUnderCapacity(open, capacity);
+        if (spread !== null) samples.add(spread);
+        nextSample += sampleMs;
+        continue;
+      }
+      if (closeAt === Number.POSITIVE_INFINITY) return;
+      closes.pop();
+      open[close!.operator]!--;
+      if (queue.length > 0) assign(queue.shift()!, closeAt);
+    }
+  };
+  for (const s of [...sessions].sort((a, b) => a.openedAt - b.openedAt)) {
+    advance(s.openedAt);
+    if (queue.length > 0 || !assign(s.holdMs, s.openedAt)) queue.push(s.holdMs);
+  }
+  advance(window.to);
+  return { afterEachAssignment, samples };
+}
+
+/** A binary min-heap. */
+class MinHeap<T> {
+  readonly #items: T[] = [];
+
+  constructor(private readonly less: (a: T, b: T) => number) {}
+
+  peek(): T | undefined {
+    return this.#items[0];
+  }
+
+  push(item: T): void {
+    const a = this.#items;
+    a.push(item);
+    for (let i = a.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (this.less(a[i]!, a[parent]!) >= 0) break;
+      [a[i], a[parent]] = [a[parent]!, a[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const a = this.#items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0 && last !== undefined) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l]!, a[m]!) < 0) m = l;
+        if (r < a.length && this.less(a[r]!, a[m]!) < 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
 /** Counts of observed values (spreads, choice gaps) with the largest and the share above a limit. */
 export class Tally {
   readonly counts: Record<string, number> = {};
@@ -175,6 +288,8 @@ export class Tally {
       max: this.max,
       aboveLimit: above,
       aboveLimitShare: this.samples ? Math.round((above / this.samples) * 10_000) / 10_000 : 0,
+      /** The share above limit + 1. */
+      aboveNextShare: this.samples ? Math.round((this.above(limit + 1) / this.samples) * 10_000) / 10_000 : 0,
       histogram: this.counts,
     };
   }

@@ -38,9 +38,15 @@
  * included) from the database every 250 ms, and from an in-memory mirror of the events right
  * after every assignment, both while sessions arrive (once they stop, closes alone widen the
  * spread: nothing arrives to fill the gaps); also the router's choice gap (the chosen operator's
- * load minus the least loaded one's, at the assignment), for every assignment. At the end,
- * session_history is checked: no session assigned twice, no operator above capacity at any point of
- * the replayed history; the database is also sampled for loads above capacity.
+ * load minus the least loaded one's, at the assignment), for every assignment. Closes land on
+ * random operators whatever the router does, so the spread is also computed for a perfect router
+ * (instant, always least-loaded) replaying the same sessions — their opening times and holds — as the
+ * floor any router's spread is read against (perfectRouterSpread in lib-routing.ts). That router too
+ * goes above 1 on this load (two closes on least-loaded operators between two arrivals are enough),
+ * so the verdict that counts is "as fair as the perfect router" (spreadVsPerfect); "≤ 1" is printed
+ * beside it.
+ * At the end, session_history is checked: no session assigned twice, no operator above capacity at
+ * any point of the replayed history; the database is also sampled for loads above capacity.
  *
  * A 300-session warm-up (not counted) runs first. If the platform cannot keep up, the arrivals
  * still fire on schedule and pile up; the run then waits at most 60 s after the last create()
@@ -98,6 +104,7 @@ import {
   holdMs,
   OperatorLoads,
   openLoop,
+  perfectRouterSpread,
   RssTrack,
   type SafetyCheck,
   sampleDatabase,
@@ -107,6 +114,11 @@ import {
 
 const TARGETS = { p99Ms: 20, spread: 1 } as const;
 const SAMPLE_MS = 250;
+/**
+ * How much more often than the perfect router the spread may be above the target (`above`), and
+ * above it by more than one (`aboveNext`): see spreadVsPerfect.
+ */
+const PERFECT_SLACK = { above: 0.05, aboveNext: 0.01 } as const;
 /** CPU used by other processes above which the summary warns (cores). */
 const NOISE_CORES = 0.2;
 const SYSTEM = { type: 'system', id: null } as const;
@@ -632,9 +644,22 @@ function figures(tracker: SessionTracker, run: RunResult, safety: SafetyCheck, f
   const spreadDb = run.sampler.spread.summary(TARGETS.spread);
   const spreadEvents = tracker.spreadAfterAssign.summary(TARGETS.spread);
   const sampledOverCapacity = run.sampler.maxOpen > tracker.loads.capacity;
+  const perfect = perfectSpread(tracker, records);
+  const perfectEvents = perfect.afterEachAssignment.summary(TARGETS.spread);
   const verdicts = {
     latency: lat.routable.p99 < TARGETS.p99Ms,
+    /** As the issue writes it: no router reaches it when closes are random (see spreadVsPerfect). */
     spread: spreadDb.max <= TARGETS.spread,
+    /**
+     * As fair as a perfect router on the same sessions, judged after each assignment (thousands of
+     * samples, where the ~60 database samples are too few): the spread is above 1, and above 2, no
+     * more often than the perfect router's, give or take PERFECT_SLACK (run to run, its own shares
+     * move by a couple of points). Shares, not maxima: one wider spread in thousands of assignments
+     * says little of a router that reacts in milliseconds rather than at once.
+     */
+    spreadVsPerfect:
+      spreadEvents.aboveLimitShare <= perfectEvents.aboveLimitShare + PERFECT_SLACK.above &&
+      spreadEvents.aboveNextShare <= perfectEvents.aboveNextShare + PERFECT_SLACK.aboveNext,
     safety: safety.pass && !sampledOverCapacity,
     complete: run.completed && run.arrivals.errors === 0 && run.closeErrors === 0 && run.routingErrors === 0,
   };
@@ -659,6 +684,10 @@ function figures(tracker: SessionTracker, run: RunResult, safety: SafetyCheck, f
       spreadDbSamples: { ...spreadDb, saturatedSamples: run.sampler.saturated },
       spreadAfterEachAssignment: spreadEvents,
       choiceGap: tracker.choiceGap.summary(0),
+      perfectRouter: {
+        spreadSamples: perfect.samples.summary(TARGETS.spread),
+        spreadAfterEachAssignment: perfectEvents,
+      },
     },
     safety: {
       ...safety,
@@ -674,8 +703,19 @@ function figures(tracker: SessionTracker, run: RunResult, safety: SafetyCheck, f
       cpuMsPerSession: cpuPerSession(run.cpu, records.length),
     },
     verdicts,
-    pass: Object.values(verdicts).every(Boolean),
+    // The spread as written is reported, not required: the perfect router shows it out of reach.
+    pass: verdicts.latency && verdicts.spreadVsPerfect && verdicts.safety && verdicts.complete,
   };
+}
+
+/** A perfect router's spread on this run's sessions: as they opened, each held as long as it was. */
+function perfectSpread(tracker: SessionTracker, run: SessionRecord[]) {
+  const sessions = [...tracker.sessions.values()]
+    .filter((r) => r.holdMs !== null)
+    .map((r) => ({ openedAt: r.openedAt, holdMs: r.holdMs! }));
+  const opened = run.map((r) => r.openedAt);
+  const window = { from: Math.min(...opened), to: Math.max(...opened) };
+  return perfectRouterSpread(sessions, tracker.loads.operators, tracker.loads.capacity, window, SAMPLE_MS);
 }
 
 /**
@@ -727,6 +767,9 @@ fairness (spread = max − min open sessions among online operators under capaci
   DB samples              max ${fa.spreadDbSamples.max}, > ${TARGETS.spread} in ${pct(fa.spreadDbSamples.aboveLimitShare)} of ${fa.spreadDbSamples.samples} samples ${JSON.stringify(fa.spreadDbSamples.histogram)} (+${fa.spreadDbSamples.saturatedSamples} with < 2 under capacity)
   after each assignment   max ${fa.spreadAfterEachAssignment.max}, > ${TARGETS.spread} in ${pct(fa.spreadAfterEachAssignment.aboveLimitShare)} of ${fa.spreadAfterEachAssignment.samples} ${JSON.stringify(fa.spreadAfterEachAssignment.histogram)}
   router choice gap       0 in ${pct(1 - fa.choiceGap.aboveLimitShare)} of ${fa.choiceGap.samples} assignments ${JSON.stringify(fa.choiceGap.histogram)}
+  a perfect router on the same sessions (instant, always least-loaded; closes are random):
+    every ${SAMPLE_MS} ms            max ${fa.perfectRouter.spreadSamples.max}, > ${TARGETS.spread} in ${pct(fa.perfectRouter.spreadSamples.aboveLimitShare)} of ${fa.perfectRouter.spreadSamples.samples} samples ${JSON.stringify(fa.perfectRouter.spreadSamples.histogram)}
+    after each assignment max ${fa.perfectRouter.spreadAfterEachAssignment.max}, > ${TARGETS.spread} in ${pct(fa.perfectRouter.spreadAfterEachAssignment.aboveLimitShare)} of ${fa.perfectRouter.spreadAfterEachAssignment.samples} ${JSON.stringify(fa.perfectRouter.spreadAfterEachAssignment.histogram)}
 
 safety       history: ${s.doubleAssigned} sessions assigned twice, ${s.operatorMismatch} operator mismatches, max replayed load ${s.maxReplayedLoad} (capacity ${cfg.capacity})${s.overCapacity.length ? `, ${s.overCapacity.length} operators above capacity` : ''}; max sampled load ${s.maxOpenSampled}; final mirror mismatches ${s.finalMirrorMismatches}
 errors       create ${f.errors.create}, close ${f.errors.close}, routing ${f.errors.routing}
@@ -735,7 +778,8 @@ cpu (cores)  node ${p.cpuCores.node}, postgres backends ${p.cpuCores.postgresBac
 cpu/session  node ${p.cpuMsPerSession.node} ms + postgres ${p.cpuMsPerSession.postgresBackends} ms: ${cfg.rate}/s takes ${((cfg.rate * (p.cpuMsPerSession.node + p.cpuMsPerSession.postgresBackends)) / 1000).toFixed(2)} cores
 
 ${verdict(f.verdicts.latency)}  routable p99 ${l.routable.p99.toFixed(2)} ms < ${TARGETS.p99Ms} ms
-${verdict(f.verdicts.spread)}  spread ${fa.spreadDbSamples.max} ≤ ${TARGETS.spread} (DB samples)
+${verdict(f.verdicts.spreadVsPerfect)}  spread as a perfect router's on the same sessions, after each assignment: > ${TARGETS.spread} in ${pct(fa.spreadAfterEachAssignment.aboveLimitShare)} (perfect ${pct(fa.perfectRouter.spreadAfterEachAssignment.aboveLimitShare)}, slack ${PERFECT_SLACK.above * 100} points), > ${TARGETS.spread + 1} in ${pct(fa.spreadAfterEachAssignment.aboveNextShare)} (perfect ${pct(fa.perfectRouter.spreadAfterEachAssignment.aboveNextShare)}, slack ${PERFECT_SLACK.aboveNext * 100})
+${verdict(f.verdicts.spread)}  spread ${fa.spreadDbSamples.max} ≤ ${TARGETS.spread} as the issue writes it (DB samples)${f.verdicts.spread || fa.perfectRouter.spreadSamples.max <= TARGETS.spread ? '' : ` — beyond any router here: the perfect one reaches ${fa.perfectRouter.spreadSamples.max}`}
 ${verdict(f.verdicts.safety)}  no operator above capacity, no session with two operators
 ${verdict(f.verdicts.complete)}  every session created, assigned and closed without errors`);
 }
