@@ -596,7 +596,7 @@ function report(o: Options, m: Machine, runs: ServerRun[]): void {
     `\nFan-out: ${o.clients} connections (${o.subscribers} on broadcast:0), ${o.rate} publication/connection/s + ${o.broadcastRate} broadcasts/s = ${offered.toLocaleString('en-US')} deliveries/s offered for ${o.seconds} s; saturation ${o.saturate} s (window ${o.window})`,
   );
   log(
-    `machine: ${m.cpus} × ${m.cpuModel}, node ${m.node}, ws ${m.ws}, load average ${m.loadAverage.join(' ')}\n`,
+    `machine: ${m.cpus} × ${m.cpuModel}, node ${m.node}, ws ${m.ws}, load average ${m.loadAverage.join(' ')}, CPU probe ${m.cpuProbeMs} ms\n`,
   );
   log(table(runs));
   log('\nFixed load, p99 latency per second (ms; [ping window]):');

@@ -1032,6 +1032,8 @@ export interface Machine {
   openFilesLimit: number;
   /** 1, 5 and 15 minute load averages at the start (noise from other work). */
   loadAverage: number[];
+  /** cpuProbeMs() at the start (lib.ts): how fast a core runs right now. */
+  cpuProbeMs: number;
 }
 
 export function machine(): Machine {

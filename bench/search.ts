@@ -520,7 +520,9 @@ async function main(): Promise<void> {
     closers.push(() => raw.end({ timeout: 5 }));
     // Taken before the run, so the load average shows other work on the machine, not this benchmark.
     const machine = await machineInfo(raw);
-    log(`load average before the run: ${machine.loadAverage.join(' ')} on ${machine.cpus} CPUs`);
+    log(
+      `load average before the run: ${machine.loadAverage.join(' ')} on ${machine.cpus} CPUs; CPU probe ${machine.cpuProbeMs} ms`,
+    );
 
     log(
       `seeding ${SHAPE.lines} lines, ${SHAPE.channels} channels, ${SHAPE.clients} clients, ` +

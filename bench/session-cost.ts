@@ -124,6 +124,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     const raw = postgres(scratch.url, { max: 1, onnotice: () => {} });
     closers.push(() => raw.end({ timeout: 5 }));
     const machine = await machineInfo(raw);
+    log(`CPU probe ${machine.cpuProbeMs} ms (lib.ts cpuProbeMs: CPU figures scale with it)`);
     const filesDir = mkdtempSync(path.join(os.tmpdir(), 'omniline-cost-'));
     closers.push(async () => rmSync(filesDir, { recursive: true, force: true }));
     const platform = createPlatform({
