@@ -636,7 +636,23 @@ function latencies(records: SessionRecord[]) {
     /** Routable, yet the router found nobody at first (a race), so they waited for the next pass. */
     routableMissedFirstTry: routable.filter((r) => r.notFound).length,
     routableOverTarget: routable.filter((r) => wait(r) >= TARGETS.p99Ms).length,
+    /**
+     * The same, by second of the run (of opening): misses bunched in a second or two are a stall
+     * (a lock, a pause), misses spread over the run a router or a machine short of capacity.
+     */
+    routableOverTargetBySecond: bySecond(
+      routable.filter((r) => wait(r) >= TARGETS.p99Ms).map((r) => r.openedAt),
+      Math.min(...records.map((r) => r.openedAt)),
+      Math.max(...records.map((r) => r.openedAt)),
+    ),
   };
+}
+
+/** How many of `times` fall in each second from `from` to `to`. */
+function bySecond(times: number[], from: number, to: number): number[] {
+  const counts = new Array<number>(Math.max(1, Math.ceil((to - from) / 1000))).fill(0);
+  for (const t of times) counts[Math.min(counts.length - 1, Math.floor((t - from) / 1000))]!++;
+  return counts;
 }
 
 function figures(tracker: SessionTracker, run: RunResult, safety: SafetyCheck, finalMismatch: number) {
@@ -763,6 +779,7 @@ latency, opened → assigned${f.sessions.created > f.sessions.assigned ? ` (assi
   routable, from schedule ${fmt(l.routableFromSchedule)}   (includes create())
   create()                ${fmt(l.create)}
   routable sessions at or over ${TARGETS.p99Ms} ms: ${l.routableOverTarget}; routable but "nobody" on the first try: ${l.routableMissedFirstTry}
+  … by second of the run: ${l.routableOverTargetBySecond.join(' ')}
 
 fairness (spread = max − min open sessions among online operators under capacity)
   DB samples              max ${fa.spreadDbSamples.max}, > ${TARGETS.spread} in ${pct(fa.spreadDbSamples.aboveLimitShare)} of ${fa.spreadDbSamples.samples} samples ${JSON.stringify(fa.spreadDbSamples.histogram)} (+${fa.spreadDbSamples.saturatedSamples} with < 2 under capacity)
