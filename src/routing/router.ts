@@ -146,9 +146,9 @@ export class Router {
   /**
    * One routing pass over the head of a line's queue, in ONE transaction: the line's load lock is
    * taken (one router per line at a time, across nodes, and no close on the line until COMMIT; see
-   * the top of this file), then up to `limit` Waiting sessions in queue order
-   * (SKIP LOCKED); the staff's loads are read once and kept up to date in memory as sessions are
-   * assigned, so a burst of arrivals costs a few statements per session, not a transaction each.
+   * the top of this file), then up to `limit` Waiting sessions in queue order (SKIP LOCKED); the
+   * staff's loads are read once and kept up to date in memory as sessions are assigned, so a burst
+   * of arrivals costs a few statements per session, not a transaction each.
    * Only the operators who get sessions are locked (in id order), and their loads are checked again
    * under that lock: a load can only have grown meanwhile if another line's router assigned them,
    * and then the pass rolls back (`raced`) and is run again. The pass stops at the
