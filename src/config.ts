@@ -11,6 +11,8 @@ export interface Config {
   databaseUrl: string | null;
   /** Connections this node opens to the PostgreSQL server at most. */
   databasePoolSize: number;
+  /** How long a request waits for a PostgreSQL server that does not answer before it gets 503 (ms). */
+  databaseTimeoutMs: number;
   redisUrl: string | null;
   dataDir: string;
   /** Root of the local file store (attachments). */
@@ -24,6 +26,8 @@ export interface Config {
   /** Public base URL of this server, used to build webhook URLs given to messengers. */
   publicUrl: string | null;
   plugins: string[];
+  /** A client silent this long goes offline, on lines that set no timeout of their own (seconds; 0 never). */
+  clientOfflineTimeoutSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -85,6 +89,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: str('HOST') ?? '0.0.0.0',
     databaseUrl,
     databasePoolSize: int('OMNILINE_DB_POOL_SIZE', 10, 1, 1000),
+    databaseTimeoutMs: int('OMNILINE_DB_TIMEOUT_MS', 5000, 1000, 60_000),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     dataDir: path.resolve(str('OMNILINE_DATA_DIR') ?? './data'),
     filesDir: path.resolve(
@@ -96,6 +101,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel,
     bodyLimitBytes: int('OMNILINE_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     publicUrl: url('OMNILINE_PUBLIC_URL', ['http:', 'https:']),
+    clientOfflineTimeoutSeconds: int('OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS', 300, 0, 604_800),
     plugins: (str('OMNILINE_PLUGINS') ?? '')
       .split(',')
       .map((p) => p.trim())

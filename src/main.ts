@@ -2,11 +2,15 @@
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { loggerOptions, safeError } from './lib/log-redaction.ts';
 import { startRuntime } from './runtime.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino({ level: config.logLevel });
+  const logger = pino(loggerOptions(config.logLevel));
+  // Background work answers its own failures; one that escapes is a defect to log, not a reason to
+  // drop every connection of the node (a database outage must never stop the process).
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
   const runtime = await startRuntime(config, logger);
   const app = await buildApp({ platform: runtime.platform, bodyLimitBytes: config.bodyLimitBytes, logger });
   const address = await app.listen({ port: config.port, host: config.host });
@@ -52,8 +56,7 @@ main().catch((err: unknown) => {
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(
-    `failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
+  const safe = safeError(err) as { stack?: string; message?: string };
+  process.stderr.write(`failed to start: ${safe.stack ?? safe.message ?? String(err)}\n`);
   process.exit(1);
 });

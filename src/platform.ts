@@ -131,6 +131,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     log: opts.log,
   });
   live.start();
+  services.channelCache.syncAcross(broker);
   let offs: (() => void)[] = [];
   let presenceTimer: NodeJS.Timeout | null = null;
   const pollers = new PollerManager(services.deps, host, inbound, {

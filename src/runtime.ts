@@ -37,6 +37,8 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
     url: config.databaseUrl,
     dataDir: config.dataDir,
     maxConnections: config.databasePoolSize,
+    unavailableAfterMs: config.databaseTimeoutMs,
+    log,
   });
   try {
     await migrate(database.db);
@@ -47,6 +49,7 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
       secrets: new SecretBox(resolveSecretKey(config)),
       filesDir: config.filesDir,
       publicUrl: config.publicUrl,
+      clientOfflineTimeoutSeconds: config.clientOfflineTimeoutSeconds,
       plugins: await loadPlugins(config.plugins),
       log,
     });

@@ -11,6 +11,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import { DatabaseMonitor, type MonitorOptions } from './availability.ts';
 import * as schema from './schema.ts';
 
 export type Schema = typeof schema;
@@ -26,6 +27,8 @@ export interface Database {
   readonly kind: 'pglite' | 'postgres';
   /** The embedded instance, when kind is pglite. */
   readonly pglite?: PGlite;
+  /** A server database's availability monitor (none for PGlite: it cannot be cut off). */
+  readonly monitor?: DatabaseMonitor;
   close(): Promise<void>;
 }
 
@@ -38,21 +41,45 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** PGlite only: start from a data-directory dump (PGlite's dumpDataDir) instead of an empty cluster. */
   pgliteDump?: Blob;
+  /** Server only: how long a statement may wait for an unanswering server before it fails (ms; 5 s). */
+  unavailableAfterMs?: number;
+  log?: MonitorOptions['log'];
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   if (opts.url) {
-    const client = postgres(opts.url, {
-      max: opts.maxConnections ?? 10,
+    const monitor = new DatabaseMonitor({ timeoutMs: opts.unavailableAfterMs ?? 5000, log: opts.log });
+    const common = {
       onnotice: () => {},
+      socket: monitor.socket,
+      ...monitor.connectionOptions(),
+      connection: { application_name: 'omniline' },
+    } as const;
+    const client = postgres(opts.url, {
+      ...common,
+      max: opts.maxConnections ?? 10,
       // Connections are recycled, which also bounds each one's cache of prepared statements.
       max_lifetime: 30 * 60,
-      connection: { application_name: 'omniline' },
     });
-    const db = drizzlePostgres({ client: preparing(client), schema }) as unknown as Db;
-    const raw: RawQuery = async (text, params) =>
-      (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true })) as never;
-    return { db, raw, kind: 'postgres', close: () => client.end({ timeout: 5 }) };
+    const heartbeat = postgres(opts.url, { ...common, max: 1 });
+    monitor.start(() => heartbeat`SELECT 1`);
+    const db = drizzlePostgres({ client: preparing(client, monitor), schema }) as unknown as Db;
+    const raw: RawQuery = async (text, params) => {
+      monitor.assertUp();
+      return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+        prepare: true,
+      })) as never;
+    };
+    return {
+      db,
+      raw,
+      kind: 'postgres',
+      monitor,
+      close: async () => {
+        monitor.stop();
+        await Promise.all([client.end({ timeout: 5 }), heartbeat.end({ timeout: 1 })]);
+      },
+    };
   }
   let dir: string | undefined;
   if (opts.dataDir) {
@@ -80,26 +107,34 @@ const MAX_PREPARED_LENGTH = 4000;
  * transaction then fails with UNSAFE_TRANSACTION while its connection goes back to the pool inside
  * an open transaction. `reserve()` only ever hands out an idle connection.
  */
-function preparing(client: postgres.Sql): postgres.Sql {
+function preparing(client: postgres.Sql, monitor: DatabaseMonitor): postgres.Sql {
   return new Proxy(client, {
     get(target, prop, receiver) {
       if (prop === 'unsafe') {
-        return (query: string, params?: unknown[], options?: { prepare?: boolean }) =>
+        return (query: string, params?: unknown[], options?: { prepare?: boolean }) => {
+          // While the server is unreachable, fail at once (the caller answers 503) instead of queueing.
+          monitor.assertUp();
           // Dates go as ISO text: prepared parameters are serialised by their described type, and
           // Drizzle installs pass-through serialisers for the date types.
-          target.unsafe(query, params?.map((p) => (p instanceof Date ? p.toISOString() : p)) as never, {
-            ...options,
-            prepare: !!params?.length && query.length <= MAX_PREPARED_LENGTH,
-          });
+          return target.unsafe(
+            query,
+            params?.map((p) => (p instanceof Date ? p.toISOString() : p)) as never,
+            {
+              ...options,
+              prepare: !!params?.length && query.length <= MAX_PREPARED_LENGTH,
+            },
+          );
+        };
       }
       if (prop === 'begin') {
         return async (...args: unknown[]) => {
           const callback = args.pop() as (tx: postgres.Sql) => unknown;
           const mode = typeof args[0] === 'string' ? args[0].replace(/[^a-z ]/gi, '') : '';
+          monitor.assertUp();
           const reserved = await target.reserve();
           try {
             return await inTransaction(reserved, `begin ${mode}`, 'commit', 'rollback', () =>
-              callback(transactionSql(reserved)),
+              callback(transactionSql(reserved, monitor)),
             );
           } finally {
             reserved.release();
@@ -112,9 +147,9 @@ function preparing(client: postgres.Sql): postgres.Sql {
 }
 
 /** A reserved connection inside a transaction: prepared statements, and savepoints for nesting. */
-function transactionSql(reserved: postgres.ReservedSql): postgres.Sql {
+function transactionSql(reserved: postgres.ReservedSql, monitor: DatabaseMonitor): postgres.Sql {
   let savepoints = 0;
-  const sql = preparing(reserved as unknown as postgres.Sql);
+  const sql = preparing(reserved as unknown as postgres.Sql, monitor);
   return new Proxy(sql, {
     get(target, prop, receiver) {
       if (prop === 'savepoint') {

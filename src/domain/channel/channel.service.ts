@@ -190,13 +190,26 @@ export class ChannelService {
       settingsEnc = this.deps.secrets.sealJson(settings);
     }
     const row = await this.#uniqueSource(() =>
-      channelRepository.update(this.deps.db, id, {
+      this.#write(id, {
         ...(input.name !== undefined && { name: input.name }),
         ...(source !== undefined && { source }),
         ...(settingsEnc && { settingsEnc }),
       }),
     );
     return this.view(row);
+  }
+
+  /**
+   * Every change of a channel's row but its state (name, source, settings, deletion), with a
+   * channel.updated event: every node's channel cache drops the row, so new settings — a new secret —
+   * apply to the next webhook.
+   */
+  #write(id: string, values: Parameters<typeof channelRepository.update>[2]): Promise<ChannelRow> {
+    return this.deps.uow.run(async (tx) => {
+      const row = await channelRepository.update(tx.db, id, values);
+      tx.emit('channel.updated', id, { channelId: id, lineId: row.lineId });
+      return row;
+    });
   }
 
   async #uniqueSource<T>(write: () => Promise<T>): Promise<T> {
@@ -257,7 +270,7 @@ export class ChannelService {
       await this.setState(id, 'error', (err as Error).message.slice(0, 500));
       throw err;
     }
-    await channelRepository.update(this.deps.db, id, {
+    await this.#write(id, {
       source: registered.source,
       settingsEnc: this.deps.secrets.sealJson(registered.settings),
     });
@@ -267,7 +280,7 @@ export class ChannelService {
   async remove(id: string): Promise<void> {
     const row = await this.row(id);
     await this.setState(id, 'disconnected', 'deleted');
-    await channelRepository.update(this.deps.db, id, { deletedAt: new Date() });
+    await this.#write(id, { deletedAt: new Date() });
     if (row.state === 'active') await this.lifecycle.unregister(row, this.settingsOf(row));
   }
 }

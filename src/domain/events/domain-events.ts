@@ -45,6 +45,8 @@ export interface DomainEventMap {
     to: string;
     reason: string | null;
   };
+  /** A channel's name, source, settings or deletion changed (its state has its own event). */
+  'channel.updated': { channelId: string; lineId: string };
   'contact.merged': { contactId: string; mergedId: string; relinkedClients: number };
   'user.blocked': { userId: string };
   'user.loggedOut': { userId: string };

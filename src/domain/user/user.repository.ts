@@ -4,7 +4,15 @@ import { apiTokens, users } from '../../db/schema.ts';
 
 export type UserRow = typeof users.$inferSelect;
 
+/** Advisory lock key of the first-admin check (the migrations hold 7_263_410_001). */
+const FIRST_ADMIN_LOCK = 7_263_410_002;
+
 export const userRepository = {
+  /** Serialises the first-admin check of nodes starting together (held to the end of the transaction). */
+  async lockFirstAdmin(db: Db): Promise<void> {
+    await db.execute(sql`SELECT pg_advisory_xact_lock(${FIRST_ADMIN_LOCK})`);
+  },
+
   async count(db: Db): Promise<number> {
     const [row] = await db.select({ n: sql<number>`count(*)::int` }).from(users);
     return row?.n ?? 0;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isUniqueViolation } from '../../db/pg-errors.ts';
 import { users } from '../../db/schema.ts';
 import { Conflict, Forbidden, NotFound, Unauthorized } from '../../errors.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
@@ -101,13 +102,23 @@ export class UserService {
     if (await userRepository.byLogin(this.deps.db, input.login)) {
       throw new Conflict('LOGIN_TAKEN', `login "${input.login}" is taken`, { field: 'login' });
     }
-    const row = await userRepository.insert(this.deps.db, {
-      login: input.login,
-      name: input.name,
-      role: input.role,
-      passwordHash: await hashPassword(input.password),
-    });
-    return userView(row);
+    const passwordHash = await hashPassword(input.password);
+    try {
+      return userView(
+        await userRepository.insert(this.deps.db, {
+          login: input.login,
+          name: input.name,
+          role: input.role,
+          passwordHash,
+        }),
+      );
+    } catch (err) {
+      // Two creates of one login at once: the unique index decides, the loser is told as above.
+      if (isUniqueViolation(err)) {
+        throw new Conflict('LOGIN_TAKEN', `login "${input.login}" is taken`, { field: 'login' });
+      }
+      throw err;
+    }
   }
 
   async update(
@@ -148,7 +159,14 @@ export class UserService {
   ): Promise<{ login: string; password: string | null } | null> {
     if ((await userRepository.count(this.deps.db)) > 0) return null;
     const generated = password ?? randomBytes(12).toString('base64url');
-    await this.create({ login, name: 'Administrator', role: 'admin', password: generated });
-    return { login, password: password ? null : generated };
+    const passwordHash = await hashPassword(generated);
+    // Nodes starting together on an empty database: one creates the admin, the others see it.
+    const created = await this.deps.db.transaction(async (tx) => {
+      await userRepository.lockFirstAdmin(tx);
+      if ((await userRepository.count(tx)) > 0) return false;
+      await userRepository.insert(tx, { login, name: 'Administrator', role: 'admin', passwordHash });
+      return true;
+    });
+    return created ? { login, password: password ? null : generated } : null;
   }
 }

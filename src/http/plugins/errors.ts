@@ -4,6 +4,7 @@
  * own codes; anything unexpected is logged and answered 500 without internals.
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
+import { DatabaseUnavailable, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../../db/availability.ts';
 import { AppError } from '../../errors.ts';
 import { WebhookRejected } from '../../providers/provider.ts';
 
@@ -42,8 +43,25 @@ function issueMessage(issue: AjvIssue): string {
   return issue.message ?? 'is invalid';
 }
 
+/** The driver's or the server's code of a connection failure (never the statement or its parameters). */
+function connectionCode(err: unknown): string {
+  for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return 'connection lost';
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
+    if (isDatabaseUnavailable(err)) {
+      const unavailable = err instanceof DatabaseUnavailable ? err : new DatabaseUnavailable(connectionCode(err));
+      request.log.warn({ code: unavailable.code, reason: connectionCode(err) }, unavailable.message);
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      return reply.status(503).send({
+        error: { code: unavailable.code, message: unavailable.message, details: unavailable.details },
+      });
+    }
     if (err instanceof AppError) {
       if (err.status >= 500) request.log.error({ err }, err.message);
       return reply.status(err.status).send({

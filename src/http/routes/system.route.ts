@@ -1,7 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { RETRY_AFTER_SECONDS } from '../../db/availability.ts';
 import type { Db } from '../../db/client.ts';
+
+/** `/healthz` answers within this even when the database does not. */
+const HEALTH_TIMEOUT_MS = 5000;
 
 /** `GET /healthz` (checks the database) and `GET /metrics` (Prometheus). */
 export function systemRoutes(app: FastifyInstance, db: Db): void {
@@ -24,12 +28,21 @@ export function systemRoutes(app: FastifyInstance, db: Db): void {
     '/healthz',
     { schema: { tags: ['system'], summary: 'Liveness and database check' } },
     async (_req, reply) => {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await db.execute(sql`SELECT 1`);
+        await Promise.race([
+          db.execute(sql`SELECT 1`),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('no answer within 5 s')), HEALTH_TIMEOUT_MS);
+          }),
+        ]);
         return { status: 'ok', database: 'ok' };
       } catch (err) {
-        app.log.error({ err }, 'health check failed');
-        return reply.status(503).send({ status: 'error', database: 'unreachable' });
+        app.log.warn({ err }, 'health check failed');
+        reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+        return reply.status(503).send({ status: 'error', database: 'unavailable' });
+      } finally {
+        clearTimeout(timer);
       }
     },
   );
