@@ -43,7 +43,7 @@ import { CommandProcessor, type GatewayCore, type RpcHandler } from './commands.
 import { CLOSED, CONNECTED, Connection, GatewaySocket, Outbox, Shared } from './connection.ts';
 import { type Control, decodeControl, type Target } from './control.ts';
 import { type GatewayOptions, type GatewayUser, type ResolvedOptions, resolveOptions } from './options.ts';
-import { type Disconnect, Disconnects, PING_FRAME } from './protocol.ts';
+import { type Disconnect, Disconnects, encodePushOnly, PING_FRAME } from './protocol.ts';
 import { closeReason, rejectUpgrade, type SocketSink, socketListeners } from './upgrade.ts';
 
 export type { Target } from './control.ts';
@@ -146,6 +146,17 @@ export class Gateway implements GatewayCore, SocketSink {
   async disconnect(target: Target, code: number, reason: string): Promise<void> {
     if (!Number.isInteger(code) || code < 3000 || code > 4999) throw new RangeError('code must be 3000–4999');
     await this.control({ op: 'disconnect', target, code, reason });
+  }
+
+  /**
+   * Sends `data` as a publication of `channel` to those of the target's connections subscribed to it,
+   * on every node, outside the channel's stream: no offset, no history, never recovered. For commands
+   * to particular connections (a workspace told to close) that other subscribers must not see.
+   */
+  async push(target: Target, channel: string, data: unknown): Promise<void> {
+    const json = this.#json(data);
+    if (json === undefined) throw new TypeError('publication data must be JSON');
+    await this.control({ op: 'push', target, channel, data: json });
   }
 
   /** Adds a server-side subscription to the target's connections (a subscribe push), on every node. */
@@ -301,7 +312,9 @@ export class Gateway implements GatewayCore, SocketSink {
     if (msg === null || this.closed) return;
     for (const conn of this.targets(msg.target)) {
       if (msg.op === 'disconnect') this.kick(conn, { code: msg.code, reason: msg.reason });
-      else if (msg.op === 'unsubscribe') this.hub.serverUnsubscribe(conn, msg.channel);
+      else if (msg.op === 'push') {
+        if (conn.subs?.has(msg.channel)) this.outbox.write(conn, encodePushOnly(msg.channel, msg.data));
+      } else if (msg.op === 'unsubscribe') this.hub.serverUnsubscribe(conn, msg.channel);
       else void this.hub.serverSubscribe(conn, msg.channel, this.opts.maxSubscriptions);
     }
   }
@@ -313,7 +326,12 @@ export class Gateway implements GatewayCore, SocketSink {
       return out;
     }
     for (const conn of this.users.get(t.user) ?? []) {
-      if (conn.state === CONNECTED && conn.client !== t.exceptClient) out.push(conn);
+      if (
+        conn.state === CONNECTED &&
+        conn.client !== t.exceptClient &&
+        (t.exceptLogin === undefined || conn.user?.login !== t.exceptLogin)
+      )
+        out.push(conn);
     }
     return out;
   }

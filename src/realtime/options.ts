@@ -5,6 +5,11 @@ export interface GatewayUser {
   userId: string;
   /** Anything the application wants to keep with the connection (not sent to clients). */
   info?: unknown;
+  /**
+   * Which login of the user the connection belongs to (e.g. its token's id): connections of one login
+   * are one workspace, and a target can leave them out (`exceptLogin`).
+   */
+  login?: string;
 }
 
 export interface ConnectCredentials {

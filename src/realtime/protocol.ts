@@ -233,6 +233,10 @@ export function encodeError(id: number, err: ProtocolError): string {
 export const encodePubPush = (channelJson: string, offset: number, data: string): string =>
   `{"push":{"channel":${channelJson},"pub":{"data":${data},"offset":${offset}}}}`;
 
+/** A publication outside the stream (no offset): the SDK delivers it and keeps its position. */
+export const encodePushOnly = (channel: string, data: string): string =>
+  `{"push":{"channel":${JSON.stringify(channel)},"pub":{"data":${data}}}}`;
+
 const encodePub = (p: WirePublication): string => `{"data":${p.data},"offset":${p.offset}}`;
 
 /** Every stream of this gateway keeps history, so subscriptions are recoverable and positioned. */

@@ -266,6 +266,49 @@ describe('realtime gateway with the centrifuge SDK', () => {
     );
   });
 
+  it('pushes a publication to all but one login’s connections, outside the stream (no offset, no history)', async () => {
+    // Tokens `tok-14:<login>`: user 14, the login after the colon.
+    const n = await node({
+      authenticate: async (c) => {
+        const [userId, login] = (c.token ?? '').slice(4).split(':');
+        return { userId: userId!, login };
+      },
+    });
+    const older = client(n.url, 'tok-14:a');
+    const newer = client(n.url, 'tok-14:b');
+    const olderLog = record(older);
+    const newerLog = record(newer);
+    older.connect();
+    newer.connect();
+    await waitFor(() => olderLog.subscribed.length === 1 && newerLog.subscribed.length === 1, 3000, 'both');
+    await n.gateway.publish('operator:14', { event: 'before' });
+    await n.gateway.push({ user: '14', exceptLogin: 'b' }, 'operator:14', { event: 'onlyOlder' });
+    await n.gateway.publish('operator:14', { event: 'after' });
+    await waitFor(
+      () => olderLog.publications.length === 3 && newerLog.publications.length === 2,
+      3000,
+      'pubs',
+    );
+    assert.deepEqual(
+      olderLog.publications.map((p) => [p.data.event, p.offset]),
+      [
+        ['before', 1],
+        ['onlyOlder', undefined],
+        ['after', 2],
+      ],
+    );
+    assert.deepEqual(
+      newerLog.publications.map((p) => p.data.event),
+      ['before', 'after'],
+    );
+    const history = await n.gateway.opts.broker.history('operator:14', { limit: 10 });
+    assert.deepEqual(
+      history.publications.map((p) => JSON.parse(p.data).event),
+      ['before', 'after'],
+      'the push is not in the history',
+    );
+  });
+
   it('adds and removes server-side subscriptions with subscribe/unsubscribe pushes', async () => {
     const n = await node();
     const c = client(n.url, 'tok-12');
