@@ -67,7 +67,7 @@ export const users = pgTable(
     openSessions: integer('open_sessions').notNull().default(0),
     /** Live realtime connections, and when the last one closed (offline after a grace period). */
     connections: integer('connections').notNull().default(0),
-    /** The operator's newest workspace connection: a second login closes the others (chatUserExists). */
+    /** The login (API token id) holding the operator's workspace: a newer login closes the others (chatUserExists). */
     liveClient: text('live_client'),
     disconnectedAt: ts('disconnected_at'),
   },

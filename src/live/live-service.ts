@@ -22,6 +22,7 @@ import {
   type GatewayOptions,
   type GatewayUser,
   ProtocolError,
+  type Target,
 } from '../realtime/index.ts';
 import {
   OPERATOR_STATUSES,
@@ -110,7 +111,7 @@ export class LiveService {
     try {
       const caller = await this.opts.users.authenticate(token);
       if (caller.role === 'bot') return null;
-      return { userId: caller.id, info: caller };
+      return { userId: caller.id, info: caller, login: caller.tokenId };
     } catch (err) {
       if (err instanceof AppError && (err.status === 401 || err.status === 403)) return null;
       throw err;
@@ -134,37 +135,35 @@ export class LiveService {
   }
 
   /**
-   * Presence: a connecting operator counts as online; a second login of the same operator closes
-   * the older workspaces (chatUserExists), on every node.
+   * Presence: a connecting operator counts as online. A workspace is one login (one API token): a
+   * reload or a reconnect of the same login is the same workspace and is told nothing. A newer login
+   * closes the older workspaces (chatUserExists), on every node; an older login connecting while a
+   * newer one holds the workspace is closed itself. chatUserExists is a command to the connections
+   * it closes, pushed to them alone: never to the new login, never in the channel's history.
    */
   async #connected(user: GatewayUser, client: string): Promise<void> {
-    // The count and the newest connection come from one atomic update, across every node: only the
-    // connection that was newest at that moment closes the others (a newer one will close it in turn).
-    const live = await operatorRepository.connection(
-      this.deps.db,
-      user.userId,
-      1,
-      this.deps.clock.now(),
-      client,
-    );
-    const newestOfSeveral = live.live_client === client && live.connections > 1;
+    const login = callerOf(user).tokenId;
+    const live = await operatorRepository.connectionOpened(this.deps.db, user.userId, login);
     const status = await this.opts.workspace.status(callerOf(user));
     if (status.status === 'offline') await this.opts.workspace.setStatus(user.userId, 'online');
-    if (newestOfSeveral) {
-      await this.gateway.publish(channels.operator(user.userId), {
-        event: 'chatUserExists',
-        data: { operatorId: user.userId, clientId: client },
-      });
-      await this.gateway.disconnect(
-        { user: user.userId, exceptClient: client },
-        LIVE_CODES.chatUserExists,
-        'chatUserExists',
-      );
+    if (live.holder !== null && live.holder !== login) {
+      await this.#superseded({ client }, user.userId, null);
+    } else if (live.before > 0 && live.previous !== null && live.previous !== login) {
+      await this.#superseded({ user: user.userId, exceptLogin: login }, user.userId, client);
     }
   }
 
+  /** Tells the target's connections chatUserExists, then closes them (terminal). */
+  async #superseded(target: Target, operatorId: string, by: string | null): Promise<void> {
+    await this.gateway.push(target, channels.operator(operatorId), {
+      event: 'chatUserExists',
+      data: { operatorId, clientId: by },
+    });
+    await this.gateway.disconnect(target, LIVE_CODES.chatUserExists, 'chatUserExists');
+  }
+
   async #disconnected(user: GatewayUser): Promise<void> {
-    await operatorRepository.connection(this.deps.db, user.userId, -1, this.deps.clock.now());
+    await operatorRepository.connectionClosed(this.deps.db, user.userId, this.deps.clock.now());
   }
 
   async #blocked(userId: string): Promise<void> {

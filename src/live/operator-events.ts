@@ -111,10 +111,14 @@ export interface OperatorBlocked {
   data: { operatorId: string };
 }
 
+/**
+ * Pushed only to the workspaces it closes (an older login of the operator), never to the new login
+ * and never kept in the channel's history. `clientId` is the new login's connection, or null when
+ * the connection told is an older login that came back while a newer one holds the workspace.
+ */
 export interface ChatUserExists {
   event: 'chatUserExists';
-  /** The connection that logged in; every other workspace of this operator is closed. */
-  data: { operatorId: string; clientId: string };
+  data: { operatorId: string; clientId: string | null };
 }
 
 export interface Typing {

@@ -49,7 +49,8 @@ for (const kind of databaseKinds()) {
       const operator = await createUser(a, 'operator');
       const older = await connectOperator(a.url!, operator.token);
       await new Promise((r) => setTimeout(r, 300));
-      const newer = await connectOperator(b.url!, operator.token);
+      const secondLogin = (await a.services.users.login(operator.login, 'password-123')).token;
+      const newer = await connectOperator(b.url!, secondLogin);
       try {
         await older.waitForEvent('chatUserExists');
         const deadline = Date.now() + 5000;

@@ -111,7 +111,9 @@ describeEachDatabase(
         );
         return row!.connections === 1;
       });
-      const second = await connectOperator(ctx().url!, operator.token);
+      // Logging in again issues a new token: a new workspace.
+      const secondLogin = (await ctx().services.users.login(operator.login, 'password-123')).token;
+      const second = await connectOperator(ctx().url!, secondLogin);
       try {
         const told = await first.waitForEvent('chatUserExists');
         assert.equal(told.data.operatorId, operator.id);

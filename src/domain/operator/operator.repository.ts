@@ -18,19 +18,46 @@ export const operatorRepository = {
     await db.update(users).set({ maxSessions }).where(eq(users.id, id));
   },
 
-  /**
-   * Counts a realtime connection opening (+1, becoming the operator's newest) or closing (-1).
-   * Returns the live count and the newest connection's id.
-   */
-  async connection(db: Db, id: string, delta: 1 | -1, at: Date, client?: string) {
-    const rows = await queryRows<{ connections: number; live_client: string | null }>(
+  /** Counts a realtime connection closing; returns the operator's live connections left. */
+  async connectionClosed(db: Db, id: string, at: Date): Promise<number> {
+    const rows = await queryRows<{ connections: number }>(
       db,
-      sql`UPDATE users SET connections = GREATEST(0, connections + ${delta}),
-            disconnected_at = CASE WHEN ${delta} < 0 THEN ${at.toISOString()}::timestamptz ELSE NULL END,
-            live_client = CASE WHEN ${delta} > 0 THEN ${client ?? null} ELSE live_client END
-          WHERE id = ${id} RETURNING connections, live_client`,
+      sql`UPDATE users SET connections = GREATEST(0, connections - 1),
+            disconnected_at = ${at.toISOString()}::timestamptz
+          WHERE id = ${id} RETURNING connections`,
     );
-    return rows[0] ?? { connections: 0, live_client: null };
+    return rows[0]?.connections ?? 0;
+  },
+
+  /**
+   * Counts a realtime connection opening with the login (API token id) `login`, and decides which
+   * login holds the operator's workspace (`live_client`), in one atomic update across every node:
+   * a login issued after the holder takes it over (its older workspaces are to be closed:
+   * chatUserExists); the same login (a reload, a reconnect, another tab) changes nothing; a login
+   * issued before the holder while the holder is connected is itself the older workspace. With no
+   * live connection the connecting login takes the workspace, whatever its age.
+   * Returns the holder now, the holder before and the live connections before this one.
+   */
+  async connectionOpened(
+    db: Db,
+    id: string,
+    login: string,
+  ): Promise<{ holder: string | null; previous: string | null; before: number }> {
+    const rows = await queryRows<{ holder: string | null; previous: string | null; before: number }>(
+      db,
+      sql`UPDATE users u SET connections = GREATEST(0, old.connections) + 1, disconnected_at = NULL,
+            live_client = CASE
+              WHEN old.connections <= 0 OR old.live_client IS NULL OR old.live_client = ${login} THEN ${login}
+              WHEN (SELECT t.created_at FROM api_tokens t WHERE t.id = ${login}::uuid)
+                >= COALESCE((SELECT t.created_at FROM api_tokens t WHERE t.id = CASE
+                     WHEN old.live_client ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                     THEN old.live_client::uuid END), '-infinity'::timestamptz) THEN ${login}
+              ELSE old.live_client END
+          FROM (SELECT id, connections, live_client FROM users WHERE id = ${id} FOR UPDATE) old
+          WHERE u.id = old.id
+          RETURNING u.live_client AS holder, old.live_client AS previous, old.connections AS before`,
+    );
+    return rows[0] ?? { holder: null, previous: null, before: 0 };
   },
 
   /** The operator's workspace: open sessions they hold or are offered, with the last message and unread count. */
