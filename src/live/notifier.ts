@@ -130,33 +130,46 @@ export class LiveNotifier {
         data: { chatId: p.sessionId, sessionId: p.sessionId, reason },
       });
     }
-    if (p.from === 'AssignedToBot' && (p.to === 'Waiting' || p.to === 'AssignedToOperator')) {
-      const data = await session();
-      if (data) {
-        const event: OperatorEvent = { event: 'chatSessionSwitchedFromBotToOperator', data };
-        await this.#to([p.operatorId], event);
-        await this.#publish(channels.line(p.lineId), event);
-      }
-    }
     if (toOperator && p.operatorId) {
-      const data = await session();
+      const [data, switched] = await Promise.all([session(), this.#fromBot(p)]);
       if (!data) return;
       // Routed straight to an operator: the session "started" for them; any assignment "adds" it.
       if (p.event === 'assignOperator' && p.actor.type === 'system')
         await this.#to([p.operatorId], { event: 'chatSessionStarted', data });
       await this.#to([p.operatorId], { event: 'chatSessionAdded', data });
+      // The operator who receives a session a bot had (directly, or through the queue) is told so.
+      if (switched) {
+        const event: OperatorEvent = { event: 'chatSessionSwitchedFromBotToOperator', data };
+        await this.#to([p.operatorId], event);
+        await this.#publish(channels.line(p.lineId), event);
+      }
     }
     if (p.to === 'Closed' && p.actor.type === 'client') {
-      const s = await sessionRepository.byId(this.deps.db, p.sessionId);
-      await this.#to([p.previousOperatorId], {
+      const [s, supervisors] = await Promise.all([
+        sessionRepository.byId(this.deps.db, p.sessionId),
+        liveRepository.lineSupervisors(this.deps.db, p.lineId),
+      ]);
+      const event: OperatorEvent = {
         event: 'sessionClosedByClient',
         data: {
           chatId: p.sessionId,
           sessionId: p.sessionId,
           closedAt: (s?.closedAt ?? new Date()).toISOString(),
         },
-      });
+      };
+      await this.#to([p.previousOperatorId, ...supervisors], event);
+      await this.#publish(channels.session(p.sessionId), event);
     }
+  }
+
+  /**
+   * Whether an operator receiving the session takes it from a bot: straight from the bot, or from
+   * the queue a bot handed it to, before any operator had it since (see liveRepository.cameFromBot).
+   */
+  async #fromBot(p: DomainEventMap['session.transitioned']): Promise<boolean> {
+    if (p.from === 'AssignedToBot') return true;
+    if (p.from !== 'Waiting' || !p.operatorId) return false;
+    return liveRepository.cameFromBot(this.deps.db, p.sessionId, p.event, p.operatorId);
   }
 
   /** Who follows a session's conversation: its operator, or the operators it is offered to. */
