@@ -41,6 +41,20 @@ describe('config', () => {
     );
   });
 
+  it('reads the client silence timeout, 5 minutes by default, 0 to never time out', () => {
+    assert.equal(loadConfig({}).clientOfflineTimeoutSeconds, 300);
+    assert.equal(
+      loadConfig({ OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS: '90' }).clientOfflineTimeoutSeconds,
+      90,
+    );
+    assert.equal(loadConfig({ OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS: '0' }).clientOfflineTimeoutSeconds, 0);
+    for (const bad of ['-1', 'soon', '604801'])
+      assert.throws(
+        () => loadConfig({ OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS: bad }),
+        /OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS must be an integer from 0 to 604800/,
+      );
+  });
+
   it('requires a shared secret key with a PostgreSQL server', () => {
     assert.throws(
       () => loadConfig({ DATABASE_URL: 'postgres://localhost/x' }),

@@ -30,7 +30,7 @@ import { RuleRegistry } from './routing/rule.ts';
 import { roundRobinRule } from './routing/rules/round-robin.ts';
 import { toAllRule } from './routing/rules/to-all.ts';
 import { toAvailableRule } from './routing/rules/to-available.ts';
-import { WorkspaceService } from './routing/workspace.service.ts';
+import { DEFAULT_CLIENT_OFFLINE_SECONDS, WorkspaceService } from './routing/workspace.service.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface PlatformOptions {
@@ -53,6 +53,8 @@ export interface PlatformOptions {
   /** Key prefix in Redis (tests isolate themselves with it). */
   redisPrefix?: string;
   realtime?: Partial<GatewayOptions>;
+  /** A client silent this long goes offline, on lines that set no timeout of their own (seconds; 0 never). */
+  clientOfflineTimeoutSeconds?: number;
   log?: ProviderContext['log'] & { error(obj: object, msg: string): void };
 }
 
@@ -119,6 +121,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     onOutsideHours: (sessionId, text) => outbound.sendSystem(sessionId, text),
   });
   const presenceGraceMs = opts.router?.presenceGraceMs ?? 60_000;
+  const clientOfflineSeconds = opts.clientOfflineTimeoutSeconds ?? DEFAULT_CLIENT_OFFLINE_SECONDS;
   const broker: Broker = opts.redisUrl
     ? new RedisBroker({ url: opts.redisUrl, prefix: opts.redisPrefix, log: opts.log })
     : new MemoryBroker();
@@ -170,7 +173,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
         ),
       ];
       presenceTimer = setInterval(
-        () => void workspace.sweepPresence(presenceGraceMs).catch(() => {}),
+        () => void workspace.sweepPresence(presenceGraceMs, clientOfflineSeconds).catch(() => {}),
         Math.min(presenceGraceMs, 5000),
       );
     },

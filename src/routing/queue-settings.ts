@@ -26,6 +26,12 @@ export interface QueueSettings {
   completionTimeoutMinutes: number;
   returnToPreviousOperator: boolean;
   businessHours: BusinessHours | null;
+  /**
+   * A client silent (no message, typing, read or explicit presence) for this many seconds goes
+   * offline (clientOffline); 0: silence never does (only an explicit offline); null: the server's
+   * default (OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS).
+   */
+  clientOfflineTimeoutSeconds: number | null;
 }
 
 export const DEFAULT_QUEUE: QueueSettings = {
@@ -35,7 +41,11 @@ export const DEFAULT_QUEUE: QueueSettings = {
   completionTimeoutMinutes: 0,
   returnToPreviousOperator: false,
   businessHours: null,
+  clientOfflineTimeoutSeconds: null,
 };
+
+/** The longest client silence timeout, a line's or the server default: one week. */
+export const MAX_CLIENT_OFFLINE_SECONDS = 604_800;
 
 const HHMM = /^([01]\d|2[0-3]):[0-5]\d$|^24:00$/;
 
@@ -123,6 +133,9 @@ export function validateQueuePatch(
         break;
       case 'businessHours':
         out.businessHours = businessHours(v);
+        break;
+      case 'clientOfflineTimeoutSeconds':
+        out.clientOfflineTimeoutSeconds = v === null ? null : intIn(v, path, 0, MAX_CLIENT_OFFLINE_SECONDS);
         break;
       default:
         throw new InvalidField(path, 'is not a queue setting');

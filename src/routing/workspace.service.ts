@@ -184,16 +184,17 @@ export class WorkspaceService {
 
   /**
    * Presence sweep: operators whose realtime connections are gone past the grace period turn
-   * offline; clients quiet for `clientQuietMs` go offline (clientOffline).
+   * offline; clients silent for their line's timeout (else `clientOfflineSeconds`) go offline
+   * (clientOffline).
    */
-  async sweepPresence(graceMs: number, clientQuietMs = 5 * 60_000): Promise<string[]> {
+  async sweepPresence(
+    graceMs: number,
+    clientOfflineSeconds = DEFAULT_CLIENT_OFFLINE_SECONDS,
+  ): Promise<string[]> {
     const now = this.deps.clock.now();
     const gone = await routingRepository.goneOperators(this.deps.db, now, graceMs);
     for (const id of gone) await this.setStatus(id, 'offline');
-    for (const c of await clientRepository.markQuietOffline(
-      this.deps.db,
-      new Date(now.getTime() - clientQuietMs),
-    )) {
+    for (const c of await clientRepository.markQuietOffline(this.deps.db, now, clientOfflineSeconds)) {
       const session = await sessionRepository.openFor(this.deps.db, c.id, c.channel_id);
       this.deps.bus.publishEphemeral('client.presence', {
         clientId: c.id,
@@ -204,3 +205,6 @@ export class WorkspaceService {
     return gone;
   }
 }
+
+/** The client silence timeout when neither the line nor the server configures one (5 minutes). */
+export const DEFAULT_CLIENT_OFFLINE_SECONDS = 300;

@@ -69,6 +69,8 @@ export interface TestAppOptions {
   /** Share another test app's database (a second node). */
   database?: TestDatabase;
   presenceGraceMs?: number;
+  /** The server's client silence timeout (seconds), for lines that set none. */
+  clientOfflineTimeoutSeconds?: number;
 }
 
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestContext> {
@@ -88,6 +90,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     redisUrl: opts.redisUrl,
     redisPrefix: opts.redisPrefix,
     router: { presenceGraceMs: opts.presenceGraceMs },
+    clientOfflineTimeoutSeconds: opts.clientOfflineTimeoutSeconds,
   });
   const { services } = platform;
   await services.users.bootstrapAdmin('admin', ADMIN_PASSWORD);

@@ -106,12 +106,31 @@ export const clientRepository = {
     return rows[0]?.was_online === false;
   },
 
-  /** Clients quiet since before `before` go offline; returns them. */
-  async markQuietOffline(db: Db, before: Date): Promise<{ id: string; channel_id: string }[]> {
+  /**
+   * Online clients silent for their line's timeout (`queue.clientOfflineTimeoutSeconds`, else
+   * `defaultSeconds`; 0 never) go offline; returns them. Silent means no activity recorded since
+   * (`last_seen_at`) and no message into their open session since (messages of an online client
+   * do not touch the client row).
+   */
+  async markQuietOffline(
+    db: Db,
+    now: Date,
+    defaultSeconds: number,
+  ): Promise<{ id: string; channel_id: string }[]> {
+    const at = now.toISOString();
     return queryRows(
       db,
-      sql`UPDATE clients SET online = false WHERE online AND last_seen_at < ${before.toISOString()}::timestamptz
-          RETURNING id, channel_id`,
+      sql`UPDATE clients c SET online = false
+          FROM channels ch JOIN lines l ON l.id = ch.line_id,
+            LATERAL (SELECT COALESCE(CASE WHEN jsonb_typeof(l.queue->'clientOfflineTimeoutSeconds') = 'number'
+              THEN (l.queue->>'clientOfflineTimeoutSeconds')::int END, ${defaultSeconds}::int) AS secs) t
+          WHERE c.online AND ch.id = c.channel_id AND t.secs > 0
+            AND c.last_seen_at < ${at}::timestamptz - make_interval(secs => t.secs)
+            AND NOT EXISTS (SELECT 1 FROM sessions s
+              WHERE s.client_id = c.id AND s.channel_id = c.channel_id
+                AND s.state IN ('Waiting', 'AssignedToBot', 'AssignedToOperator')
+                AND s.last_client_message_at >= ${at}::timestamptz - make_interval(secs => t.secs))
+          RETURNING c.id, c.channel_id`,
     );
   },
 
