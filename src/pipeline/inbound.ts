@@ -17,6 +17,7 @@ import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
 import { sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
+import { InvalidTransition } from '../domain/session/session-machine.ts';
 import { jobRepository } from '../jobs/job.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
 import { FastPathWriter } from './inbound-fast-path.ts';
@@ -75,6 +76,12 @@ export class InboundPipeline {
           break;
         case 'typing':
           (await this.#typing(channel, event)) ? result.updated++ : result.ignored++;
+          break;
+        case 'closed':
+          (await this.#closed(channel, event)) ? result.updated++ : result.ignored++;
+          break;
+        case 'presence':
+          (await this.#presence(channel, event)) ? result.updated++ : result.ignored++;
           break;
         case 'unsupported':
           result.ignored++;
@@ -202,6 +209,18 @@ export class InboundPipeline {
     }
   }
 
+  /** Marks the client offline at their messenger's word, telling operators. */
+  async #gone(channel: ChannelRow, clientId: string): Promise<void> {
+    if (await clientRepository.markOffline(this.deps.db, clientId, this.deps.clock.now())) {
+      const session = await sessionRepository.openFor(this.deps.db, clientId, channel.id);
+      this.deps.bus.publishEphemeral('client.presence', {
+        clientId,
+        sessionId: session?.id ?? null,
+        online: false,
+      });
+    }
+  }
+
   async #profile(externalId: string, fetchProfile: ProfileLookup | undefined): Promise<ExternalUser | null> {
     if (!fetchProfile) return null;
     try {
@@ -295,17 +314,17 @@ export class InboundPipeline {
   }
 
   async #delivery(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'delivery' }>): Promise<boolean> {
-    return this.deps.uow.run(async (tx) => {
+    const read = await this.deps.uow.run(async (tx) => {
       const message = await messageRepository.byExternalId(
         tx.db,
         channel.id,
         'outgoing',
         event.externalMessageId,
       );
-      if (!message) return false;
+      if (!message) return null;
       const order = ['pending', 'sent', 'delivered', 'read'];
       if (event.status !== 'failed' && order.indexOf(event.status) <= order.indexOf(message.status))
-        return false;
+        return null;
       await messageRepository.update(tx.db, message.id, {
         status: event.status,
         ...(event.status === 'read' && { readAt: event.timestamp }),
@@ -314,8 +333,14 @@ export class InboundPipeline {
         }),
       });
       await emitMessageUpdated(tx, { messageId: message.id, sessionId: message.sessionId }, event.status);
-      return true;
+      return message;
     });
+    // A read receipt is the client's activity (WhatsApp, Messenger): it counts as presence.
+    if (read && event.status === 'read') {
+      const session = await sessionRepository.byId(this.deps.db, read.sessionId);
+      if (session) await this.#seen(channel, session.clientId);
+    }
+    return !!read;
   }
 
   async #typing(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'typing' }>): Promise<boolean> {
@@ -328,6 +353,30 @@ export class InboundPipeline {
       channelId: channel.id,
       sessionId: session?.id ?? null,
     });
+    return true;
+  }
+
+  /** The client ended the conversation: their open session closes, as the client. */
+  async #closed(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'closed' }>): Promise<boolean> {
+    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
+    if (!client) return false;
+    const session = await sessionRepository.openFor(this.deps.db, client.id, channel.id);
+    if (!session) return false;
+    try {
+      await this.sessions.closeByClient(session.id, client.id, event.reason);
+    } catch (err) {
+      if (err instanceof InvalidTransition) return false; // closed meanwhile
+      throw err;
+    }
+    return true;
+  }
+
+  /** Explicit presence from the messenger. */
+  async #presence(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'presence' }>): Promise<boolean> {
+    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
+    if (!client) return false;
+    if (event.online) await this.#seen(channel, client.id);
+    else await this.#gone(channel, client.id);
     return true;
   }
 }

@@ -72,6 +72,17 @@ export type InboundEvent =
       timestamp: Date;
     }
   | { kind: 'typing'; from: ExternalUser; timestamp: Date }
+  /**
+   * The client ended the conversation: a live-chat visitor's "end chat", the api channel's `close`,
+   * a messenger saying the user left (Telegram: the user blocked the bot; Viber: `unsubscribed`).
+   * Their open session closes as the client (sessionClosedByClient); a later message opens a new one.
+   */
+  | { kind: 'closed'; from: ExternalUser; reason?: string | null; timestamp: Date }
+  /**
+   * Explicit presence, where the messenger reports it (the api channel's `online` / `offline`, a
+   * live-chat visitor's connection). Messages, typing and read receipts count as presence too.
+   */
+  | { kind: 'presence'; from: ExternalUser; online: boolean; timestamp: Date }
   | { kind: 'unsupported'; from?: ExternalUser | null; description: string; timestamp: Date };
 
 export interface WebhookRequest {

@@ -217,6 +217,30 @@ describeEachDatabase(
       assert.equal(again.body.error.code, 'CLIENT_UNREACHABLE');
     });
 
+    it('closes the session as the client when the user blocks the bot (my_chat_member kicked)', async () => {
+      const { channel } = await pollingChannel();
+      fake.pushMessage({ from: { id: 5005, first_name: 'Eve' }, text: 'thanks, bye' });
+      await waitFor(async () => (await messagesOf(ctx(), channel.id)).length === 1, 10_000, 'the message');
+      const session = await sessionOf(ctx(), channel.id);
+      const bot = { id: 777, is_bot: true, first_name: 'Bot', username: 'test_bot' };
+      fake.pushUpdate({
+        my_chat_member: {
+          chat: { id: 5005, first_name: 'Eve', type: 'private' },
+          from: { id: 5005, is_bot: false, first_name: 'Eve' },
+          date: Math.floor(Date.now() / 1000),
+          old_chat_member: { user: bot, status: 'member' },
+          new_chat_member: { user: bot, status: 'kicked', until_date: 0 },
+        },
+      });
+      const closed = await waitFor(async () => {
+        const s = (await ctx().request('GET', `/api/v1/sessions/${session.id}`)).body;
+        return s.state === 'Closed' ? s : null;
+      }, 10_000);
+      assert.deepEqual(closed.closedBy, { type: 'client', id: session.clientIds[0] });
+      const history = (await ctx().request('GET', `/api/v1/sessions/${session.id}/history`)).body;
+      assert.equal(history.at(-1).details.reason, 'blocked the bot');
+    });
+
     it('lets exactly one of two nodes poll a channel', async () => {
       const { channel } = await pollingChannel();
       let otherPolls = 0;

@@ -189,7 +189,7 @@ describe('telegramBot provider', () => {
       assert.deepEqual(fake.calls('setWebhook')[0]?.params, {
         url: `http://omniline.test/webhooks/telegramBot/${CHANNEL_ID}`,
         secret_token: secret,
-        allowed_updates: ['message', 'edited_message'],
+        allowed_updates: ['message', 'edited_message', 'my_chat_member'],
       });
       assert.deepEqual(fake.webhook(), {
         url: `http://omniline.test/webhooks/telegramBot/${CHANNEL_ID}`,
@@ -460,6 +460,28 @@ describe('telegramBot provider', () => {
       ]);
     });
 
+    it('turns the user blocking the bot (my_chat_member kicked, private chat) into a closed event', async () => {
+      const BOT = { id: 123456, is_bot: true, first_name: 'Omni', username: 'omni_bot' };
+      const member = (status: string, chat: object = ANN_CHAT) => ({
+        update_id: 10002,
+        my_chat_member: {
+          chat,
+          from: ANN_FROM,
+          date: 1700000000,
+          old_chat_member: { user: BOT, status: 'member' },
+          new_chat_member: { user: BOT, status, ...(status === 'kicked' && { until_date: 0 }) },
+        },
+      });
+      assert.deepEqual(await convert(member('kicked')), [
+        { kind: 'closed', from: ANN_USER, reason: 'blocked the bot', timestamp: at },
+      ]);
+      // Unblocking is no end of a conversation; neither is leaving a group (groups are not routed).
+      const [unblocked] = await convert(member('member'));
+      assert.equal(unblocked?.kind, 'unsupported');
+      const [group] = await convert(member('kicked', { id: -100, title: 'Team', type: 'group' }));
+      assert.equal(group?.kind, 'unsupported');
+    });
+
     it('reports polls, service messages and other update kinds as unsupported without throwing', async () => {
       const poll = { id: '5', question: 'Lunch?', options: [], total_voter_count: 0, is_closed: false };
       const [pollEvent] = await convert(message({ poll }));
@@ -499,7 +521,7 @@ describe('telegramBot provider', () => {
       assert.deepEqual(fake.calls('getUpdates')[0]?.params, {
         timeout: 25,
         limit: 100,
-        allowed_updates: ['message', 'edited_message'],
+        allowed_updates: ['message', 'edited_message', 'my_chat_member'],
       });
       assert.equal(fake.pendingUpdates().length, 2, 'nothing is confirmed before the next poll');
 
@@ -509,7 +531,7 @@ describe('telegramBot provider', () => {
         offset: second + 1,
         timeout: 25,
         limit: 100,
-        allowed_updates: ['message', 'edited_message'],
+        allowed_updates: ['message', 'edited_message', 'my_chat_member'],
       });
       assert.deepEqual(fake.pendingUpdates(), [], 'the offset confirmed both updates');
       const { update_id: third } = fake.pushMessage({ from: ANN, text: 'three' });

@@ -106,6 +106,17 @@ export const clientRepository = {
     return rows[0]?.was_online === false;
   },
 
+  /** An explicit offline (the messenger says the client left); true when the client was online. */
+  async markOffline(db: Db, id: string, at: Date): Promise<boolean> {
+    const rows = await queryRows<{ was_online: boolean }>(
+      db,
+      sql`UPDATE clients c SET online = false, last_seen_at = ${at.toISOString()}::timestamptz
+          FROM (SELECT id, online AS was_online FROM clients WHERE id = ${id} FOR UPDATE) old
+          WHERE c.id = old.id RETURNING old.was_online`,
+    );
+    return rows[0]?.was_online === true;
+  },
+
   /**
    * Online clients silent for their line's timeout (`queue.clientOfflineTimeoutSeconds`, else
    * `defaultSeconds`; 0 never) go offline; returns them. Silent means no activity recorded since

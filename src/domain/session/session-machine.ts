@@ -23,7 +23,8 @@ export type SessionEvent =
   | { type: 'assignBot'; botId: string }
   | { type: 'assignGroup'; groupId: string }
   | { type: 'enqueue' }
-  | { type: 'close'; by: ActorRef }
+  /** `reason` (optional) is kept in the history, e.g. why a client's messenger ended the chat. */
+  | { type: 'close'; by: ActorRef; reason?: string }
   | { type: 'markAsSpam'; by: ActorRef }
   | { type: 'unmarkAsSpam' };
 

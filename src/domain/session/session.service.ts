@@ -232,6 +232,16 @@ export class SessionService {
     return this.apply(id, { type: 'close', by: actorOf(caller) }, caller, 'close');
   }
 
+  /**
+   * The client ended the conversation (a provider's `closed` event): the session closes as the
+   * client — `closedBy` and the history's actor are the client.
+   */
+  closeByClient(id: string, clientId: string, reason?: string | null): Promise<SessionView> {
+    const by: ActorRef = { type: 'client', id: clientId };
+    const event: SessionEvent = { type: 'close', by, ...(reason ? { reason } : {}) };
+    return this.apply(id, event, null, 'close', undefined, by);
+  }
+
   markAsSpam(id: string, caller: Caller): Promise<SessionView> {
     return this.apply(id, { type: 'markAsSpam', by: actorOf(caller) }, caller, 'spam');
   }
@@ -246,9 +256,17 @@ export class SessionService {
    * version read: no transaction is held open across round trips. A row that changed in between is
    * read and decided again; a row that keeps changing is then changed under its lock.
    */
-  async apply(id: string, event: SessionEvent, caller: Caller | null, action: Action, target?: AssignTarget) {
+  async apply(
+    id: string,
+    event: SessionEvent,
+    caller: Caller | null,
+    action: Action,
+    target?: AssignTarget,
+    /** Who acts when it is not the caller (a client, through their messenger). */
+    as?: ActorRef,
+  ) {
     const db = this.deps.db;
-    const actor = caller ? actorOf(caller) : SYSTEM_ACTOR;
+    const actor = as ?? (caller ? actorOf(caller) : SYSTEM_ACTOR);
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       const read = await sessionRepository.byIdVersioned(db, id);
       const session = await this.#actable(id, read?.row, caller, action, target);

@@ -3,7 +3,9 @@
  *
  * In:  POST /webhooks/api/<channelId>, header `X-Omniline-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`,
  *      {"messageId","from":{"id","username","name"},"text","attachments":[{"url","name","mimeType"}],"timestamp"}
- *      (optional "event": "message" | "edited" | "typing" | "read"; "read" may carry "messageId" of ours).
+ *      (optional "event": "message" | "edited" | "typing" | "read" | "close" | "online" | "offline";
+ *      "read" may carry "messageId" of ours; "close" ends the client's open session, with an optional
+ *      "reason"; "online" / "offline" are the client's presence).
  * Out: the same shape POSTed to the channel's `callbackUrl`, with "to" naming the recipient, signed the
  *      same way. Our messageId is stable across retries: receivers de-duplicate on it.
  * Settings: {"secret", "callbackUrl"}.
@@ -178,10 +180,17 @@ export const apiProvider: ChannelProvider = {
           timestamp,
         };
         break;
+      case 'close':
+        event = { kind: 'closed', from, reason: str(body.reason, 'body.reason', { max: 200 }), timestamp };
+        break;
+      case 'online':
+      case 'offline':
+        event = { kind: 'presence', from, online: kind === 'online', timestamp };
+        break;
       default:
         throw new InvalidField(
           'body.event',
-          'must be one of message, edited, typing, read',
+          'must be one of message, edited, typing, read, close, online, offline',
           'INVALID_PAYLOAD',
         );
     }

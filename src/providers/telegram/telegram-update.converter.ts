@@ -2,7 +2,10 @@
  * Telegram Updates → unified inbound events: one function for webhooks and long polling.
  *
  * `message` becomes a 'message' event, `edited_message` an 'edited' one; the externalMessageId is
- * `<chat.id>:<message_id>` (message ids are unique per chat only). Everything this server does not
+ * `<chat.id>:<message_id>` (message ids are unique per chat only). `my_chat_member` turning the bot
+ * `kicked` in a private chat — the user blocked the bot — is a 'closed' event: the user ended the
+ * conversation, and nothing more can reach them (other member changes: a user who unblocks the bot
+ * writes again, which is a message). Everything this server does not
  * handle (other update kinds, polls, service messages…) becomes an 'unsupported' event: conversion
  * never throws, so one odd update cannot stall a polling cursor.
  */
@@ -188,9 +191,26 @@ function messageEvent(m: unknown, edited: boolean): InboundEvent {
   return { kind: 'message', externalMessageId, from, ...content, timestamp };
 }
 
+/** The bot's membership in a chat changed: in a private chat, `kicked` is the user blocking the bot. */
+function memberEvent(m: unknown): InboundEvent {
+  const timestamp = isRecord(m) ? dateOf(m.date) : new Date();
+  const from = isRecord(m) ? userOf(m.from) : null;
+  const chat = isRecord(m) && isRecord(m.chat) ? m.chat : null;
+  const status = isRecord(m) && isRecord(m.new_chat_member) ? str(m.new_chat_member.status) : null;
+  if (from && chat?.type === 'private' && status === 'kicked')
+    return { kind: 'closed', from, reason: 'blocked the bot', timestamp };
+  return {
+    kind: 'unsupported',
+    from,
+    description: `Telegram my_chat_member: ${status ?? 'unknown'} in a ${str(chat?.type) ?? 'unknown'} chat`,
+    timestamp,
+  };
+}
+
 /** The events of one Update (an object with `update_id` and one update field). */
 export function updateToEvents(update: Json): InboundEvent[] {
   if (update.message !== undefined) return [messageEvent(update.message, false)];
+  if (update.my_chat_member !== undefined) return [memberEvent(update.my_chat_member)];
   if (update.edited_message !== undefined) return [messageEvent(update.edited_message, true)];
   const kind = Object.keys(update).find((k) => k !== 'update_id') ?? 'empty';
   const body = update[kind];

@@ -27,7 +27,7 @@ import { updateToEvents } from './telegram-update.converter.ts';
 
 export const SECRET_HEADER = 'x-telegram-bot-api-secret-token';
 /** The update kinds this server converts; others are not asked for. */
-export const ALLOWED_UPDATES = ['message', 'edited_message'];
+export const ALLOWED_UPDATES = ['message', 'edited_message', 'my_chat_member'];
 /** Long-poll timeout (seconds) and the client timeout around it (ms). */
 export const POLL_TIMEOUT_S = 25;
 const POLL_CLIENT_TIMEOUT_MS = (POLL_TIMEOUT_S + 10) * 1000;
