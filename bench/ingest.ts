@@ -37,7 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import {
-  SERVER_ADMIN_PASSWORD,
+  createApiChannel,
   type ServerProcess,
   startServer,
   stopAllServers,
@@ -126,23 +126,6 @@ function parseOptions(): Options {
 // ---------------------------------------------------------------------------------------------
 // Setup
 // ---------------------------------------------------------------------------------------------
-
-/** Logs in as the admin and creates a line with an api channel; returns the channel id. */
-async function createApiChannel(server: ServerProcess): Promise<string> {
-  const login = await server.request('POST', '/api/v1/auth/login', {
-    body: { login: 'admin', password: SERVER_ADMIN_PASSWORD },
-  });
-  if (login.status !== 200) throw new Error(`login answered ${login.status}`);
-  const token: string = login.body.token;
-  const line = await server.request('POST', '/api/v1/lines', { token, body: { name: 'Ingest bench' } });
-  if (line.status !== 201) throw new Error(`creating the line answered ${line.status}`);
-  const channel = await server.request('POST', '/api/v1/channels', {
-    token,
-    body: { lineId: line.body.id, name: 'Ingest bench api', type: 'api', settings: { secret: API_SECRET } },
-  });
-  if (channel.status !== 201) throw new Error(`creating the channel answered ${channel.status}`);
-  return channel.body.id;
-}
 
 /** A sender of fresh signed webhooks (unique message ids, 1,000 clients) to the server. */
 function webhookSender(server: ServerProcess, channelId: string, agent: http.Agent, prefix: string): Send {
@@ -326,7 +309,7 @@ async function runServerPhases(
     logLevel: 'warn',
     nodeArgs: opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [],
   });
-  const channelId = await createApiChannel(server);
+  const channelId = await createApiChannel(server, API_SECRET, 'Ingest bench');
   const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(opts.concurrency, 256) });
   const sender = (prefix: string) => webhookSender(server, channelId, agent, prefix);
   const rss = new RssSampler(server.pid);

@@ -23,6 +23,7 @@ export const RETRY_AFTER_SECONDS = 1;
 export class DatabaseUnavailable extends AppError {
   constructor(reason: string) {
     super(503, 'DATABASE_UNAVAILABLE', `the database is unavailable (${reason}); retry later`, {
+      reason,
       retryAfterSeconds: RETRY_AFTER_SECONDS,
     });
   }
@@ -57,8 +58,9 @@ function isUnavailableState(code: string): boolean {
 
 /** True when `err` (or an error it wraps) says the database could not be reached, not that SQL failed. */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  if (err instanceof DatabaseUnavailable) return true;
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    // Drizzle wraps what the driver (or our fail-fast check) threw in its DrizzleQueryError.
+    if (e instanceof DatabaseUnavailable) return true;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
   }
@@ -103,9 +105,13 @@ export class DatabaseMonitor {
     return s;
   };
 
-  /** postgres.js options that bound a connection attempt by the same timeout. */
+  /**
+   * postgres.js options: a connection attempt gives up after half the timeout (on a server that
+   * answers it takes milliseconds), so a statement waiting for a new connection when the server
+   * stops answering fails within about one and a half timeouts at worst, and any other within one.
+   */
   connectionOptions(): Pick<PostgresOptions, 'connect_timeout'> {
-    return { connect_timeout: Math.max(1, Math.ceil(this.opts.timeoutMs / 1000)) };
+    return { connect_timeout: Math.max(1, Math.round(this.opts.timeoutMs / 2000)) };
   }
 
   /** Null while the database answers; else why it is considered unavailable. */
@@ -162,9 +168,12 @@ export class DatabaseMonitor {
   }
 
   #markDown(reason: string): void {
-    if (!this.#down) this.opts.log?.warn({ reason }, 'database unavailable: statements fail with 503');
+    if (this.#down) return;
+    this.opts.log?.warn({ reason }, 'database unavailable: statements fail with 503');
     this.#down = reason;
-    // Statements in flight on these sockets would wait for TCP to give up: fail them now.
+    // Statements in flight on these sockets would wait for TCP to give up: fail them now. Only on
+    // the way down: a connection attempt under way must be left to fail by its connect timeout
+    // (postgres.js retries an attempt whose socket closes, with its first statement still waiting).
     for (const s of this.#sockets) s.destroy();
   }
 

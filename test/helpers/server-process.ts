@@ -253,3 +253,20 @@ export async function stopAllServers(): Promise<void> {
   for (const [child] of children) child.kill('SIGKILL');
   await Promise.all(children.map(([, exited]) => exited));
 }
+
+/** Logs in as the admin and creates a line with an api channel of `secret`; returns the channel id. */
+export async function createApiChannel(server: ServerProcess, secret: string, name: string): Promise<string> {
+  const login = await server.request('POST', '/api/v1/auth/login', {
+    body: { login: 'admin', password: SERVER_ADMIN_PASSWORD },
+  });
+  if (login.status !== 200) throw new Error(`login answered ${login.status}: ${JSON.stringify(login.body)}`);
+  const token: string = login.body.token;
+  const line = await server.request('POST', '/api/v1/lines', { token, body: { name } });
+  if (line.status !== 201) throw new Error(`creating the line answered ${line.status}`);
+  const channel = await server.request('POST', '/api/v1/channels', {
+    token,
+    body: { lineId: line.body.id, name: `${name} api`, type: 'api', settings: { secret } },
+  });
+  if (channel.status !== 201) throw new Error(`creating the channel answered ${channel.status}`);
+  return channel.body.id;
+}

@@ -15,8 +15,8 @@ import { queryRows } from '../../src/db/client.ts';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
+  createApiChannel,
   type ExitInfo,
-  SERVER_ADMIN_PASSWORD,
   type ServerProcess,
   startServer,
   stopAllServers,
@@ -123,22 +123,6 @@ async function deliver(server: ServerProcess, channelId: string, webhook: Webhoo
   }
 }
 
-async function createApiChannel(server: ServerProcess): Promise<string> {
-  const login = await server.request('POST', '/api/v1/auth/login', {
-    body: { login: 'admin', password: SERVER_ADMIN_PASSWORD },
-  });
-  assert.equal(login.status, 200, JSON.stringify(login.body));
-  const token: string = login.body.token;
-  const line = await server.request('POST', '/api/v1/lines', { token, body: { name: 'Kill test' } });
-  assert.equal(line.status, 201, JSON.stringify(line.body));
-  const channel = await server.request('POST', '/api/v1/channels', {
-    token,
-    body: { lineId: line.body.id, name: 'Kill test api', type: 'api', settings: { secret: API_SECRET } },
-  });
-  assert.equal(channel.status, 201, JSON.stringify(channel.body));
-  return channel.body.id;
-}
-
 /** Sends everything once, without retries, and SIGKILLs the server after KILL_AFTER_ACKS acks. */
 async function sendAndKill(
   server: ServerProcess,
@@ -200,7 +184,7 @@ async function runScenario(database: TestDatabase): Promise<Outcome> {
   const step = stopwatch(timings);
   const webhooks = prepareWebhooks();
   const first = await step('start', () => startServer({ databaseUrl: database.url! }));
-  const channelId = await createApiChannel(first);
+  const channelId = await createApiChannel(first, API_SECRET, 'Kill test');
   const errorStatuses: number[] = [];
   const { acked, kill } = await step('send', () => sendAndKill(first, channelId, webhooks, errorStatuses));
 
