@@ -46,6 +46,7 @@ function issueMessage(issue: AjvIssue): string {
 /** The driver's or the server's code of a connection failure (never the statement or its parameters). */
 function connectionCode(err: unknown): string {
   for (let e: unknown = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof DatabaseUnavailable) return (e.details as { reason: string }).reason;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
   }
@@ -55,7 +56,7 @@ function connectionCode(err: unknown): string {
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, request, reply) => {
     if (isDatabaseUnavailable(err)) {
-      const unavailable = err instanceof DatabaseUnavailable ? err : new DatabaseUnavailable(connectionCode(err));
+      const unavailable = new DatabaseUnavailable(connectionCode(err));
       request.log.warn({ code: unavailable.code, reason: connectionCode(err) }, unavailable.message);
       reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       return reply.status(503).send({
