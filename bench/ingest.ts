@@ -131,7 +131,7 @@ function parseOptions(): Options {
 function webhookSender(server: ServerProcess, channelId: string, agent: http.Agent, prefix: string): Send {
   const factory = new WebhookFactory(API_SECRET, CLIENTS, prefix);
   const target = { agent, port: server.port, path: `/webhooks/api/${channelId}` };
-  return () => postWebhook(target, factory.next());
+  return () => postWebhook(target, factory.next()).then((answer) => answer.status);
 }
 
 // ---------------------------------------------------------------------------------------------

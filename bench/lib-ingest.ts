@@ -47,8 +47,14 @@ export interface WebhookTarget {
   path: string;
 }
 
-/** POSTs one webhook and resolves to the status code once the answer is read. */
-export function postWebhook(target: WebhookTarget, webhook: Webhook): Promise<number> {
+/** A webhook's answer: its status and, on a refusal, the Retry-After it gave (seconds). */
+export interface WebhookAnswer {
+  status: number;
+  retryAfter: number | null;
+}
+
+/** POSTs one webhook and resolves to its answer once it is read. */
+export function postWebhook(target: WebhookTarget, webhook: Webhook): Promise<WebhookAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -66,7 +72,10 @@ export function postWebhook(target: WebhookTarget, webhook: Webhook): Promise<nu
       },
       (res) => {
         res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        const retryAfter = res.headers['retry-after'];
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, retryAfter: retryAfter ? Number(retryAfter) : null }),
+        );
         res.on('error', reject);
       },
     );

@@ -110,8 +110,15 @@ export class DatabaseMonitor {
    * answers it takes milliseconds), so a statement waiting for a new connection when the server
    * stops answering fails within about one and a half timeouts at worst, and any other within one.
    */
-  connectionOptions(): Pick<PostgresOptions, 'connect_timeout'> {
-    return { connect_timeout: Math.max(1, Math.round(this.opts.timeoutMs / 2000)) };
+  connectionOptions(): Pick<PostgresOptions, 'connect_timeout' | 'backoff'> {
+    return {
+      connect_timeout: Math.max(1, Math.round(this.opts.timeoutMs / 2000)),
+      // postgres.js waits before reconnecting a connection that closed with an error, by a count
+      // shared by the whole pool: when every backend is terminated at once, its default (3^n / 100 s,
+      // up to 20 s) kept statements waiting for seconds on a server that was there all along. A
+      // server that is really gone is the monitor's to notice; reconnect within half a second.
+      backoff: (retries: number) => Math.min(0.01 * 2 ** retries, 0.5),
+    };
   }
 
   /** Null while the database answers; else why it is considered unavailable. */
