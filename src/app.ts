@@ -9,9 +9,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { MAX_FILE_BYTES } from './files/file.service.ts';
-import { createAuth } from './http/plugins/auth.ts';
+import { createAuth, markPublicRoutes } from './http/plugins/auth.ts';
 import { registerErrorHandling } from './http/plugins/errors.ts';
 import type { RouteContext } from './http/route-context.ts';
+import { auditRoutes } from './http/routes/audit.route.ts';
 import { authRoutes } from './http/routes/auth.route.ts';
 import { channelRoutes } from './http/routes/channels.route.ts';
 import { clientRoutes, contactRoutes } from './http/routes/clients.route.ts';
@@ -25,6 +26,7 @@ import { webhookRoutes } from './http/routes/webhooks.route.ts';
 import { workspaceRoutes } from './http/routes/workspace.route.ts';
 import type { Platform } from './platform.ts';
 import { attachGateway } from './realtime/index.ts';
+import { apiKey, channelKey, trustProxyOption } from './security/limits.ts';
 
 export interface AppOptions {
   platform: Platform;
@@ -37,10 +39,14 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
+    // Who may say, in X-Forwarded-For, which address a request comes from (per-address limits).
+    trustProxy: trustProxyOption(opts.platform.limits.settings.trustProxy),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('caller', null);
+  // Operations without an auth guard are marked public in the OpenAPI document (`security: []`).
+  markPublicRoutes(app);
   registerErrorHandling(app);
 
   await app.register(swagger, {
@@ -63,14 +69,20 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
 
   const { services } = opts.platform;
-  systemRoutes(app, services.deps.db);
-  webhookRoutes(app, opts.platform, opts.bodyLimitBytes ?? 1024 * 1024);
-  const ctx: RouteContext = { services, auth: createAuth(services.users) };
+  const { limits } = opts.platform;
+  systemRoutes(app, services.deps.db, { metricsToken: limits.settings.metricsToken });
+  await app.register(async (scope) => {
+    await limits.limitRequests(scope, 'webhook', limits.settings.webhookRateLimit, channelKey);
+    webhookRoutes(scope, opts.platform, opts.bodyLimitBytes ?? 1024 * 1024);
+  });
+  const ctx: RouteContext = { services, auth: createAuth(services.users), limits };
   await app.register(
     async (api) => {
+      await limits.limitRequests(api, 'api', limits.settings.apiRateLimit, apiKey);
       const typed = api.withTypeProvider<TypeBoxTypeProvider>();
       for (const routes of [
         authRoutes,
+        auditRoutes,
         userRoutes,
         lineRoutes,
         groupRoutes,

@@ -1,6 +1,10 @@
 /**
  * Configuration from the environment, validated once at start. Every problem is reported together,
  * naming the variable, so a misconfigured deployment fails fast with one clear message.
+ *
+ * Each variable is declared once, below, with its name, default and meaning: `loadConfig` reads the
+ * environment through these declarations, and the README's configuration table is generated from
+ * them (`npm run docs:config`; src/config.test.ts fails when the README differs).
  */
 import path from 'node:path';
 
@@ -37,76 +41,233 @@ export class ConfigError extends Error {
   }
 }
 
+/** One environment variable: its name, its default and meaning as documented, and how it is read. */
+export interface Variable<T> {
+  name: string;
+  /** The default as the README shows it (markdown); `—` when there is none. */
+  default: string;
+  /** What it is for (markdown), the README's "meaning" column. */
+  description: string;
+  /** The value from the raw text (trimmed, null when unset or empty); a bad one adds a problem. */
+  read(raw: string | null, problems: string[], env: (name: string) => string | null): T;
+}
+
+const NONE = '—';
+const code = (value: unknown) => `\`${value}\``;
+
+function integer(
+  name: string,
+  fallback: number,
+  [min, max]: [number, number],
+  description: string,
+  shown = code(fallback),
+): Variable<number> {
+  return {
+    name,
+    default: shown,
+    description,
+    read(raw, problems) {
+      if (raw === null) return fallback;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+        return fallback;
+      }
+      return n;
+    },
+  };
+}
+
+function text(name: string, fallback: string, description: string): Variable<string> {
+  return { name, default: code(fallback), description, read: (raw) => raw ?? fallback };
+}
+
+function optional(
+  name: string,
+  description: string,
+  opts: { shown?: string; minLength?: number; hint?: string } = {},
+): Variable<string | null> {
+  return {
+    name,
+    default: opts.shown ?? NONE,
+    description,
+    read(raw, problems) {
+      if (raw !== null && opts.minLength !== undefined && raw.length < opts.minLength) {
+        problems.push(`${name} must be at least ${opts.minLength} characters${opts.hint ?? ''}`);
+      }
+      return raw;
+    },
+  };
+}
+
+function url(name: string, protocols: string[], description: string): Variable<string | null> {
+  return {
+    name,
+    default: NONE,
+    description,
+    read(raw, problems) {
+      if (raw === null) return null;
+      try {
+        const u = new URL(raw);
+        if (!protocols.includes(u.protocol)) {
+          problems.push(`${name} must use ${protocols.join(' or ')}, got "${u.protocol}"`);
+        }
+      } catch {
+        problems.push(`${name} is not a valid URL`);
+      }
+      return raw;
+    },
+  };
+}
+
+function oneOf<const T extends string>(
+  name: string,
+  fallback: T,
+  values: readonly T[],
+  description: string,
+): Variable<T> {
+  return {
+    name,
+    default: code(fallback),
+    description,
+    read(raw, problems) {
+      if (raw === null) return fallback;
+      if (!(values as readonly string[]).includes(raw)) {
+        problems.push(`${name} must be one of ${values.join(', ')}`);
+        return fallback;
+      }
+      return raw as T;
+    },
+  };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The server's variables, in the README's order. */
+export const VARIABLES = {
+  port: integer('PORT', 8080, [0, 65535], 'the port to listen on'),
+  host: text('HOST', '0.0.0.0', 'the address to listen on'),
+  databaseUrl: url(
+    'DATABASE_URL',
+    ['postgres:', 'postgresql:'],
+    'a PostgreSQL server (`postgres://…`); without it, embedded PGlite in the data dir',
+  ),
+  databasePoolSize: integer(
+    'OMNILINE_DB_POOL_SIZE',
+    10,
+    [1, 1000],
+    'connections a node opens to the PostgreSQL server; on a small server fewer do better (bench:routing `--pool`)',
+  ),
+  databaseTimeoutMs: integer(
+    'OMNILINE_DB_TIMEOUT_MS',
+    5000,
+    [1000, 60_000],
+    'how long a request waits for a PostgreSQL server that does not answer before it gets 503 `DATABASE_UNAVAILABLE` (ms)',
+  ),
+  dataDir: {
+    ...text('OMNILINE_DATA_DIR', './data', 'embedded database and generated secret key'),
+    read: (raw) => path.resolve(raw ?? './data'),
+  } satisfies Variable<string>,
+  filesDir: {
+    name: 'OMNILINE_FILES_DIR',
+    default: '`<data dir>/files`',
+    description: 'the file store: attachments received and sent, content-addressed',
+    read: (raw, _problems, env) =>
+      path.resolve(raw ?? path.join(env('OMNILINE_DATA_DIR') ?? './data', 'files')),
+  } satisfies Variable<string>,
+  secretKey: optional(
+    'OMNILINE_SECRET_KEY',
+    '≥ 32 characters; encrypts provider secrets at rest (AES-256-GCM). Required with `DATABASE_URL` — every node must share it',
+    {
+      shown: 'generated into the data dir (embedded only)',
+      minLength: 32,
+      hint: ' (e.g. `openssl rand -hex 32`)',
+    },
+  ),
+  adminLogin: text(
+    'OMNILINE_ADMIN_LOGIN',
+    'admin',
+    'the first admin, created on first start with an empty database',
+  ),
+  adminPassword: optional(
+    'OMNILINE_ADMIN_PASSWORD',
+    'the first admin’s password (≥ 8 characters); without it one is generated and printed once',
+    { shown: 'generated', minLength: 8 },
+  ),
+  redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'cross-node fan-out (cluster mode)'),
+  publicUrl: url(
+    'OMNILINE_PUBLIC_URL',
+    ['http:', 'https:'],
+    'this server’s public base URL, used to build the webhook URLs given to messengers',
+  ),
+  plugins: {
+    name: 'OMNILINE_PLUGINS',
+    default: NONE,
+    description:
+      'comma-separated modules (`.js` or `.ts`) that add providers and routing rules (see Adding a channel provider)',
+    read: (raw) =>
+      (raw ?? '')
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+  } satisfies Variable<string[]>,
+  logLevel: oneOf('LOG_LEVEL', 'info', LOG_LEVELS, `pino level: ${LOG_LEVELS.join(', ')}`),
+  bodyLimitBytes: integer(
+    'OMNILINE_BODY_LIMIT_BYTES',
+    1024 * 1024,
+    [1024, 1024 * 1024 * 1024],
+    'request body limit (413 beyond)',
+    '1 MiB',
+  ),
+  clientOfflineTimeoutSeconds: integer(
+    'OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS',
+    300,
+    [0, 604_800],
+    'a client silent this long turns offline (`clientOffline`), on lines that set no `clientOfflineTimeoutSeconds`; 0: never',
+  ),
+};
+
+type Values<T> = { [K in keyof T]: T[K] extends Variable<infer V> ? V : never };
+
+function readAll<T extends Record<string, Variable<unknown>>>(
+  table: T,
+  problems: string[],
+  env: (name: string) => string | null,
+): Values<T> {
+  const out: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(table))
+    out[key] = variable.read(env(variable.name), problems, env);
+  return out as Values<T>;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
-  const str = (name: string): string | null => {
+  const raw = (name: string): string | null => {
     const v = env[name]?.trim();
     return v ? v : null;
   };
-  const int = (name: string, fallback: number, min: number, max: number): number => {
-    const raw = str(name);
-    if (raw === null) return fallback;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min || n > max) {
-      problems.push(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-      return fallback;
-    }
-    return n;
-  };
-  const url = (name: string, protocols: string[]): string | null => {
-    const raw = str(name);
-    if (raw === null) return null;
-    try {
-      const u = new URL(raw);
-      if (!protocols.includes(u.protocol)) {
-        problems.push(`${name} must use ${protocols.join(' or ')}, got "${u.protocol}"`);
-      }
-    } catch {
-      problems.push(`${name} is not a valid URL`);
-    }
-    return raw;
-  };
-
-  const databaseUrl = url('DATABASE_URL', ['postgres:', 'postgresql:']);
-  const secretKey = str('OMNILINE_SECRET_KEY');
-  if (secretKey !== null && secretKey.length < 32) {
-    problems.push('OMNILINE_SECRET_KEY must be at least 32 characters (e.g. `openssl rand -hex 32`)');
-  }
-  if (databaseUrl !== null && secretKey === null) {
+  const config: Config = readAll(VARIABLES, problems, raw);
+  if (config.databaseUrl !== null && config.secretKey === null) {
     problems.push('OMNILINE_SECRET_KEY is required with DATABASE_URL (every node must share one key)');
   }
-  const logLevel = (str('LOG_LEVEL') ?? 'info') as Config['logLevel'];
-  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
-  const adminPassword = str('OMNILINE_ADMIN_PASSWORD');
-  if (adminPassword !== null && adminPassword.length < 8) {
-    problems.push('OMNILINE_ADMIN_PASSWORD must be at least 8 characters');
-  }
-
-  const config: Config = {
-    port: int('PORT', 8080, 0, 65535),
-    host: str('HOST') ?? '0.0.0.0',
-    databaseUrl,
-    databasePoolSize: int('OMNILINE_DB_POOL_SIZE', 10, 1, 1000),
-    databaseTimeoutMs: int('OMNILINE_DB_TIMEOUT_MS', 5000, 1000, 60_000),
-    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
-    dataDir: path.resolve(str('OMNILINE_DATA_DIR') ?? './data'),
-    filesDir: path.resolve(
-      str('OMNILINE_FILES_DIR') ?? path.join(str('OMNILINE_DATA_DIR') ?? './data', 'files'),
-    ),
-    secretKey,
-    adminLogin: str('OMNILINE_ADMIN_LOGIN') ?? 'admin',
-    adminPassword,
-    logLevel,
-    bodyLimitBytes: int('OMNILINE_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    publicUrl: url('OMNILINE_PUBLIC_URL', ['http:', 'https:']),
-    clientOfflineTimeoutSeconds: int('OMNILINE_CLIENT_OFFLINE_TIMEOUT_SECONDS', 300, 0, 604_800),
-    plugins: (str('OMNILINE_PLUGINS') ?? '')
-      .split(',')
-      .map((p) => p.trim())
-      .filter(Boolean),
-  };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Every variable, in the README's order. */
+export function allVariables(): Variable<unknown>[] {
+  return Object.values(VARIABLES);
+}
+
+/** The README's configuration table (markdown, columns padded), generated from the declarations. */
+export function configTable(): string {
+  const rows = [
+    ['variable', 'default', 'meaning'],
+    ...allVariables().map((v) => [code(v.name), v.default, v.description]),
+  ].map((row) => row.map((cell) => cell.replaceAll('|', '\\|')));
+  const widths = [0, 1, 2].map((i) => Math.max(3, ...rows.map((r) => [...r[i]!].length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join(' | ')} |`;
+  const [head, ...body] = rows;
+  return [line(head!), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }

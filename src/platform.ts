@@ -31,6 +31,8 @@ import { roundRobinRule } from './routing/rules/round-robin.ts';
 import { toAllRule } from './routing/rules/to-all.ts';
 import { toAvailableRule } from './routing/rules/to-available.ts';
 import { DEFAULT_CLIENT_OFFLINE_SECONDS, WorkspaceService } from './routing/workspace.service.ts';
+import { createLimits, type Limits } from './security/limits.ts';
+import type { SecuritySettings } from './security/settings.ts';
 import { createServices, type Services } from './services.ts';
 
 export interface PlatformOptions {
@@ -53,6 +55,8 @@ export interface PlatformOptions {
   /** Key prefix in Redis (tests isolate themselves with it). */
   redisPrefix?: string;
   realtime?: Partial<GatewayOptions>;
+  /** Login, API and webhook limits and the metrics token (defaults: src/security/settings.ts). */
+  security?: Partial<SecuritySettings>;
   /** A client silent this long goes offline, on lines that set no timeout of their own (seconds; 0 never). */
   clientOfflineTimeoutSeconds?: number;
   log?: ProviderContext['log'] & { error(obj: object, msg: string): void };
@@ -72,6 +76,8 @@ export interface Platform {
   metrics: MetricsService;
   broker: Broker;
   live: LiveService;
+  /** Login guard and request-rate limits, shared across nodes through Redis when there is one. */
+  limits: Limits;
   /** Starts background work: the job worker and the pollers. */
   start(): void;
   stop(): Promise<void>;
@@ -134,6 +140,12 @@ export function createPlatform(opts: PlatformOptions): Platform {
     log: opts.log,
   });
   live.start();
+  const limits = createLimits({
+    settings: opts.security,
+    redisUrl: opts.redisUrl,
+    redisPrefix: opts.redisPrefix,
+    log: opts.log,
+  });
   services.channelCache.syncAcross(broker);
   let offs: (() => void)[] = [];
   let presenceTimer: NodeJS.Timeout | null = null;
@@ -157,6 +169,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     metrics: new MetricsService(services.deps),
     broker,
     live,
+    limits,
     start() {
       worker.start();
       pollers.start();
@@ -185,6 +198,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
       await worker.stop();
       await live.stop();
       await broker.close();
+      await limits.close();
     },
   };
 }

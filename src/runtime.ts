@@ -49,6 +49,7 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
       secrets: new SecretBox(resolveSecretKey(config)),
       filesDir: config.filesDir,
       publicUrl: config.publicUrl,
+      security: config.security,
       clientOfflineTimeoutSeconds: config.clientOfflineTimeoutSeconds,
       plugins: await loadPlugins(config.plugins),
       log,

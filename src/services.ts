@@ -1,6 +1,7 @@
 /** The composition root of the domain: every service, built once from explicit dependencies. */
 import type { Db } from './db/client.ts';
 import { UnitOfWork } from './db/unit-of-work.ts';
+import { AuditService } from './domain/audit/audit.service.ts';
 import { BotService } from './domain/bot/bot.service.ts';
 import { ChannelService } from './domain/channel/channel.service.ts';
 import { ChannelCache } from './domain/channel/channel-cache.ts';
@@ -29,6 +30,7 @@ export interface Services {
   contacts: ContactService;
   sessions: SessionService;
   messages: MessageService;
+  audit: AuditService;
 }
 
 export function createServices(opts: {
@@ -60,5 +62,6 @@ export function createServices(opts: {
     contacts: new ContactService(deps),
     sessions: new SessionService(deps, channelCache),
     messages: new MessageService(deps),
+    audit: new AuditService(deps),
   };
 }

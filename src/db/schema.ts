@@ -469,3 +469,28 @@ export const answerTimes = pgTable(
     index('answer_times_session_idx').on(t.sessionId),
   ],
 );
+
+/**
+ * Security audit: one row per refused login (wrong login or password, a blocked user, a locked login
+ * or address). Never a password; `userId` is the user the login named, when one exists.
+ * Admins read it with `POST /api/v1/audit/search`.
+ */
+export const auditLog = pgTable(
+  'audit_log',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: ts('at').notNull().defaultNow(),
+    /** What happened, dotted: `login.failed`. */
+    action: text('action').notNull(),
+    login: text('login'),
+    ip: text('ip'),
+    /** Why: invalid_credentials | user_blocked | login_locked | ip_locked. */
+    reason: text('reason').notNull(),
+    userId: uuid('user_id'),
+  },
+  (t) => [
+    index('audit_log_at_idx').on(t.at),
+    index('audit_log_login_idx').on(t.login, t.at),
+    index('audit_log_ip_idx').on(t.ip, t.at),
+  ],
+);

@@ -6,6 +6,7 @@ import type {
   RawRequestDefaultExpression,
   RawServerDefault,
 } from 'fastify';
+import type { Limits } from '../security/limits.ts';
 import type { Services } from '../services.ts';
 import type { Auth } from './plugins/auth.ts';
 
@@ -20,4 +21,5 @@ export type App = FastifyInstance<
 export interface RouteContext {
   services: Services;
   auth: Auth;
+  limits: Limits;
 }

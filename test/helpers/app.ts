@@ -11,6 +11,7 @@ import type { Clock } from '../../src/domain/deps.ts';
 import { SecretBox } from '../../src/lib/secret-box.ts';
 import { createPlatform, type Platform } from '../../src/platform.ts';
 import type { OmnilinePlugin } from '../../src/plugins.ts';
+import type { SecuritySettings } from '../../src/security/settings.ts';
 import type { Services } from '../../src/services.ts';
 import { createTestDatabase, type DatabaseKind, databaseKinds, type TestDatabase } from './db.ts';
 
@@ -69,6 +70,8 @@ export interface TestAppOptions {
   /** Share another test app's database (a second node). */
   database?: TestDatabase;
   presenceGraceMs?: number;
+  /** Login, API and webhook limits, the metrics token (the product's defaults otherwise). */
+  security?: Partial<SecuritySettings>;
   /** The server's client silence timeout (seconds), for lines that set none. */
   clientOfflineTimeoutSeconds?: number;
 }
@@ -90,6 +93,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     redisUrl: opts.redisUrl,
     redisPrefix: opts.redisPrefix,
     router: { presenceGraceMs: opts.presenceGraceMs },
+    security: opts.security,
     clientOfflineTimeoutSeconds: opts.clientOfflineTimeoutSeconds,
   });
   const { services } = platform;

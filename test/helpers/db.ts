@@ -8,8 +8,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { SQL } from 'drizzle-orm';
 import postgres from 'postgres';
-import { type Database, openDatabase } from '../../src/db/client.ts';
+import { type Database, openDatabase, queryRows } from '../../src/db/client.ts';
 import { migrate } from '../../src/db/migrate.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -88,4 +89,10 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       await dropper.end();
     },
   };
+}
+
+/** The number a `SELECT count(*) AS n …` statement returns. */
+export async function countOf(db: Database['db'], query: SQL): Promise<number> {
+  const [row] = await queryRows<{ n: string | number }>(db, query);
+  return Number(row?.n);
 }

@@ -15,17 +15,16 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, describe, it } from 'node:test';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { queryRows } from '../../src/db/client.ts';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { countOf, createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   createApiChannel,
   httpRequest,
   SERVER_ADMIN_PASSWORD,
   SERVER_SECRET_KEY,
-  type ServerProcess,
   startServer,
   stopAllServers,
 } from '../helpers/server-process.ts';
@@ -95,10 +94,7 @@ async function terminateBackends(adminUrl: string, database: string): Promise<nu
   }
 }
 
-async function count(database: TestDatabase, query: ReturnType<typeof sql>): Promise<number> {
-  const [row] = await queryRows<{ n: string | number }>(database.db, query);
-  return Number(row?.n);
-}
+const count = (database: TestDatabase, query: SQL) => countOf(database.db, query);
 
 describe('database faults on PostgreSQL', {
   skip: process.env.DATABASE_URL ? false : 'needs DATABASE_URL',

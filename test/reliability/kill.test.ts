@@ -10,10 +10,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { countOf, createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import {
   createApiChannel,
   type ExitInfo,
@@ -205,10 +205,7 @@ async function runScenario(database: TestDatabase): Promise<Outcome> {
   };
 }
 
-async function count(database: TestDatabase, query: ReturnType<typeof sql>): Promise<number> {
-  const [row] = await queryRows<{ n: string | number }>(database.db, query);
-  return Number(row?.n);
-}
+const count = (database: TestDatabase, query: SQL) => countOf(database.db, query);
 
 describe('kill test: a server SIGKILLed mid-run on PostgreSQL, restarted, messages re-sent', {
   skip: process.env.DATABASE_URL ? false : 'needs DATABASE_URL',

@@ -2,7 +2,7 @@
  * Bearer-token authentication and role checks, as preHandlers routes opt into:
  *   { preHandler: auth.require('admin', 'supervisor') }
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { UserService } from '../../domain/user/user.service.ts';
 import type { Caller, Role } from '../../domain/user/user.ts';
 import { Forbidden, Unauthorized } from '../../errors.ts';
@@ -27,6 +27,29 @@ export function bearerToken(header: string | undefined): string | null {
   return m?.[1] ?? null;
 }
 
+/** Every guard made here: a route with none of them in its preHandlers is public. */
+const guards = new WeakSet<Guard>();
+const guard = (fn: Guard): Guard => {
+  guards.add(fn);
+  return fn;
+};
+
+/**
+ * Marks each operation that no guard protects as public in the OpenAPI document (`security: []`
+ * overrides the document's bearer default), so the document says which operations need a token
+ * from the routes themselves. A route that sets its own `security` keeps it.
+ */
+export function markPublicRoutes(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { hide?: boolean; security?: unknown } | undefined;
+    if (schema?.hide || schema?.security !== undefined) return;
+    const pre = route.preHandler;
+    const handlers = Array.isArray(pre) ? pre : pre ? [pre] : [];
+    if (handlers.some((h) => guards.has(h as Guard))) return;
+    route.schema = { ...schema, security: [] };
+  });
+}
+
 export function createAuth(users: UserService): Auth {
   const authenticate = async (request: FastifyRequest): Promise<Caller> => {
     const token = bearerToken(request.headers.authorization);
@@ -38,15 +61,14 @@ export function createAuth(users: UserService): Auth {
     return request.caller;
   };
   return {
-    any: async (request) => {
+    any: guard(async (request) => {
       await authenticate(request);
-    },
-    require:
-      (...roles) =>
-      async (request) => {
+    }),
+    require: (...roles) =>
+      guard(async (request) => {
         const caller = await authenticate(request);
         if (!roles.includes(caller.role)) throw new Forbidden(`requires role ${roles.join(' or ')}`);
-      },
+      }),
   };
 }
 

@@ -1,15 +1,21 @@
 import { Type } from 'typebox';
+import { LoginLocked } from '../../security/login-guard.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import { UserSchema } from '../schemas.ts';
 
-export function authRoutes(app: App, { services, auth }: RouteContext): void {
+export function authRoutes(app: App, { services, auth, limits }: RouteContext): void {
   app.post(
     '/auth/login',
     {
+      config: { rateLimit: limits.loginRateLimit() },
       schema: {
         tags: ['auth'],
         summary: 'Log in with a login and password; returns an API token',
+        description:
+          'Refused logins are counted per login and per client address; past the limit the login (or ' +
+          'address) is locked for a while, doubling with each lock: 429 `LOGIN_LOCKED` with Retry-After, ' +
+          'even for the right password. Too many requests from one address: 429 `TOO_MANY_REQUESTS`.',
         body: Type.Object(
           {
             login: Type.String({ minLength: 1, maxLength: 200 }),
@@ -20,7 +26,23 @@ export function authRoutes(app: App, { services, auth }: RouteContext): void {
         response: { 200: Type.Object({ token: Type.String(), user: UserSchema }) },
       },
     },
-    (req) => services.users.login(req.body.login, req.body.password),
+    async (req, reply) => {
+      const { login, password } = req.body;
+      try {
+        return await limits.guard.attempt(
+          login,
+          req.ip,
+          () => services.users.login(login, password),
+          (reason) =>
+            services.audit.loginRefused({ login, ip: req.ip, reason }).catch((err: unknown) => {
+              req.log.error({ err }, 'audit: a refused login was not recorded');
+            }),
+        );
+      } catch (err) {
+        if (err instanceof LoginLocked) reply.header('retry-after', String(err.retryAfterSeconds));
+        throw err;
+      }
+    },
   );
 
   app.post(

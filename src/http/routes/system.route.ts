@@ -1,14 +1,26 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { RETRY_AFTER_SECONDS } from '../../db/availability.ts';
 import type { Db } from '../../db/client.ts';
+import { Unauthorized } from '../../errors.ts';
+import { bearerToken } from '../plugins/auth.ts';
 
 /** `/healthz` answers within this even when the database does not. */
 const HEALTH_TIMEOUT_MS = 5000;
 
-/** `GET /healthz` (checks the database) and `GET /metrics` (Prometheus). */
-export function systemRoutes(app: FastifyInstance, db: Db): void {
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/**
+ * `GET /healthz` (checks the database) and `GET /metrics` (Prometheus; with `metricsToken`, only for
+ * `Authorization: Bearer <metricsToken>`).
+ */
+export function systemRoutes(
+  app: FastifyInstance,
+  db: Db,
+  opts: { metricsToken?: string | null } = {},
+): void {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const httpDuration = new Histogram({
@@ -47,7 +59,27 @@ export function systemRoutes(app: FastifyInstance, db: Db): void {
     },
   );
 
-  app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics' } }, async (_req, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
+  const metricsToken = opts.metricsToken ? digest(opts.metricsToken) : null;
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        tags: ['system'],
+        summary: 'Prometheus metrics',
+        description: metricsToken
+          ? 'Requires `Authorization: Bearer <OMNILINE_METRICS_TOKEN>` (not an API token).'
+          : 'Public: no OMNILINE_METRICS_TOKEN is set.',
+        security: metricsToken ? [{ bearer: [] }] : [],
+      },
+    },
+    async (req, reply) => {
+      if (metricsToken) {
+        const token = bearerToken(req.headers.authorization);
+        if (!token || !timingSafeEqual(digest(token), metricsToken)) {
+          throw new Unauthorized('send "Authorization: Bearer <OMNILINE_METRICS_TOKEN>"');
+        }
+      }
+      return reply.type(registry.contentType).send(await registry.metrics());
+    },
   );
 }

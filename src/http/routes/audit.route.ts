@@ -1,0 +1,35 @@
+import { Type } from 'typebox';
+import type { App, RouteContext } from '../route-context.ts';
+import { Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
+
+const AuditSchema = Type.Object({
+  id: Type.Integer(),
+  at: Type.String({ format: 'date-time' }),
+  action: Type.String({ description: '`login.failed`' }),
+  login: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  reason: Type.String({
+    description: '`invalid_credentials`, `user_blocked`, `login_locked` or `ip_locked`',
+  }),
+  userId: Nullable(Uuid),
+});
+
+export function auditRoutes(app: App, { services, auth }: RouteContext): void {
+  app.post(
+    '/audit/search',
+    {
+      preHandler: auth.require('admin'),
+      schema: {
+        tags: ['audit'],
+        summary: 'The security audit log: refused logins, newest first (admin)',
+        description:
+          'Fields: `id`, `at`, `action`, `login`, `ip`, `reason`, `userId` (the user the login names, ' +
+          'if any). E.g. `{"where":{"and":[{"field":"login","op":"eq","value":"admin"},' +
+          '{"field":"at","op":"gte","value":"2026-01-01T00:00:00Z"}]}}`.',
+        body: SearchBody,
+        response: { 200: Page(AuditSchema) },
+      },
+    },
+    (req) => services.audit.search(req.body),
+  );
+}
