@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './config.ts';
+import { allVariables, ConfigError, configTable, loadConfig } from './config.ts';
 
 describe('config', () => {
   it('defaults to embedded mode on port 8080 with an admin called admin', () => {
@@ -62,5 +64,35 @@ describe('config', () => {
     );
     const c = loadConfig({ DATABASE_URL: 'postgres://localhost/x', OMNILINE_SECRET_KEY: 'k'.repeat(32) });
     assert.equal(c.databaseUrl, 'postgres://localhost/x');
+  });
+
+  it('puts the file store under the data dir unless OMNILINE_FILES_DIR says otherwise', () => {
+    assert.equal(loadConfig({ OMNILINE_DATA_DIR: '/srv/omni' }).filesDir, path.resolve('/srv/omni/files'));
+    assert.equal(loadConfig({ OMNILINE_FILES_DIR: '/mnt/files' }).filesDir, path.resolve('/mnt/files'));
+    assert.deepEqual(loadConfig({ OMNILINE_PLUGINS: ' ./a.js, ,./b.ts ' }).plugins, ['./a.js', './b.ts']);
+    assert.throws(() => loadConfig({ OMNILINE_PUBLIC_URL: 'ftp://x' }), /OMNILINE_PUBLIC_URL must use http:/);
+  });
+
+  it('declares each variable once, with its default and meaning', () => {
+    const names = allVariables().map((v) => v.name);
+    assert.equal(new Set(names).size, names.length, `a variable is declared twice: ${names}`);
+    for (const name of [
+      'OMNILINE_PUBLIC_URL',
+      'OMNILINE_FILES_DIR',
+      'OMNILINE_PLUGINS',
+      'OMNILINE_DB_TIMEOUT_MS',
+    ])
+      assert.ok(names.includes(name), name);
+    for (const v of allVariables()) {
+      assert.ok(v.default.length > 0, `${v.name} has no default shown`);
+      assert.ok(v.description.length > 0, `${v.name} has no meaning`);
+    }
+  });
+
+  it('has the README table generated from the declarations (npm run docs:config)', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const table = /<!-- config:start -->\n([\s\S]*?)\n<!-- config:end -->/.exec(readme)?.[1];
+    assert.ok(table, 'README.md has no <!-- config:start --> … <!-- config:end --> markers');
+    assert.equal(table, configTable(), 'README.md’s configuration table is stale: run `npm run docs:config`');
   });
 });

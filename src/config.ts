@@ -6,7 +6,9 @@
  * environment through these declarations, and the README's configuration table is generated from
  * them (`npm run docs:config`; src/config.test.ts fails when the README differs).
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { DEFAULT_SECURITY, type SecuritySettings } from './security/settings.ts';
 
 export interface Config {
   port: number;
@@ -30,6 +32,8 @@ export interface Config {
   /** Public base URL of this server, used to build webhook URLs given to messengers. */
   publicUrl: string | null;
   plugins: string[];
+  /** Login, API and webhook limits, the metrics token and trusted proxies. */
+  security: SecuritySettings;
   /** A client silent this long goes offline, on lines that set no timeout of their own (seconds; 0 never). */
   clientOfflineTimeoutSeconds: number;
 }
@@ -76,6 +80,17 @@ function integer(
       return n;
     },
   };
+}
+
+/** A duration set in seconds, read as milliseconds. */
+function seconds(
+  name: string,
+  fallbackMs: number,
+  range: [number, number],
+  description: string,
+): Variable<number> {
+  const s = integer(name, fallbackMs / 1000, range, description);
+  return { ...s, read: (raw, problems, env) => s.read(raw, problems, env) * 1000 };
 }
 
 function text(name: string, fallback: string, description: string): Variable<string> {
@@ -227,6 +242,73 @@ export const VARIABLES = {
   ),
 };
 
+const S = DEFAULT_SECURITY;
+
+/** Login, API and webhook limits (0 turns a limit off), the metrics token, trusted proxies. */
+export const SECURITY_VARIABLES = {
+  loginMaxFailures: integer(
+    'OMNILINE_LOGIN_MAX_FAILURES',
+    S.loginMaxFailures,
+    [0, 1000],
+    'refused logins of one login (from any address) in the window before it is locked; 0: no per-login lock',
+  ),
+  loginIpMaxFailures: integer(
+    'OMNILINE_LOGIN_IP_MAX_FAILURES',
+    S.loginIpMaxFailures,
+    [0, 1_000_000],
+    'refused logins from one address (any login) in the window before the address is locked; 0: none',
+  ),
+  loginFailureWindowMs: seconds(
+    'OMNILINE_LOGIN_FAILURE_WINDOW_SECONDS',
+    S.loginFailureWindowMs,
+    [1, 86_400],
+    'the window those failures are counted in (seconds)',
+  ),
+  loginLockMs: seconds(
+    'OMNILINE_LOGIN_LOCK_SECONDS',
+    S.loginLockMs,
+    [1, 86_400],
+    'the first lock (seconds); each further lock of the same key within a day doubles it, up to the max',
+  ),
+  loginLockMaxMs: seconds(
+    'OMNILINE_LOGIN_LOCK_MAX_SECONDS',
+    S.loginLockMaxMs,
+    [1, 7 * 86_400],
+    'the longest lock (seconds)',
+  ),
+  loginIpRateLimit: integer(
+    'OMNILINE_LOGIN_RATE_LIMIT',
+    S.loginIpRateLimit,
+    [0, 1_000_000],
+    'login requests per minute from one address, whatever their outcome (429 `TOO_MANY_REQUESTS`); 0: off',
+  ),
+  apiRateLimit: integer(
+    'OMNILINE_API_RATE_LIMIT',
+    S.apiRateLimit,
+    [0, 100_000_000],
+    'API requests per minute per token (per address without one); 0: off',
+  ),
+  webhookRateLimit: integer(
+    'OMNILINE_WEBHOOK_RATE_LIMIT',
+    S.webhookRateLimit,
+    [0, 100_000_000],
+    'webhook requests per minute per channel; off by default: one busy channel takes thousands a second',
+    '`0` (off)',
+  ),
+  metricsToken: optional(
+    'OMNILINE_METRICS_TOKEN',
+    '≥ 16 characters; when set, `GET /metrics` requires `Authorization: Bearer <it>` (else it is public)',
+    { minLength: 16 },
+  ),
+  trustProxy: {
+    name: 'OMNILINE_TRUST_PROXY',
+    default: code('false'),
+    description:
+      "`true`, a hop count, or proxies' addresses/CIDRs (comma-separated): who may name the client address in X-Forwarded-For",
+    read: (raw, problems) => parseTrustProxy(raw, problems),
+  } satisfies Variable<SecuritySettings['trustProxy']>,
+};
+
 type Values<T> = { [K in keyof T]: T[K] extends Variable<infer V> ? V : never };
 
 function readAll<T extends Record<string, Variable<unknown>>>(
@@ -246,17 +328,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const v = env[name]?.trim();
     return v ? v : null;
   };
-  const config: Config = readAll(VARIABLES, problems, raw);
+  const config: Config = {
+    ...readAll(VARIABLES, problems, raw),
+    security: readAll(SECURITY_VARIABLES, problems, raw),
+  };
   if (config.databaseUrl !== null && config.secretKey === null) {
     problems.push('OMNILINE_SECRET_KEY is required with DATABASE_URL (every node must share one key)');
+  }
+  if (config.security.loginLockMaxMs < config.security.loginLockMs) {
+    problems.push('OMNILINE_LOGIN_LOCK_MAX_SECONDS must not be less than OMNILINE_LOGIN_LOCK_SECONDS');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
 
+/** OMNILINE_TRUST_PROXY: `true`, a number of proxy hops, or proxies' addresses and CIDRs (comma-separated). */
+function parseTrustProxy(raw: string | null, problems: string[]): SecuritySettings['trustProxy'] {
+  if (raw === null || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const list = raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const bad = list.filter((p) => {
+    const [address = '', bits, ...rest] = p.split('/');
+    return isIP(address) === 0 || rest.length > 0 || (bits !== undefined && !/^\d{1,3}$/.test(bits));
+  });
+  if (bad.length > 0) {
+    problems.push(
+      `OMNILINE_TRUST_PROXY must be true, false, a hop count or addresses/CIDRs, got "${bad.join(',')}"`,
+    );
+  }
+  return list;
+}
+
 /** Every variable, in the README's order. */
 export function allVariables(): Variable<unknown>[] {
-  return Object.values(VARIABLES);
+  return [...Object.values(VARIABLES), ...Object.values(SECURITY_VARIABLES)];
 }
 
 /** The README's configuration table (markdown, columns padded), generated from the declarations. */
