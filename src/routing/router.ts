@@ -193,10 +193,15 @@ export class Router {
       const rule = this.rules.get(queue.routingRule) ?? this.rules.get('toAvailable')!;
       let lastRouted = line.lastRoutedOperatorId;
       const assignments: { session: SessionRow; operatorId: string }[] = [];
-      for (const session of waiting) {
-        const candidates = (await staff.candidates(session.operatorGroupId)).filter(
-          (c) => !session.declinedBy.includes(c.id),
-        );
+      for (let session of waiting) {
+        const able = await staff.candidates(session.operatorGroupId);
+        let candidates = able.filter((c) => !session.declinedBy.includes(c.id));
+        if (candidates.length === 0 && able.length > 0) {
+          // Everyone who could take it now has let it pass (accept timeouts): a new round, and the
+          // line's staff are told nobody took it. Without this the session would wait for good.
+          session = this.#newRound(tx, session);
+          candidates = able;
+        }
         const ctx: RoutingContext = {
           candidates,
           lastRoutedOperatorId: lastRouted,
@@ -302,9 +307,28 @@ export class Router {
     // Say so once per stay in the queue, not on every sweep.
     if (session.offeredAt === null || session.offeredTo.length > 0) {
       await routingRepository.markOffered(tx.db, session.id, [], now);
-      tx.emit('session.operatorNotFound', session.id, { sessionId: session.id, lineId: session.lineId });
+      tx.emit('session.operatorNotFound', session.id, {
+        sessionId: session.id,
+        lineId: session.lineId,
+        reason: 'noneAvailable',
+      });
     }
     return 'waiting';
+  }
+
+  /**
+   * Starts a new round of a session every operator able to take it has let pass: they may be given
+   * it again (declinedBy is emptied, written before the pass's assignments), and the line's staff
+   * are told that nobody took it (operatorNotFound, once per round).
+   */
+  #newRound(tx: Tx, session: SessionRow): SessionRow {
+    tx.defer(routingRepository.resetDeclined(tx.db, session.id));
+    tx.emit('session.operatorNotFound', session.id, {
+      sessionId: session.id,
+      lineId: session.lineId,
+      reason: 'noneAccepted',
+    });
+    return { ...session, declinedBy: [] };
   }
 
   /**
@@ -313,7 +337,7 @@ export class Router {
    */
   async #nobodyForAll(tx: Tx, lineId: string, now: Date, only?: string[]): Promise<void> {
     for (const id of await routingRepository.markLineNobody(tx.db, lineId, now, only))
-      tx.emit('session.operatorNotFound', id, { sessionId: id, lineId });
+      tx.emit('session.operatorNotFound', id, { sessionId: id, lineId, reason: 'noneAvailable' });
   }
 
   #queuedInFull(lineId: string, sessionId: string): void {

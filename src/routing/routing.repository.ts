@@ -184,6 +184,11 @@ export const routingRepository = {
       .where(eq(sessions.id, id));
   },
 
+  /** A new round: the operators who let the session pass may be given it again. */
+  async resetDeclined(db: Db, id: string): Promise<void> {
+    await db.update(sessions).set({ declinedBy: sql`'{}'::uuid[]` }).where(eq(sessions.id, id));
+  },
+
   /**
    * Locks the operators a pass assigns to, in id order (passes never deadlock), checks that each
    * still has room for what the pass gives them, and records that they got sessions; the line's
@@ -247,7 +252,12 @@ export const routingRepository = {
     );
   },
 
-  /** Open sessions whose client has been silent past the line's completion timeout. */
+  /**
+   * Open sessions whose client has been silent past the line's completion timeout after an answer:
+   * an operator answered and no client message waits for an answer since, or a bot's session whose
+   * last message is the bot's. The silence counts from the session's last message. A session nobody
+   * has answered (Waiting for its first operator, say) is never closed by it.
+   */
   async idleSessions(db: Db, now: Date): Promise<{ id: string }[]> {
     return queryRows(
       db,
@@ -255,7 +265,10 @@ export const routingRepository = {
           JOIN sessions s ON s.line_id = l.id AND s.state IN ('Waiting', 'AssignedToBot', 'AssignedToOperator')
             AND s.deleted_at IS NULL
           WHERE COALESCE((l.queue->>'completionTimeoutMinutes')::int, 0) > 0
-            AND COALESCE(s.last_client_message_at, s.started_at)
+            AND ((s.first_answer_at IS NOT NULL AND s.awaiting_answer_since IS NULL)
+                 OR (s.state = 'AssignedToBot'
+                     AND s.last_message_at > COALESCE(s.last_client_message_at, '-infinity'::timestamptz)))
+            AND COALESCE(s.last_message_at, s.started_at)
                 < ${ts(now)}::timestamptz - make_interval(mins => (l.queue->>'completionTimeoutMinutes')::int)`,
     );
   },

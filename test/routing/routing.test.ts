@@ -30,7 +30,7 @@ async function team(
   const ops: User[] = [];
   for (let i = 0; i < n; i++) ops.push(await createUser(ctx, 'operator'));
   const line = await createLine(ctx, { operatorIds: ops.map((o) => o.id), queue });
-  const channel = await createChannel(ctx, line.id, 'telegram');
+  const channel = await createChannel(ctx, line.id, 'api');
   if (opts.online !== false) for (const o of ops) await online(ctx, o);
   return { ops, line, channel };
 }
@@ -200,11 +200,73 @@ describeEachDatabase('routing', (ctx) => {
     assert.equal((await session(ctx(), s.id)).operatorId, other.id, 'an accepted session stays');
   });
 
-  it('closes a session whose client has been silent past the completion timeout', async () => {
-    const { channel } = await team(ctx(), 1, { completionTimeoutMinutes: 10 });
+  it('starts a new round when every operator has let a session pass, and tells the line’s staff', async () => {
+    const { ops, channel } = await team(ctx(), 2, { acceptTimeoutSeconds: 30, completionTimeoutMinutes: 10 });
+    const told: { sessionId: string; reason: string }[] = [];
+    const off = ctx().services.deps.bus.on('session.operatorNotFound', (e) => told.push(e.payload));
+    try {
+      ctx().clock.set('2030-03-01T10:00:00Z');
+      const s = await openSession(ctx(), channel.id);
+      assert.equal(await route(ctx(), s.id), 'assigned');
+      const first = (await session(ctx(), s.id)).operatorId;
+      const second = ops.find((o) => o.id !== first)!.id;
+      ctx().clock.advance(31_000);
+      await ctx().platform.router.tick();
+      assert.equal((await session(ctx(), s.id)).operatorId, second, 'offered to the other operator');
+      assert.deepEqual(told, []);
+      ctx().clock.advance(31_000);
+      await ctx().platform.router.tick();
+      // Both let it pass: a new round gives it to the first operator again, and the staff are told.
+      const again = await session(ctx(), s.id);
+      assert.equal(again.state, 'AssignedToOperator');
+      assert.equal(again.operatorId, first);
+      assert.deepEqual(told, [{ sessionId: s.id, lineId: again.lineId, reason: 'noneAccepted' }]);
+      const [row] = await queryRows<{ declined_by: string[] }>(
+        ctx().db,
+        sql`SELECT declined_by FROM sessions WHERE id = ${s.id}`,
+      );
+      assert.deepEqual(row!.declined_by, [], 'the new round forgets who let it pass');
+      // Rounds go on while nobody answers; the completion timeout never closes it meanwhile.
+      for (let i = 0; i < 25; i++) {
+        ctx().clock.advance(31_000);
+        await ctx().platform.router.tick();
+      }
+      const later = await session(ctx(), s.id);
+      assert.equal(later.state, 'AssignedToOperator', 'still offered, round after round');
+      assert.ok(told.length >= 10, `told once per round (${told.length})`);
+      const owner = ops.find((o) => o.id === later.operatorId)!;
+      const accepted = await ctx().request('POST', `/api/v1/sessions/${s.id}/accept`, { token: owner.token });
+      assert.equal(accepted.status, 200);
+    } finally {
+      off();
+    }
+  });
+
+  it('never closes by the completion timeout a session nobody has answered', async () => {
+    const { ops, channel } = await team(ctx(), 1, { completionTimeoutMinutes: 10 }, { online: false });
+    ctx().clock.set('2030-02-01T10:00:00Z');
+    const waiting = await openSession(ctx(), channel.id);
+    assert.equal(await route(ctx(), waiting.id), 'waiting');
+    ctx().clock.advance(11 * 60_000);
+    await ctx().platform.router.tick();
+    assert.equal((await session(ctx(), waiting.id)).state, 'Waiting', 'Waiting, never answered');
+    await online(ctx(), ops[0]!);
+    assert.equal(await route(ctx(), waiting.id), 'assigned');
+    ctx().clock.advance(11 * 60_000);
+    await ctx().platform.router.tick();
+    assert.equal((await session(ctx(), waiting.id)).state, 'AssignedToOperator', 'assigned, not answered');
+  });
+
+  it('closes a session whose client stays silent past the completion timeout after an answer', async () => {
+    const { ops, channel } = await team(ctx(), 1, { completionTimeoutMinutes: 10 });
     ctx().clock.set('2030-02-01T10:00:00Z');
     const s = await openSession(ctx(), channel.id);
     await route(ctx(), s.id);
+    const reply = await ctx().request('POST', `/api/v1/sessions/${s.id}/messages`, {
+      token: ops[0]!.token,
+      body: { text: 'How can I help?' },
+    });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
     ctx().clock.advance(9 * 60_000);
     await ctx().platform.router.tick();
     assert.equal((await session(ctx(), s.id)).state, 'AssignedToOperator');
@@ -377,7 +439,7 @@ describeEachDatabase(
         operatorIds: [op.id, sup.id],
         queue: { routingRule: 'toSupervisor' },
       });
-      const channel = await createChannel(ctx(), line.id, 'telegram');
+      const channel = await createChannel(ctx(), line.id, 'api');
       await online(ctx(), op);
       await online(ctx(), sup);
       const s = await openSession(ctx(), channel.id);

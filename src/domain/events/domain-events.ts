@@ -53,8 +53,12 @@ export interface DomainEventMap {
   'operator.statusChanged': { userId: string; status: string; previous: string };
   /** A Waiting session was offered to operators (the first to accept takes it). */
   'session.offered': { sessionId: string; lineId: string; operatorIds: string[] };
-  /** Routing found nobody for a Waiting session: it stays in the queue ("help"). */
-  'session.operatorNotFound': { sessionId: string; lineId: string };
+  /**
+   * Routing found nobody for a Waiting session: it stays in the queue ("help"). `noneAvailable`:
+   * nobody able to take it (once per stay in the queue); `noneAccepted`: everyone able to take it
+   * let it pass, and a new round of offers starts (once per round).
+   */
+  'session.operatorNotFound': { sessionId: string; lineId: string; reason: 'noneAvailable' | 'noneAccepted' };
 }
 
 export type DomainEventName = keyof DomainEventMap;
