@@ -5,7 +5,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { queryRows } from '../../db/client.ts';
-import { type channels, clients, sessions } from '../../db/schema.ts';
+import { type channels, clients, contacts, sessions, users } from '../../db/schema.ts';
 import type { Caller } from '../user/user.ts';
 
 /** SQL subquery: the ids of the lines a user serves. */
@@ -50,4 +50,28 @@ export function sessionScope(caller: Caller): SQL {
 export function clientScope(caller: Caller): SQL {
   if (caller.role === 'admin') return sql`TRUE`;
   return sql`${clients.channelId} IN (SELECT c.id FROM channels c WHERE c.line_id IN ${linesOfUser(caller.id)})`;
+}
+
+/**
+ * Contacts the caller may see: admins all; others the contacts linked to a client they may see (a
+ * client of a channel of their lines), and contacts no client links to yet (made by hand, to be
+ * linked) — never a contact known only through another line's clients.
+ */
+export function contactScope(caller: Caller): SQL {
+  if (caller.role === 'admin') return sql`TRUE`;
+  const links = sql`SELECT 1 FROM clients cl WHERE cl.application_type = 'contact' AND cl.application_id = ${contacts.id}::text`;
+  return sql`(EXISTS (${links} AND cl.channel_id IN (SELECT c.id FROM channels c WHERE c.line_id IN ${linesOfUser(caller.id)})) OR NOT EXISTS (${links}))`;
+}
+
+/**
+ * Staff the caller may see: admins everyone; others themselves and the live staff of their lines
+ * (serving one of them directly or through a group).
+ */
+export function staffScope(caller: Caller): SQL {
+  if (caller.role === 'admin') return sql`TRUE`;
+  const lines = linesOfUser(caller.id);
+  return sql`${users.deletedAt} IS NULL AND (${users.id} = ${caller.id} OR ${users.id} IN (
+    SELECT lo.user_id FROM line_operators lo WHERE lo.line_id IN ${lines}
+    UNION SELECT gm.user_id FROM line_groups lg JOIN group_members gm ON gm.group_id = lg.group_id
+    WHERE lg.line_id IN ${lines}))`;
 }

@@ -1,7 +1,7 @@
 import { clients } from '../../db/schema.ts';
 import { NotFound, Unprocessable } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
-import { clientScope } from '../access/access.repository.ts';
+import { clientScope, contactScope } from '../access/access.repository.ts';
 import { channelRepository } from '../channel/channel.repository.ts';
 import { contactRepository } from '../contact/contact.repository.ts';
 import type { Deps } from '../deps.ts';
@@ -128,7 +128,8 @@ export class ClientService {
       if (patch[key] !== undefined) (values as Record<string, unknown>)[key] = patch[key];
     }
     if (patch.applicationItem !== undefined) {
-      if (patch.applicationItem !== null) await this.#checkLink(current.channelId, patch.applicationItem);
+      if (patch.applicationItem !== null)
+        await this.#checkLink(current.channelId, patch.applicationItem, caller);
       values.applicationType = patch.applicationItem?.type ?? null;
       values.applicationId = patch.applicationItem?.id ?? null;
     }
@@ -142,7 +143,7 @@ export class ClientService {
   }
 
   /** A client may be linked only to a record of the application chosen in its line's settings. */
-  async #checkLink(channelId: string, item: ApplicationItem): Promise<void> {
+  async #checkLink(channelId: string, item: ApplicationItem, caller: Caller): Promise<void> {
     const channel = await channelRepository.byId(this.deps.db, channelId);
     const line = channel && (await lineRepository.byId(this.deps.db, channel.lineId));
     const allowed = line?.settings.applicationType ?? null;
@@ -157,7 +158,8 @@ export class ClientService {
     }
     if (
       item.type === 'contact' &&
-      (!isUuid(item.id) || !(await contactRepository.byId(this.deps.db, item.id)))
+      (!isUuid(item.id) ||
+        !(await contactRepository.byId(this.deps.db, item.id, { scope: contactScope(caller) })))
     ) {
       throw new Unprocessable('LINKED_RECORD_NOT_FOUND', `no contact ${item.id}`, {
         field: 'applicationItem.id',

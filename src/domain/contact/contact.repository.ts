@@ -1,15 +1,20 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, type SQL } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { clients, contacts } from '../../db/schema.ts';
 
 export type ContactRow = typeof contacts.$inferSelect;
 
 export const contactRepository = {
-  async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<ContactRow | undefined> {
+  /** A live contact; with `scope`, only when the scope (the caller's, see access.repository) holds it. */
+  async byId(
+    db: Db,
+    id: string,
+    opts: { forUpdate?: boolean; scope?: SQL } = {},
+  ): Promise<ContactRow | undefined> {
     const q = db
       .select()
       .from(contacts)
-      .where(and(eq(contacts.id, id), isNull(contacts.deletedAt)));
+      .where(and(eq(contacts.id, id), isNull(contacts.deletedAt), opts.scope));
     const [row] = opts.forUpdate ? await q.for('update') : await q;
     return row;
   },

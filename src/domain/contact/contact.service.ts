@@ -1,8 +1,10 @@
 import { contacts } from '../../db/schema.ts';
 import { Conflict, NotFound } from '../../errors.ts';
+import { contactScope } from '../access/access.repository.ts';
 import type { Deps } from '../deps.ts';
 import { compileSearch, type EntitySearchSpec, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
+import type { Caller } from '../user/user.ts';
 import { type ContactRow, contactRepository } from './contact.repository.ts';
 
 export interface ContactView {
@@ -63,19 +65,32 @@ const normalizeEmails = (emails: string[]) => [
   ...new Set(emails.map((e) => e.trim().toLowerCase()).filter(Boolean)),
 ];
 
-/** The built-in CRM: the contacts that clients (messenger accounts) link to. */
+/**
+ * The built-in CRM: the contacts that clients (messenger accounts) link to. A caller sees and changes
+ * only the contacts of their scope (`contactScope`: admins all; others those of their lines' clients
+ * and those not linked yet); any other is 404, as if it did not exist.
+ */
 export class ContactService {
   constructor(private readonly deps: Deps) {}
 
-  async get(id: string): Promise<ContactView> {
-    const row = await contactRepository.byId(this.deps.db, id);
-    if (!row) throw new NotFound('Contact', id);
-    return contactView(row);
+  async get(id: string, caller: Caller): Promise<ContactView> {
+    return contactView(await this.#visible(id, caller));
   }
 
-  async search(request: SearchRequest) {
-    const page = await searchTable(this.deps.db, contacts, compileSearch(contactSearch, request));
+  async search(request: SearchRequest, caller: Caller) {
+    const page = await searchTable(
+      this.deps.db,
+      contacts,
+      compileSearch(contactSearch, request),
+      contactScope(caller),
+    );
     return { items: page.items.map(contactView), total: page.total };
+  }
+
+  async #visible(id: string, caller: Caller): Promise<ContactRow> {
+    const row = await contactRepository.byId(this.deps.db, id, { scope: contactScope(caller) });
+    if (!row) throw new NotFound('Contact', id);
+    return row;
   }
 
   async create(input: ContactInput & { name: string }, db = this.deps.db): Promise<ContactView> {
@@ -88,7 +103,8 @@ export class ContactService {
     return contactView(row);
   }
 
-  async update(id: string, input: ContactInput): Promise<ContactView> {
+  async update(id: string, input: ContactInput, caller: Caller): Promise<ContactView> {
+    await this.#visible(id, caller);
     const row = await contactRepository.update(this.deps.db, id, {
       ...(input.name !== undefined && { name: input.name }),
       ...(input.phones && { phones: normalizePhones(input.phones) }),
@@ -99,7 +115,8 @@ export class ContactService {
     return contactView(row);
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, caller: Caller): Promise<void> {
+    await this.#visible(id, caller);
     if (!(await contactRepository.update(this.deps.db, id, { deletedAt: new Date() }))) {
       throw new NotFound('Contact', id);
     }
@@ -113,16 +130,18 @@ export class ContactService {
   async merge(
     targetId: string,
     sourceId: string,
+    caller: Caller,
   ): Promise<{ contact: ContactView; relinkedClients: number }> {
     if (targetId === sourceId)
       throw new Conflict('MERGE_WITH_ITSELF', 'a contact cannot be merged into itself');
     return this.deps.uow.run(async (tx) => {
       // Lock both in id order so two opposite merges cannot deadlock.
       const [first, second] = [targetId, sourceId].sort();
-      const a = await contactRepository.byId(tx.db, first!, { forUpdate: true });
-      const b = await contactRepository.byId(tx.db, second!, { forUpdate: true });
-      const target = a?.id === targetId ? a : b;
-      const source = a?.id === sourceId ? a : b;
+      const scope = contactScope(caller);
+      const a = await contactRepository.byId(tx.db, first!, { forUpdate: true, scope });
+      const b = await contactRepository.byId(tx.db, second!, { forUpdate: true, scope });
+      const target = [a, b].find((c) => c?.id === targetId);
+      const source = [a, b].find((c) => c?.id === sourceId);
       if (!target) throw new NotFound('Contact', targetId);
       if (!source) throw new NotFound('Contact', sourceId);
       const notes = [target.notes, source.notes].filter(Boolean).join('\n\n') || null;

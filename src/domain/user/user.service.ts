@@ -4,6 +4,7 @@ import { users } from '../../db/schema.ts';
 import { Conflict, Forbidden, NotFound, Unauthorized } from '../../errors.ts';
 import { hashPassword, verifyPassword } from '../../lib/passwords.ts';
 import { hashToken, newToken } from '../../lib/tokens.ts';
+import { staffScope } from '../access/access.repository.ts';
 import type { Deps } from '../deps.ts';
 import { compileSearch, type EntitySearchSpec, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
@@ -49,6 +50,31 @@ export const userSearch: EntitySearchSpec = {
   deletedField: 'deletedAt',
 };
 
+/**
+ * What staff other than admins see of a colleague: who they are and their role — not their login
+ * (half of a credential), whether they are blocked, or the record's times.
+ */
+export interface ColleagueView {
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export function colleagueView(u: UserRow): ColleagueView {
+  return { id: u.id, name: u.name, role: u.role as Role };
+}
+
+/** The search of staff by non-admins: only the fields of their view (no probing logins by filter). */
+export const colleagueSearch: EntitySearchSpec = {
+  fields: {
+    id: userSearch.fields.id!,
+    name: userSearch.fields.name!,
+    role: userSearch.fields.role!,
+  },
+  defaultSort: [{ field: 'name', dir: 'asc' }],
+  tieBreaker: users.id,
+};
+
 const TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
 
 export class UserService {
@@ -91,11 +117,27 @@ export class UserService {
     return userView(u);
   }
 
-  search(request: SearchRequest) {
-    return searchTable(this.deps.db, users, compileSearch(userSearch, request)).then((p) => ({
-      items: p.items.map(userView),
-      total: p.total,
-    }));
+  /** A user as the caller may see them: admins the whole view; others a colleague's, in their scope. */
+  async getFor(id: string, caller: Caller): Promise<UserView | ColleagueView> {
+    if (caller.role === 'admin') return this.get(id);
+    const page = await this.search({ where: { field: 'id', op: 'eq', value: id } }, caller);
+    if (!page.items[0]) throw new NotFound('User', id);
+    return page.items[0];
+  }
+
+  /** Admins search all staff; others only themselves and the staff of their lines (`staffScope`). */
+  async search(request: SearchRequest, caller: Caller) {
+    if (caller.role === 'admin') {
+      const p = await searchTable(this.deps.db, users, compileSearch(userSearch, request));
+      return { items: p.items.map(userView), total: p.total };
+    }
+    const p = await searchTable(
+      this.deps.db,
+      users,
+      compileSearch(colleagueSearch, request),
+      staffScope(caller),
+    );
+    return { items: p.items.map(colleagueView), total: p.total };
   }
 
   async create(input: { login: string; name: string; role: Role; password: string }): Promise<UserView> {

@@ -78,12 +78,12 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
   app.get(
     '/contacts/:id',
     { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: ContactSchema } } },
-    (req) => services.contacts.get(req.params.id),
+    (req) => services.contacts.get(req.params.id, callerOf(req)),
   );
   app.post(
     '/contacts/search',
     { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(ContactSchema) } } },
-    (req) => services.contacts.search(req.body),
+    (req) => services.contacts.search(req.body, callerOf(req)),
   );
   app.patch(
     '/contacts/:id',
@@ -96,13 +96,13 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
         response: { 200: ContactSchema },
       },
     },
-    (req) => services.contacts.update(req.params.id, req.body),
+    (req) => services.contacts.update(req.params.id, req.body, callerOf(req)),
   );
   app.delete(
     '/contacts/:id',
     { preHandler: auth.require('admin', 'supervisor'), schema: { tags, params: IdParams } },
     async (req, reply) => {
-      await services.contacts.remove(req.params.id);
+      await services.contacts.remove(req.params.id, callerOf(req));
       return reply.status(204).send();
     },
   );
@@ -118,6 +118,6 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
         response: { 200: Type.Object({ contact: ContactSchema, relinkedClients: Type.Integer() }) },
       },
     },
-    (req) => services.contacts.merge(req.params.id, req.body.sourceId),
+    (req) => services.contacts.merge(req.params.id, req.body.sourceId, callerOf(req)),
   );
 }

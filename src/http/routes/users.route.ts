@@ -6,6 +6,13 @@ import { Enum, IdParams, Page, SearchBody, UserSchema } from '../schemas.ts';
 
 const Password = Type.String({ minLength: 8, maxLength: 500 });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
+/** A user as the caller may see them: the fields other than id, name and role are for admins. */
+const StaffSchema = Type.Object({
+  ...Type.Partial(UserSchema).properties,
+  id: UserSchema.properties.id,
+  name: UserSchema.properties.name,
+  role: UserSchema.properties.role,
+});
 
 export function userRoutes(app: App, { services, auth }: RouteContext): void {
   const tags = ['users'];
@@ -30,15 +37,24 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
     },
     async (req, reply) => reply.status(201).send(await services.users.create(req.body)),
   );
+  const scope =
+    'Admins see every user, whole. Supervisors and operators see only themselves and the staff of ' +
+    'their lines, as `{id, name, role}` (no login, blocked flag or times; search by those fields only).';
   app.get(
     '/users/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: UserSchema } } },
-    (req) => services.users.get(req.params.id),
+    {
+      preHandler: auth.any,
+      schema: { tags, description: scope, params: IdParams, response: { 200: StaffSchema } },
+    },
+    (req) => services.users.getFor(req.params.id, callerOf(req)),
   );
   app.post(
     '/users/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(UserSchema) } } },
-    (req) => services.users.search(req.body),
+    {
+      preHandler: auth.any,
+      schema: { tags, description: scope, body: SearchBody, response: { 200: Page(StaffSchema) } },
+    },
+    (req) => services.users.search(req.body, callerOf(req)),
   );
   app.patch(
     '/users/:id',
