@@ -21,6 +21,7 @@ import { InvalidTransition } from '../domain/session/session-machine.ts';
 import { jobRepository } from '../jobs/job.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
 import { FastPathWriter } from './inbound-fast-path.ts';
+import { sanitizeInboundEvent, sanitizeProfile } from './inbound-sanitize.ts';
 
 export const ATTACHMENT_JOB = 'attachment.download';
 /** Delivers a client message to the bot that has the session (see routing/bot-dispatcher.ts). */
@@ -60,7 +61,8 @@ export class InboundPipeline {
     fetchProfile?: ProfileLookup,
   ): Promise<ReceiveResult> {
     const result: ReceiveResult = { stored: 0, duplicates: 0, updated: 0, ignored: 0 };
-    for (const event of events) {
+    for (const received of events) {
+      const event = sanitizeInboundEvent(received);
       switch (event.kind) {
         case 'message':
           (await this.#message(channel, event, fetchProfile)) ? result.stored++ : result.duplicates++;
@@ -224,7 +226,7 @@ export class InboundPipeline {
   async #profile(externalId: string, fetchProfile: ProfileLookup | undefined): Promise<ExternalUser | null> {
     if (!fetchProfile) return null;
     try {
-      return await fetchProfile(externalId);
+      return sanitizeProfile(await fetchProfile(externalId));
     } catch {
       return null; // the client is still created, under a placeholder name
     }

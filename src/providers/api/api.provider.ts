@@ -13,6 +13,7 @@
 import { Readable } from 'node:stream';
 import type { MessageType } from '../../domain/message/message.ts';
 import { InvalidField } from '../../errors.ts';
+import { unstorableText } from '../../lib/text.ts';
 import { httpRequest, statusError } from '../http.ts';
 import {
   type ChannelProvider,
@@ -33,7 +34,16 @@ export function signApiBody(secret: string, body: Buffer | string): string {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function str(v: unknown, path: string, opts: { required?: boolean; max?: number } = {}): string | null {
+/**
+ * A string field of the payload. `id: true` marks an identifier, which must be storable as sent (no
+ * NUL, no unpaired surrogate): the calling system can fix it, while cleaning could merge two ids.
+ * Text and names are cleaned by the pipeline instead (pipeline/inbound-sanitize.ts).
+ */
+function str(
+  v: unknown,
+  path: string,
+  opts: { required?: boolean; max?: number; id?: boolean } = {},
+): string | null {
   if (v === undefined || v === null) {
     if (opts.required) throw new InvalidField(path, 'is required', 'INVALID_PAYLOAD');
     return null;
@@ -44,6 +54,8 @@ function str(v: unknown, path: string, opts: { required?: boolean; max?: number 
   }
   if (v.length > (opts.max ?? 10_000))
     throw new InvalidField(path, `must be at most ${opts.max ?? 10_000} characters`, 'INVALID_PAYLOAD');
+  const unstorable = opts.id ? unstorableText(v) : null;
+  if (unstorable) throw new InvalidField(path, unstorable, 'INVALID_PAYLOAD');
   return v;
 }
 
@@ -51,7 +63,8 @@ function timestampOf(v: unknown): Date {
   if (v === undefined || v === null) return new Date();
   const d =
     typeof v === 'number' ? new Date(v < 1e12 ? v * 1000 : v) : typeof v === 'string' ? new Date(v) : null;
-  if (!d || Number.isNaN(d.getTime())) {
+  // Years 1–9999 only: PostgreSQL cannot store all of what Date can hold.
+  if (!d || Number.isNaN(d.getTime()) || d.getUTCFullYear() < 1 || d.getUTCFullYear() > 9999) {
     throw new InvalidField('body.timestamp', 'must be an ISO 8601 time or a Unix time', 'INVALID_PAYLOAD');
   }
   return d;
@@ -63,7 +76,7 @@ function userOf(v: unknown): ExternalUser {
   const name = str(v.name, 'body.from.name', { max: 300 });
   const [firstName, ...rest] = (name ?? '').trim().split(/\s+/);
   return {
-    externalId: str(v.id, 'body.from.id', { required: true, max: 200 })!,
+    externalId: str(v.id, 'body.from.id', { required: true, max: 200, id: true })!,
     username: str(v.username, 'body.from.username', { max: 200 }),
     firstName: firstName || null,
     lastName: rest.join(' ') || null,
@@ -80,7 +93,7 @@ function attachmentsOf(v: unknown): InboundAttachment[] {
     const path = `body.attachments[${i}]`;
     if (!isRecord(a))
       throw new InvalidField(path, 'must be an object {"url","name","mimeType"}', 'INVALID_PAYLOAD');
-    const url = str(a.url, `${path}.url`, { required: true, max: 4000 })!;
+    const url = str(a.url, `${path}.url`, { required: true, max: 4000, id: true })!;
     if (!/^https?:\/\//i.test(url))
       throw new InvalidField(`${path}.url`, 'must be an http(s) URL', 'INVALID_PAYLOAD');
     return {
@@ -151,7 +164,7 @@ export const apiProvider: ChannelProvider = {
         }
         event = {
           kind: 'message',
-          externalMessageId: str(body.messageId, 'body.messageId', { required: true, max: 200 })!,
+          externalMessageId: str(body.messageId, 'body.messageId', { required: true, max: 200, id: true })!,
           from,
           type: messageTypeOf(attachments),
           text,
@@ -163,7 +176,7 @@ export const apiProvider: ChannelProvider = {
       case 'edited':
         event = {
           kind: 'edited',
-          externalMessageId: str(body.messageId, 'body.messageId', { required: true, max: 200 })!,
+          externalMessageId: str(body.messageId, 'body.messageId', { required: true, max: 200, id: true })!,
           from,
           text: str(body.text, 'body.text'),
           timestamp,
@@ -176,7 +189,7 @@ export const apiProvider: ChannelProvider = {
         event = {
           kind: 'read',
           from,
-          upToExternalMessageId: str(body.messageId, 'body.messageId', { max: 200 }),
+          upToExternalMessageId: str(body.messageId, 'body.messageId', { max: 200, id: true }),
           timestamp,
         };
         break;
