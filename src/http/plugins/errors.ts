@@ -3,7 +3,9 @@
  * Schema violations name the field path; bad JSON, oversized bodies and unknown routes get their
  * own codes; anything unexpected is logged and answered 500 without internals.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { DatabaseUnavailable, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../../db/availability.ts';
 import { AppError } from '../../errors.ts';
 import { WebhookRejected } from '../../providers/provider.ts';
@@ -24,7 +26,68 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_REQ_FILE_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_FILES_LIMIT: 'TOO_MANY_FILES',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_BAD_URL: 'BAD_URL',
+  FST_ERR_INVALID_URL: 'BAD_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'PARAM_TOO_LONG',
+  FST_ERR_NOT_FOUND: 'ROUTE_NOT_FOUND',
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: 'MISSING_CONTENT_TYPE',
+  FST_ERR_ROUTE_MISSING_CONTENT: 'EMPTY_BODY',
+  FST_PARTS_LIMIT: 'TOO_MANY_PARTS',
+  FST_FIELDS_LIMIT: 'TOO_MANY_FIELDS',
+  FST_PROTO_VIOLATION: 'INVALID_MULTIPART',
+  FST_MP_PREMATURE_CLOSE: 'INVALID_MULTIPART',
+  FST_INVALID_JSON_FIELD_ERROR: 'INVALID_JSON',
 };
+
+/**
+ * Our stable code for a refusal of Fastify's (or a Fastify plugin's): a known FST_* code, else one
+ * named after the status (`METHOD_NOT_ALLOWED`); never the FST_* code itself.
+ */
+function frameworkCode(err: FastifyError, status: number): string {
+  if (typeof err.code === 'string' && Object.hasOwn(FASTIFY_CODES, err.code)) return FASTIFY_CODES[err.code]!;
+  if (err instanceof SyntaxError || /JSON/i.test(err.message)) return 'INVALID_JSON';
+  if (status === 400) return 'BAD_REQUEST';
+  return (STATUS_CODES[status] ?? 'Bad Request').toUpperCase().replace(/[^A-Z0-9]+/g, '_');
+}
+
+/** A refusal Fastify makes before any route runs (a bad URL): its `frameworkErrors` option. */
+export function renderFrameworkError(err: FastifyError, reply: unknown): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  const code = frameworkCode(err, status);
+  // The router matched no route, so the field at fault is the URL itself (never echoed whole).
+  const reason =
+    code === 'PARAM_TOO_LONG'
+      ? 'has a path parameter longer than the router accepts'
+      : code === 'BAD_URL'
+        ? 'is not valid percent-encoded UTF-8'
+        : null;
+  const message = reason ? `url: ${reason}` : err.message.slice(0, 300);
+  (reply as FastifyReply).status(status).send({
+    error: { code, message, ...(reason && { details: { errors: [{ path: 'url', message: reason }] } }) },
+  });
+}
+
+/**
+ * A request the HTTP parser could not read (oversized headers: 431, malformed: 400): Fastify's
+ * `clientErrorHandler` option, answering in the same shape as every other error.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'HEADERS_TOO_LARGE', 'the request line and headers exceed the allowed size']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive']
+        : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
+  const body = JSON.stringify({ error: { code, message } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
 
 function issuePath(context: string, issue: AjvIssue): string {
   const parts = issue.instancePath.split('/').filter(Boolean);
@@ -93,10 +156,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const code =
-        FASTIFY_CODES[err.code] ??
-        (err instanceof SyntaxError || /JSON/i.test(err.message) ? 'INVALID_JSON' : 'BAD_REQUEST');
-      return reply.status(status).send({ error: { code, message: err.message } });
+      return reply.status(status).send({ error: { code: frameworkCode(err, status), message: err.message } });
     }
     request.log.error({ err }, 'unhandled error');
     return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error' } });
