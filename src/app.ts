@@ -10,7 +10,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { MAX_FILE_BYTES } from './files/file.service.ts';
 import { createAuth, markPublicRoutes } from './http/plugins/auth.ts';
-import { registerErrorHandling } from './http/plugins/errors.ts';
+import { clientErrorHandler, registerErrorHandling, renderFrameworkError } from './http/plugins/errors.ts';
+import { jsonSizeLimit, registerInputGuard } from './http/plugins/input-guard.ts';
 import type { RouteContext } from './http/route-context.ts';
 import { auditRoutes } from './http/routes/audit.route.ts';
 import { authRoutes } from './http/routes/auth.route.ts';
@@ -41,13 +42,21 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     bodyLimit: opts.bodyLimitBytes ?? 1024 * 1024,
     // Who may say, in X-Forwarded-For, which address a request comes from (per-address limits).
     trustProxy: trustProxyOption(opts.platform.limits.settings.trustProxy),
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
-    routerOptions: { ignoreTrailingSlash: true },
+    ajv: {
+      customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false },
+      plugins: [jsonSizeLimit],
+    },
+    // Path parameters of any length reach their route, whose schema names the bad one (`params.id`);
+    // the HTTP parser's header limit (431) bounds the URL first.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 64 * 1024 },
+    frameworkErrors: (err, _request, reply) => renderFrameworkError(err, reply),
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.decorateRequest('caller', null);
   // Operations without an auth guard are marked public in the OpenAPI document (`security: []`).
   markPublicRoutes(app);
   registerErrorHandling(app);
+  registerInputGuard(app);
 
   await app.register(swagger, {
     openapi: {

@@ -18,6 +18,22 @@ const Enum = <const T extends string[]>(values: readonly [...T]) => Type.Enum(va
 
 export const IdParams = Type.Object({ id: Uuid });
 
+/** Free-form objects (settings) are capped: at most this many keys and this many bytes as JSON. */
+export const FREE_FORM_MAX_KEYS = 64;
+export const FREE_FORM_MAX_BYTES = 16 * 1024;
+
+/**
+ * A free-form JSON object in a request (provider, bot or queue settings): any keys, capped in keys and
+ * size (`x-max-json-bytes`, see http/plugins/input-guard.ts, which also caps every input's depth).
+ */
+export const FreeForm = (description: string, properties: Record<string, TSchema> = {}) =>
+  Type.Object(properties, {
+    additionalProperties: true,
+    maxProperties: FREE_FORM_MAX_KEYS,
+    'x-max-json-bytes': FREE_FORM_MAX_BYTES,
+    description: `${description} At most ${FREE_FORM_MAX_KEYS} keys and ${FREE_FORM_MAX_BYTES} bytes as JSON.`,
+  });
+
 export const ErrorBody = Type.Object(
   {
     error: Type.Object({
@@ -42,13 +58,14 @@ export const SearchBody = Type.Object(
       ),
     ),
     size: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
-    from: Type.Optional(Type.Integer({ minimum: 0, default: 0 })),
+    from: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
     sort: Type.Optional(
       Type.Array(
         Type.Object({
-          field: Type.String(),
+          field: Type.String({ maxLength: 100 }),
           dir: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
         }),
+        { maxItems: 20 },
       ),
     ),
   },

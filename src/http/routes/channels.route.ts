@@ -3,14 +3,12 @@ import { CHANNEL_TYPES } from '../../domain/channel/channel.ts';
 import { InvalidField } from '../../errors.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { ChannelSchema, IdParams, Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
+import { ChannelSchema, FreeForm, IdParams, Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Source = Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 })));
 const Settings = Type.Optional(
-  Type.Record(Type.String(), Type.Unknown(), {
-    description: 'Provider settings (tokens, secrets): write-only, stored encrypted.',
-  }),
+  FreeForm('Provider settings (tokens, secrets): write-only, stored encrypted.'),
 );
 
 export function channelRoutes(app: App, { services, auth }: RouteContext): void {

@@ -3,6 +3,7 @@ import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import {
   BotSchema,
+  FreeForm,
   GroupSchema,
   IdParams,
   LineSchema,
@@ -20,9 +21,7 @@ const LineBody = {
       { additionalProperties: false },
     ),
   ),
-  queue: Type.Optional(
-    Type.Record(Type.String(), Type.Unknown(), { description: 'Queue settings (routing)' }),
-  ),
+  queue: Type.Optional(FreeForm('Queue settings (routing).')),
   operatorIds: Type.Optional(Type.Array(Uuid, { maxItems: 10000 })),
   groupIds: Type.Optional(Type.Array(Uuid, { maxItems: 1000 })),
   botId: Type.Optional(Nullable(Uuid)),
@@ -121,13 +120,10 @@ export function botRoutes(app: App, { services, auth }: RouteContext): void {
   const admin = auth.require('admin');
   const tags = ['bots'];
   const Settings = Type.Optional(
-    Type.Object(
-      {
-        webhookUrl: Type.Optional(Nullable(Type.String({ format: 'uri' }))),
-        secret: Type.Optional(Nullable(Type.String({ minLength: 16 }))),
-      },
-      { additionalProperties: true },
-    ),
+    FreeForm('Bot settings: the webhook and its signing secret (write-only).', {
+      webhookUrl: Type.Optional(Nullable(Type.String({ format: 'uri', maxLength: 2000 }))),
+      secret: Type.Optional(Nullable(Type.String({ minLength: 16, maxLength: 500 }))),
+    }),
   );
   app.post(
     '/bots',
