@@ -1,8 +1,9 @@
 import type { MultipartFile } from '@fastify/multipart';
 import { Type } from 'typebox';
 import type { Caller } from '../../domain/user/user.ts';
-import { InvalidField } from '../../errors.ts';
+import { AppError, InvalidField } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
+import { unstorableText } from '../../lib/text.ts';
 import type { Platform } from '../../platform.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
@@ -38,6 +39,23 @@ function jsonSendBody(body: unknown): { text: string | null; fileIds: string[] }
   return { text: (text as string | undefined) ?? null, fileIds: (fileIds as string[] | undefined) ?? [] };
 }
 
+/** A body the multipart parser could not read is the caller's mistake: a 400, not a 500. */
+function malformedMultipart(err: unknown): unknown {
+  if (err instanceof AppError || typeof (err as { statusCode?: unknown }).statusCode === 'number') return err;
+  return new InvalidField(
+    'body',
+    `is not valid multipart/form-data (${(err as Error).message})`,
+    'INVALID_MULTIPART',
+  );
+}
+
+/** Refuses a multipart string the database could not store (NUL, unpaired surrogates). */
+function storable(value: string, path: string, what = ''): string {
+  const reason = unstorableText(value);
+  if (reason) throw new InvalidField(path, `${what}${reason}`);
+  return value;
+}
+
 async function saveParts(
   platform: Platform,
   parts: AsyncIterableIterator<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>,
@@ -45,23 +63,35 @@ async function saveParts(
 ) {
   let text: string | null = null;
   const fileIds: string[] = [];
-  for await (const part of parts) {
+  for (;;) {
+    let step: IteratorResult<MultipartFile | { type: 'field'; fieldname: string; value: unknown }>;
+    try {
+      step = await parts.next();
+    } catch (err) {
+      throw malformedMultipart(err);
+    }
+    if (step.done) break;
+    const part = step.value;
+    const path = `body.${storable(part.fieldname, 'body', 'a field name ')}`;
     if (part.type === 'file') {
-      const file = await platform.files.save((part as MultipartFile).file, {
-        name: (part as MultipartFile).filename || null,
-        mimeType: (part as MultipartFile).mimetype,
-        uploadedBy: caller.id,
-      });
-      if ((part as MultipartFile).file.truncated)
-        throw new InvalidField(`body.${part.fieldname}`, 'the file is too large');
+      const upload = part as MultipartFile;
+      const name = upload.filename ? storable(upload.filename, path, 'the file name ') : null;
+      const mimeType = storable(upload.mimetype, path, 'the content type ');
+      // A body cut short or garbled fails the file's stream (`errored`): the caller's mistake.
+      const file = await platform.files
+        .save(upload.file, { name, mimeType, uploadedBy: caller.id })
+        .catch((err) => {
+          throw upload.file.errored ? malformedMultipart(upload.file.errored) : err;
+        });
+      if (upload.file.truncated) throw new InvalidField(path, 'the file is too large');
       fileIds.push(file.id);
     } else if (part.fieldname === 'text') {
       if (typeof part.value !== 'string' || part.value.length > MAX_TEXT) {
         throw new InvalidField('body.text', `must be at most ${MAX_TEXT} characters`);
       }
-      text = part.value;
+      text = storable(part.value, 'body.text');
     } else {
-      throw new InvalidField(`body.${part.fieldname}`, 'is not an allowed field (use "text" and files)');
+      throw new InvalidField(path, 'is not an allowed field (use "text" and files)');
     }
   }
   return { text, fileIds };
@@ -122,6 +152,7 @@ export function messageRoutes(platform: Platform) {
         if (!req.isMultipart()) throw new InvalidField('body', 'must be multipart/form-data with files');
         const caller = callerOf(req);
         const { fileIds } = await saveParts(platform, req.parts() as never, caller);
+        if (fileIds.length === 0) throw new InvalidField('body', 'must hold at least one file');
         const files = await Promise.all(fileIds.map((id) => platform.files.open(id, caller)));
         for (const f of files) f.stream.destroy();
         return reply.status(201).send(
