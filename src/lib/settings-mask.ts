@@ -11,10 +11,11 @@ export function mergeSettings(
   current: Record<string, unknown> | null,
   patch: Record<string, unknown>,
 ): Record<string, unknown> {
-  const next: Record<string, unknown> = { ...current };
+  // A Map, not assignments: a key such as "__proto__" stays a plain key instead of a prototype.
+  const next = new Map(Object.entries(current ?? {}));
   for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete next[k];
-    else if (v !== MASK) next[k] = v;
+    if (v === null) next.delete(k);
+    else if (v !== MASK) next.set(k, v);
   }
-  return next;
+  return Object.fromEntries(next);
 }

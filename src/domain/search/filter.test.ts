@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { AppError } from '../../errors.ts';
 import { sessionSearch } from '../session/session.view.ts';
+import { userSearch } from '../user/user.service.ts';
 import { compileSearch, type SearchRequest } from './filter.ts';
 
 const dialect = new PgDialect();
@@ -12,9 +13,9 @@ const compile = (request: SearchRequest) => {
 };
 const ID = '2f1b6a52-6a5e-4d0c-9d0c-0a6f7cfe0b11';
 
-function rejects(request: SearchRequest, path: string, code = 'VALIDATION_FAILED') {
+function rejects(request: SearchRequest, path: string, code = 'VALIDATION_FAILED', spec = sessionSearch) {
   assert.throws(
-    () => compileSearch(sessionSearch, request),
+    () => compileSearch(spec, request),
     (err: unknown) => {
       assert.ok(err instanceof AppError);
       assert.equal(err.status, 400);
@@ -108,6 +109,37 @@ describe('search filter compiler', () => {
     rejects({ sort: [{ field: 'clientIds', dir: 'asc' }] }, 'sort[0].field', 'UNSORTABLE_FIELD');
     rejects({ sort: [{ field: 'startedAt', dir: 'up' }] }, 'sort[0].dir');
     rejects({ size: 5000 }, 'size');
+  });
+
+  it('knows only its own fields: names of built-in object properties are unknown fields', () => {
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', '__defineGetter__']) {
+      rejects({ where: { field: name, op: 'eq', value: 'x' } }, 'where.field', 'UNKNOWN_FIELD');
+      rejects({ sort: [{ field: name, dir: 'asc' }] }, 'sort[0].field', 'UNKNOWN_FIELD');
+    }
+  });
+
+  it('refuses values PostgreSQL could not take: NUL, unpaired surrogates, out-of-range numbers and times', () => {
+    for (const value of ['nul\u0000byte', 'lone\ud800']) {
+      rejects({ where: { field: 'name', op: 'eq', value } }, 'where.value', 'VALIDATION_FAILED', userSearch);
+      rejects(
+        { where: { field: 'login', op: 'in', value: ['a', value] } },
+        'where.value[1]',
+        'VALIDATION_FAILED',
+        userSearch,
+      );
+    }
+    assert.doesNotThrow(() =>
+      compileSearch(userSearch, { where: { field: 'name', op: 'eq', value: "'; drop table users; --" } }),
+    );
+    rejects({ where: { field: 'unreadClientMessageCount', op: 'gt', value: 2 ** 63 } }, 'where.value');
+    rejects({ where: { field: 'unreadClientMessageCount', op: 'gt', value: 2 ** 31 } }, 'where.value');
+    rejects({ where: { field: 'startedAt', op: 'gt', value: 8.64e15 } }, 'where.value');
+    rejects({ where: { field: 'startedAt', op: 'gt', value: '+275760-09-13T00:00:00Z' } }, 'where.value');
+    assert.doesNotThrow(() =>
+      compileSearch(sessionSearch, {
+        where: { field: 'unreadClientMessageCount', op: 'gt', value: 2 ** 31 - 1 },
+      }),
+    );
   });
 
   it('refuses filters too large or too deep', () => {

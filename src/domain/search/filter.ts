@@ -13,6 +13,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { InvalidField } from '../../errors.ts';
+import { unstorableText } from '../../lib/text.ts';
 import { PRIORITIES, type Priority, priorityRank } from '../session/session.ts';
 
 export type FieldKind =
@@ -76,6 +77,11 @@ export interface CompiledSearch {
 const MAX_NODES = 200;
 const MAX_DEPTH = 12;
 export const MAX_PAGE_SIZE = 1000;
+const INT_MIN = -2_147_483_648;
+const INT_MAX = 2_147_483_647;
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z. */
+const MIN_TIME = -62_135_596_800_000;
+const MAX_TIME = 253_402_300_799_999;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const OPS_BY_KIND: Record<FieldKind, readonly Op[]> = {
@@ -105,8 +111,10 @@ export class FilterCompiler {
     if (typeof raw !== 'string' || raw === '')
       throw new InvalidField(path, 'must be a field name', 'UNKNOWN_FIELD');
     const bare = raw.replace(/^_+/, '');
-    const name = this.spec.aliases?.[bare] ?? bare;
-    const def = this.spec.fields[name];
+    // Own properties only: a field named "constructor" or "__proto__" must not reach Object.prototype.
+    const aliases = this.spec.aliases;
+    const name = aliases && Object.hasOwn(aliases, bare) ? aliases[bare]! : bare;
+    const def = Object.hasOwn(this.spec.fields, name) ? this.spec.fields[name] : undefined;
     if (!def) {
       throw new InvalidField(
         path,
@@ -164,7 +172,7 @@ export class FilterCompiler {
     if (!isRecord(node)) throw new InvalidField(path, 'must be a condition object');
     const keys = Object.keys(node);
     for (const group of ['and', 'or'] as const) {
-      if (group in node) {
+      if (Object.hasOwn(node, group)) {
         if (keys.length !== 1) throw new InvalidField(path, `"${group}" must stand alone in its object`);
         const list = node[group];
         if (!Array.isArray(list) || list.length === 0)
@@ -173,7 +181,7 @@ export class FilterCompiler {
         return sql`(${sql.join(parts, group === 'and' ? sql` AND ` : sql` OR `)})`;
       }
     }
-    if ('not' in node) {
+    if (Object.hasOwn(node, 'not')) {
       if (keys.length !== 1) throw new InvalidField(path, '"not" must stand alone in its object');
       return sql`NOT (${this.#condition(node.not, `${path}.not`, depth + 1)})`;
     }
@@ -267,9 +275,12 @@ export class FilterCompiler {
         return id.toLowerCase();
       }
       case 'text':
-      case 'textArray':
+      case 'textArray': {
         if (typeof value !== 'string') throw new InvalidField(path, 'must be a string');
+        const unstorable = unstorableText(value);
+        if (unstorable) throw new InvalidField(path, unstorable);
         return value;
+      }
       case 'enum':
         if (typeof value !== 'string' || !def.values?.includes(value)) {
           throw new InvalidField(path, `must be one of ${def.values?.join(', ')}`);
@@ -282,15 +293,19 @@ export class FilterCompiler {
         return priorityRank(value as Priority);
       case 'timestamp': {
         const d = typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
-        if (!d || Number.isNaN(d.getTime())) throw new InvalidField(path, 'must be an ISO 8601 timestamp');
+        // Years 1–9999: what toISOString writes in four digits and PostgreSQL reads back.
+        if (!d || Number.isNaN(d.getTime()) || d.getTime() < MIN_TIME || d.getTime() > MAX_TIME) {
+          throw new InvalidField(path, 'must be an ISO 8601 timestamp between the years 1 and 9999');
+        }
         return d.toISOString();
       }
       case 'bool':
         if (typeof value !== 'boolean') throw new InvalidField(path, 'must be true or false');
         return value;
       case 'int':
-        if (typeof value !== 'number' || !Number.isInteger(value))
-          throw new InvalidField(path, 'must be an integer');
+        // Int columns are PostgreSQL integers (32 bits); a larger value would fail in the database.
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < INT_MIN || value > INT_MAX)
+          throw new InvalidField(path, `must be an integer from ${INT_MIN} to ${INT_MAX}`);
         return value;
     }
   }

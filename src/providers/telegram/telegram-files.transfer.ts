@@ -79,7 +79,8 @@ const MIME_BY_EXTENSION: Record<string, string> = {
 export function mimeTypeOf(fileName: string): string {
   const dot = fileName.lastIndexOf('.');
   const ext = dot >= 0 ? fileName.slice(dot + 1).toLowerCase() : '';
-  return MIME_BY_EXTENSION[ext] ?? 'application/octet-stream';
+  // Own keys only: a file named "x.constructor" must not find Object.prototype.constructor.
+  return Object.hasOwn(MIME_BY_EXTENSION, ext) ? MIME_BY_EXTENSION[ext]! : 'application/octet-stream';
 }
 
 /** Passes bytes through, failing the stream once more than `limit` went by. */
