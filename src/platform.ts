@@ -184,6 +184,10 @@ export function createPlatform(opts: PlatformOptions): Platform {
           'user.loggedOut',
           (e) => void workspace.release(e.payload.userId, { requeue: false }).catch(() => {}),
         ),
+        bus.on(
+          'user.deleted',
+          (e) => void workspace.release(e.payload.userId, { requeue: true }).catch(() => {}),
+        ),
       ];
       presenceTimer = setInterval(
         () => void workspace.sweepPresence(presenceGraceMs, clientOfflineSeconds).catch(() => {}),

@@ -17,6 +17,7 @@ import { AppError } from '../errors.ts';
 import type { ProviderHost } from '../pipeline/provider-host.ts';
 import {
   type Broker,
+  Disconnects,
   ErrorCode,
   Gateway,
   type GatewayOptions,
@@ -33,7 +34,14 @@ import { LiveNotifier } from './notifier.ts';
 import { channels, type OperatorEvent } from './operator-events.ts';
 
 /** Application disconnect codes (4500–4999: terminal, the SDK does not reconnect). */
-export const LIVE_CODES = { operatorBlocked: 4501, chatUserExists: 4502 } as const;
+export const LIVE_CODES = {
+  operatorBlocked: 4501,
+  chatUserExists: 4502,
+  /** The connection's token was revoked by a logout. */
+  loggedOut: 4503,
+  /** The user was deleted. */
+  userDeleted: 4504,
+} as const;
 
 export interface LiveOptions {
   broker: Broker;
@@ -83,10 +91,25 @@ export class LiveService {
   start(): void {
     this.notifier.start();
     const bus = this.deps.bus;
+    // A revoked token ends its live connections at once, on every node: the disconnect goes out as
+    // soon as the revocation commits, ahead of anything published after it.
+    const end = (what: string, work: () => Promise<void>) =>
+      void work().catch((err) => this.opts.log?.error({ err }, what));
     this.#offs.push(
-      bus.on(
-        'user.blocked',
-        (e) => void this.#blocked(e.payload.userId).catch((err) => this.opts.log?.error({ err }, 'block')),
+      bus.on('user.blocked', (e) => end('block', () => this.#blocked(e.payload.userId))),
+      bus.on('user.loggedOut', (e) =>
+        end('logout', () =>
+          this.gateway.disconnect(
+            { user: e.payload.userId, login: e.payload.tokenId },
+            LIVE_CODES.loggedOut,
+            'loggedOut',
+          ),
+        ),
+      ),
+      bus.on('user.deleted', (e) =>
+        end('delete', () =>
+          this.gateway.disconnect({ user: e.payload.userId }, LIVE_CODES.userDeleted, 'userDeleted'),
+        ),
       ),
     );
   }
@@ -144,6 +167,12 @@ export class LiveService {
   async #connected(user: GatewayUser, client: string): Promise<void> {
     const login = callerOf(user).tokenId;
     const live = await operatorRepository.connectionOpened(this.deps.db, user.userId, login);
+    if (!live.valid) {
+      // Revoked (logout, block, deletion) while this connect was under way, after its token was read.
+      const { code, reason } = Disconnects.invalidToken;
+      await this.gateway.disconnect({ client }, code, reason);
+      return;
+    }
     const status = await this.opts.workspace.status(callerOf(user));
     if (status.status === 'offline') await this.opts.workspace.setStatus(user.userId, 'online');
     if (live.holder !== null && live.holder !== login) {

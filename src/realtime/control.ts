@@ -4,10 +4,12 @@
  */
 
 /**
- * Whose connections: all of a user's (optionally but one client, or but one login's), or one
- * client's. On every node.
+ * Whose connections: all of a user's (optionally only one login's, or but one client, or but one
+ * login's), or one client's. On every node.
  */
-export type Target = { user: string; exceptClient?: string; exceptLogin?: string } | { client: string };
+export type Target =
+  | { user: string; login?: string; exceptClient?: string; exceptLogin?: string }
+  | { client: string };
 
 export type Control =
   | { op: 'disconnect'; target: Target; code: number; reason: string }
@@ -23,6 +25,7 @@ function isTarget(t: unknown): t is Target {
   if ('client' in r) return isStr(r.client);
   return (
     isStr(r.user) &&
+    (r.login === undefined || isStr(r.login)) &&
     (r.exceptClient === undefined || isStr(r.exceptClient)) &&
     (r.exceptLogin === undefined || isStr(r.exceptLogin))
   );

@@ -40,7 +40,7 @@ import { type RawData, type ServerOptions, type WebSocket, WebSocketServer } fro
 import type { StreamPosition } from './broker.ts';
 import { ChannelHub } from './channel-hub.ts';
 import { CommandProcessor, type GatewayCore, type RpcHandler } from './commands.ts';
-import { CLOSED, CONNECTED, Connection, GatewaySocket, Outbox, Shared } from './connection.ts';
+import { CLOSED, CONNECTED, CONNECTING, Connection, GatewaySocket, Outbox, Shared } from './connection.ts';
 import { type Control, decodeControl, type Target } from './control.ts';
 import { type GatewayOptions, type GatewayUser, type ResolvedOptions, resolveOptions } from './options.ts';
 import { type Disconnect, Disconnects, encodePushOnly, PING_FRAME } from './protocol.ts';
@@ -310,7 +310,9 @@ export class Gateway implements GatewayCore, SocketSink {
   private onControl(message: string): void {
     const msg = decodeControl(message);
     if (msg === null || this.closed) return;
-    for (const conn of this.targets(msg.target)) {
+    // A disconnect also ends connections still connecting (authenticated, not yet replied to): a
+    // token revoked while its connect is under way must not leave a connection behind.
+    for (const conn of this.targets(msg.target, msg.op === 'disconnect')) {
       if (msg.op === 'disconnect') this.kick(conn, { code: msg.code, reason: msg.reason });
       else if (msg.op === 'push') {
         if (conn.subs?.has(msg.channel)) this.outbox.write(conn, encodePushOnly(msg.channel, msg.data));
@@ -319,7 +321,7 @@ export class Gateway implements GatewayCore, SocketSink {
     }
   }
 
-  private targets(t: Target): Connection[] {
+  private targets(t: Target, connecting = false): Connection[] {
     const out: Connection[] = [];
     if ('client' in t) {
       for (const conn of this.connections) if (conn.client === t.client) out.push(conn);
@@ -327,7 +329,8 @@ export class Gateway implements GatewayCore, SocketSink {
     }
     for (const conn of this.users.get(t.user) ?? []) {
       if (
-        conn.state === CONNECTED &&
+        (conn.state === CONNECTED || (connecting && conn.state === CONNECTING)) &&
+        (t.login === undefined || conn.user?.login === t.login) &&
         conn.client !== t.exceptClient &&
         (t.exceptLogin === undefined || conn.user?.login !== t.exceptLogin)
       )

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { startTestApp, type TestContext } from '../helpers/app.ts';
 import { databaseKinds } from '../helpers/db.ts';
 import { createChannel, createLine, createUser } from '../helpers/factories.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { apiWebhook, clientMessage } from '../helpers/webhooks.ts';
 import { connectOperator } from './operator-client.ts';
 
@@ -61,6 +62,27 @@ for (const kind of databaseKinds()) {
       } finally {
         older.close();
         newer.close();
+      }
+    });
+
+    it('ends a logged-out token’s connection on the other node at once', async () => {
+      const operator = await createUser(a, 'operator');
+      const line = await createLine(a, { operatorIds: [operator.id] });
+      const channel = await createChannel(a, line.id, 'api');
+      const app = await connectOperator(b.url!, operator.token);
+      try {
+        await apiWebhook(a, channel.id, clientMessage('cross-logout', 'hello'));
+        await app.waitForEvent('chatSessionAdded');
+        const res = await a.request('POST', '/api/v1/auth/logout', { token: operator.token });
+        assert.equal(res.status, 204);
+        await waitFor(() => app.disconnects.find((d) => d.code === 4503), 5000, 'the logout disconnect');
+        const before = app.events.length;
+        await apiWebhook(a, channel.id, clientMessage('cross-logout', 'still there?'));
+        await new Promise((r) => setTimeout(r, 500));
+        assert.equal(app.events.length, before, 'nothing reaches the logged-out connection');
+        assert.equal(app.centrifuge.state, 'disconnected');
+      } finally {
+        app.close();
       }
     });
   });

@@ -49,7 +49,10 @@ export interface DomainEventMap {
   'channel.updated': { channelId: string; lineId: string };
   'contact.merged': { contactId: string; mergedId: string; relinkedClients: number };
   'user.blocked': { userId: string };
-  'user.loggedOut': { userId: string };
+  /** A logout: the token (API token id) it revoked. */
+  'user.loggedOut': { userId: string; tokenId: string };
+  /** A user was deleted (every token revoked). */
+  'user.deleted': { userId: string };
   'operator.statusChanged': { userId: string; status: string; previous: string };
   /** A Waiting session was offered to operators (the first to accept takes it). */
   'session.offered': { sessionId: string; lineId: string; operatorIds: string[] };

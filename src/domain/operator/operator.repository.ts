@@ -36,14 +36,21 @@ export const operatorRepository = {
    * chatUserExists); the same login (a reload, a reconnect, another tab) changes nothing; a login
    * issued before the holder while the holder is connected is itself the older workspace. With no
    * live connection the connecting login takes the workspace, whatever its age.
-   * Returns the holder now, the holder before and the live connections before this one.
+   * Returns the holder now, the holder before, the live connections before this one, and whether
+   * the login is still valid (not revoked or expired, the user neither blocked nor deleted): a
+   * revocation that committed after the connect read the token is seen here.
    */
   async connectionOpened(
     db: Db,
     id: string,
     login: string,
-  ): Promise<{ holder: string | null; previous: string | null; before: number }> {
-    const rows = await queryRows<{ holder: string | null; previous: string | null; before: number }>(
+  ): Promise<{ holder: string | null; previous: string | null; before: number; valid: boolean }> {
+    const rows = await queryRows<{
+      holder: string | null;
+      previous: string | null;
+      before: number;
+      valid: boolean;
+    }>(
       db,
       sql`UPDATE users u SET connections = GREATEST(0, old.connections) + 1, disconnected_at = NULL,
             live_client = CASE
@@ -55,9 +62,12 @@ export const operatorRepository = {
               ELSE old.live_client END
           FROM (SELECT id, connections, live_client FROM users WHERE id = ${id} FOR UPDATE) old
           WHERE u.id = old.id
-          RETURNING u.live_client AS holder, old.live_client AS previous, old.connections AS before`,
+          RETURNING u.live_client AS holder, old.live_client AS previous, old.connections AS before,
+            (NOT u.blocked AND u.deleted_at IS NULL AND EXISTS (SELECT 1 FROM api_tokens t
+               WHERE t.id = ${login}::uuid AND t.revoked_at IS NULL
+                 AND (t.expires_at IS NULL OR t.expires_at > now()))) AS valid`,
     );
-    return rows[0] ?? { holder: null, previous: null, before: 0 };
+    return rows[0] ?? { holder: null, previous: null, before: 0, valid: false };
   },
 
   /** The operator's workspace: open sessions they hold or are offered, with the last message and unread count. */

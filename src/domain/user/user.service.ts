@@ -107,7 +107,7 @@ export class UserService {
   async logout(caller: Caller): Promise<void> {
     await this.deps.uow.run(async (tx) => {
       await userRepository.revokeToken(tx.db, caller.tokenId);
-      tx.emit('user.loggedOut', caller.id, { userId: caller.id });
+      tx.emit('user.loggedOut', caller.id, { userId: caller.id, tokenId: caller.tokenId });
     });
   }
 
@@ -186,9 +186,13 @@ export class UserService {
 
   async remove(id: string, caller: Caller): Promise<void> {
     if (id === caller.id) throw new Conflict('CANNOT_DELETE_SELF', 'you cannot delete your own user');
-    const row = await userRepository.update(this.deps.db, id, { deletedAt: new Date() });
-    if (!row) throw new NotFound('User', id);
-    await userRepository.revokeAllTokens(this.deps.db, id);
+    await this.deps.uow.run(async (tx) => {
+      const row = await userRepository.update(tx.db, id, { deletedAt: new Date() });
+      if (!row) throw new NotFound('User', id);
+      await userRepository.revokeAllTokens(tx.db, id);
+      // Their live connections end, and their sessions go back to the queue (platform.ts).
+      tx.emit('user.deleted', id, { userId: id });
+    });
   }
 
   /**
