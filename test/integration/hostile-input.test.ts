@@ -14,301 +14,29 @@ import { connect } from 'node:net';
 import { before, it } from 'node:test';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
 import { updateToEvents } from '../../src/providers/telegram/telegram-update.converter.ts';
-import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
+import { describeEachDatabase } from '../helpers/app.ts';
 import { createChannel, createLine, createUser, unique } from '../helpers/factories.ts';
+import {
+  DEEP,
+  deepArray,
+  deepObject,
+  type Expect,
+  HUGE,
+  INJECTIONS,
+  judge,
+  multipartBody,
+  PARAM_VALUES,
+  type PropSchema,
+  propertyCases,
+  QUERY_VALUES,
+  RAW,
+  type Req,
+  type Res,
+  rawJson,
+  send,
+  wholeBodyCases,
+} from '../helpers/hostile.ts';
 import { API_SECRET, clientMessage } from '../helpers/webhooks.ts';
-
-// ---------------------------------------------------------------------------------------------
-// Requests and the documented error shape
-
-interface Res {
-  status: number;
-  body: any;
-  contentType: string;
-}
-
-interface Req {
-  method: string;
-  url: string;
-  /** A raw payload (string or bytes) or a value sent as JSON. */
-  payload?: string | Buffer;
-  json?: unknown;
-  contentType?: string;
-  token?: string | null;
-  headers?: Record<string, string>;
-}
-
-async function send(ctx: TestContext, req: Req): Promise<Res> {
-  const token = req.token === undefined ? ctx.adminToken : req.token;
-  const payload = req.json !== undefined ? JSON.stringify(req.json) : req.payload;
-  const res = await ctx.app.inject({
-    method: req.method as 'GET',
-    url: req.url,
-    headers: {
-      ...(token && { authorization: `Bearer ${token}` }),
-      ...(payload !== undefined && { 'content-type': req.contentType ?? 'application/json' }),
-      ...req.headers,
-    },
-    ...(payload !== undefined && { payload }),
-  });
-  const contentType = String(res.headers['content-type'] ?? '');
-  let body: unknown = res.body;
-  if (contentType.includes('json') && res.body) {
-    try {
-      body = JSON.parse(res.body);
-    } catch {
-      body = { unparsable: res.body.slice(0, 200) };
-    }
-  }
-  return { status: res.statusCode, body, contentType };
-}
-
-/** Why a refusal is not in the documented shape `{"error":{"code","message","details"?}}`, or null. */
-function shapeProblem(res: Res): string | null {
-  if (!res.contentType.includes('application/json')) return `content-type ${res.contentType}`;
-  const b = res.body;
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) return 'body is not an object';
-  const keys = Object.keys(b);
-  if (keys.length !== 1 || keys[0] !== 'error') return `top-level keys ${keys.join(',')}`;
-  const e = b.error;
-  if (typeof e !== 'object' || e === null) return 'error is not an object';
-  const extra = Object.keys(e).filter((k) => !['code', 'message', 'details'].includes(k));
-  if (extra.length) return `error has ${extra.join(',')}`;
-  if (typeof e.code !== 'string' || !/^[A-Z][A-Z0-9_]*$/.test(e.code))
-    return `code ${JSON.stringify(e.code)}`;
-  if (e.code.startsWith('FST_')) return `Fastify's own code ${e.code}`;
-  if (typeof e.message !== 'string' || e.message === '') return 'no message';
-  if (e.details !== undefined && (typeof e.details !== 'object' || e.details === null))
-    return 'details is not an object';
-  return null;
-}
-
-interface Expect {
-  /** Allowed statuses; default: any 4xx. */
-  status?: number[];
-  code?: string;
-  codePattern?: RegExp;
-  /** A 400 must name exactly this path (first error). */
-  path?: string;
-  /** A 400 must name a path starting with this (first error; any error for unions). */
-  pathPrefix?: string;
-  /** A 2xx is acceptable (legitimate input); then `roundTrip` must hold. */
-  mayAccept?: boolean;
-  /** On a 2xx: this property of the response body equals this value. */
-  roundTrip?: [string, unknown];
-  anyErrorPath?: boolean;
-}
-
-/** Checks one answer; returns what is wrong with it, or null. */
-function judge(res: Res, expect: Expect): string | null {
-  if (res.status >= 500) return `HTTP ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`;
-  if (res.status < 400) {
-    if (!expect.mayAccept) return `accepted with ${res.status}, expected a refusal`;
-    const [key, value] = expect.roundTrip ?? [];
-    if (key !== undefined && typeof res.body === 'object' && res.body && Object.hasOwn(res.body, key)) {
-      if (res.body[key] !== value)
-        return `accepted but ${key} came back as ${JSON.stringify(res.body[key]).slice(0, 80)}`;
-    }
-    return null;
-  }
-  const shape = shapeProblem(res);
-  if (shape)
-    return `${res.status} not in the documented shape: ${shape}: ${JSON.stringify(res.body).slice(0, 200)}`;
-  if (expect.status && !expect.status.includes(res.status))
-    return `status ${res.status} (${res.body.error.code}), expected ${expect.status.join('/')}`;
-  if (expect.code && res.body.error.code !== expect.code)
-    return `code ${res.body.error.code}, expected ${expect.code}`;
-  if (expect.codePattern && !expect.codePattern.test(res.body.error.code))
-    return `code ${res.body.error.code}, expected ${expect.codePattern}`;
-  if (res.status === 400 && (expect.path || expect.pathPrefix)) {
-    const paths: string[] = (res.body.error.details?.errors ?? []).map((e: { path: string }) => e.path);
-    if (paths.length === 0) return `400 ${res.body.error.code} names no field: ${res.body.error.message}`;
-    const candidates = expect.anyErrorPath ? paths : paths.slice(0, 1);
-    const ok = candidates.some((p) => (expect.path ? p === expect.path : p.startsWith(expect.pathPrefix!)));
-    if (!ok) return `400 names ${paths.join(', ')}, expected ${expect.path ?? `${expect.pathPrefix}…`}`;
-  }
-  return null;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Hostile values
-
-const DEEP = 10_000;
-const deepArray = `${'['.repeat(DEEP)}${']'.repeat(DEEP)}`;
-const deepObject = `${'{"a":'.repeat(DEEP)}1${'}'.repeat(DEEP)}`;
-const INJECTIONS = ["'; drop table users; --", '<script>alert(1)</script>'];
-const HUGE = 'x'.repeat(300_000);
-
-/** JSON text of `value` with raw JSON tokens (1e309, deep nesting) spliced in for markers. */
-function rawJson(value: unknown, raws: Record<string, string>): string {
-  let text = JSON.stringify(value);
-  for (const [marker, raw] of Object.entries(raws)) text = text.replace(JSON.stringify(marker), raw);
-  return text;
-}
-const RAW = '\u0001raw\u0001';
-
-interface PropSchema {
-  type?: string;
-  enum?: unknown[];
-  anyOf?: PropSchema[];
-  minimum?: number;
-  maximum?: number;
-  maxLength?: number;
-  format?: string;
-  pattern?: string;
-  properties?: Record<string, PropSchema>;
-}
-
-/** The schema itself, or the non-null branch of a nullable one. */
-function mainBranch(schema: PropSchema): PropSchema {
-  const branch = schema.type ? undefined : schema.anyOf?.find((s) => s.type !== 'null');
-  return branch ? mainBranch(branch) : schema;
-}
-
-function typeOf(schema: PropSchema): string {
-  const main = mainBranch(schema);
-  return main.type ?? (main.enum ? 'enum' : 'unknown');
-}
-
-function wrongTypeValue(type: string): unknown {
-  switch (type) {
-    case 'integer':
-    case 'number':
-      return 'not-a-number';
-    case 'boolean':
-      return 'maybe';
-    case 'object':
-      return 'not-an-object';
-    default:
-      return { not: 'a scalar' }; // string, enum, array: an object is never coerced into one
-  }
-}
-
-interface BodyCase {
-  name: string;
-  payload: string;
-  expect: Expect;
-}
-
-/** The cases for one property of a JSON body: `base` with `prop` replaced. */
-function propertyCases(
-  base: Record<string, unknown>,
-  prop: string,
-  schema: PropSchema,
-  opts: { union: boolean; echoes: boolean },
-): BodyCase[] {
-  const path = `body.${prop}`;
-  const type = typeOf(schema);
-  const withValue = (value: unknown) => JSON.stringify({ ...base, [prop]: value });
-  const withRaw = (raw: string) => rawJson({ ...base, [prop]: RAW }, { [RAW]: raw });
-  const field = opts.union ? { pathPrefix: path, anyErrorPath: true } : { path };
-  const cases: BodyCase[] = [
-    { name: 'wrong type', payload: withValue(wrongTypeValue(type)), expect: { status: [400], ...field } },
-    { name: 'NUL', payload: withValue('bad\u0000nul'), expect: { status: [400], path } },
-    { name: 'lone surrogate', payload: withValue('bad\ud800surrogate'), expect: { status: [400], path } },
-    {
-      name: 'NUL in an array',
-      payload: withValue(['ok', 'x\u0000']),
-      expect: { status: [400], path: `${path}[1]` },
-    },
-    { name: 'huge string', payload: withValue(HUGE), expect: { pathPrefix: path } },
-    { name: 'deep arrays', payload: withRaw(deepArray), expect: { status: [400], pathPrefix: path } },
-    { name: 'deep objects', payload: withRaw(deepObject), expect: { status: [400], pathPrefix: path } },
-    { name: '1e309', payload: withRaw('1e309'), expect: { status: [400], path } },
-    { name: '-1e309', payload: withRaw('-1e309'), expect: { status: [400], path } },
-  ];
-  for (const [name, raw, n] of [
-    ['-1', '-1', -1],
-    ['2**63', '9223372036854775808', 2 ** 63],
-  ] as const) {
-    const numeric = type === 'integer' || type === 'number';
-    const { minimum, maximum } = mainBranch(schema);
-    const inRange =
-      numeric && (minimum === undefined || n >= minimum) && (maximum === undefined || n <= maximum);
-    cases.push({
-      name,
-      payload: withRaw(raw),
-      // Out of a numeric field's range: a 400 naming it. Elsewhere a number may be coerced (to a name, say).
-      expect: numeric && !inRange ? { status: [400], ...field } : { mayAccept: true, pathPrefix: path },
-    });
-  }
-  for (const injection of INJECTIONS) {
-    cases.push({
-      name: `injection ${injection}`,
-      payload: withValue(injection),
-      expect: {
-        mayAccept: true,
-        pathPrefix: path,
-        ...(opts.echoes && type === 'string' && prop !== 'password' && { roundTrip: [prop, injection] }),
-      },
-    });
-  }
-  return cases;
-}
-
-/** Cases on the body as a whole (any operation that takes one). */
-function wholeBodyCases(base: Record<string, unknown> | null): BodyCase[] {
-  const b = base ?? {};
-  return [
-    { name: 'malformed JSON', payload: '{"name":', expect: { status: [400], code: 'INVALID_JSON' } },
-    { name: 'truncated JSON', payload: '{"a":[1,2', expect: { status: [400], code: 'INVALID_JSON' } },
-    {
-      name: '__proto__ key',
-      payload: '{"__proto__":{"admin":true}}',
-      expect: { status: [400], code: 'INVALID_JSON' },
-    },
-    {
-      name: 'constructor.prototype key',
-      payload: '{"constructor":{"prototype":{"admin":true}}}',
-      expect: { status: [400], code: 'INVALID_JSON' },
-    },
-    { name: 'whole body deep', payload: deepArray, expect: { status: [400], pathPrefix: 'body' } },
-    {
-      name: 'NUL in a key',
-      payload: JSON.stringify({ ...b, 'bad\u0000key': 1 }),
-      expect: { status: [400], pathPrefix: 'body[' },
-    },
-    {
-      name: 'lone surrogate in a key',
-      payload: JSON.stringify({ ...b, 'bad\udfffkey': 1 }),
-      expect: { status: [400], pathPrefix: 'body[' },
-    },
-    {
-      name: '1e309 in an extra key',
-      payload: rawJson({ ...b, extra: RAW }, { [RAW]: '1e309' }),
-      expect: { status: [400], path: 'body.extra' },
-    },
-  ];
-}
-
-const PARAM_VALUES: [string, string, Expect][] = [
-  ['not a uuid', 'not-a-uuid', { status: [400] }],
-  ['injection', encodeURIComponent(INJECTIONS[0]!), { status: [400] }],
-  ['script', encodeURIComponent(INJECTIONS[1]!), { status: [400] }],
-  ['NUL', 'bad%00nul', { status: [400] }],
-  // Not decodable, so no route matches: the field at fault is the URL.
-  ['invalid UTF-8 (a lone surrogate)', 'bad%ED%A0%80', { status: [400], code: 'BAD_URL', path: 'url' }],
-  ['1000 characters', 'a'.repeat(1000), { status: [400] }],
-  ['10,000 characters', 'a'.repeat(10_000), { status: [400] }],
-  [
-    '70,000 characters (beyond the router limit)',
-    'a'.repeat(70_000),
-    { status: [414], code: 'PARAM_TOO_LONG' },
-  ],
-  ['bad percent-encoding', '%zz', { status: [400], code: 'BAD_URL' }],
-];
-
-const QUERY_VALUES: [string, string][] = [
-  ['1e309', '1e309'],
-  ['-1e309', '-1e309'],
-  ['-1', '-1'],
-  ['2**63', '9223372036854775808'],
-  ['hex', '0x10'],
-  ['words', 'abc'],
-  ['NUL', 'bad%00nul'],
-  ['huge', 'x'.repeat(5000)],
-  ['injection', encodeURIComponent(INJECTIONS[0]!)],
-];
 
 // ---------------------------------------------------------------------------------------------
 // The operations: a valid request for each, to mutate
@@ -319,7 +47,7 @@ interface Fixtures {
   groupId: string;
   botId: string;
   apiChannelId: string;
-  telegramChannelId: string;
+  spareChannelId: string;
   sessionId: string;
   clientId: string;
   contactId: string;
@@ -351,7 +79,7 @@ const ids = {
   lines: (f: Fixtures) => f.lineId,
   groups: (f: Fixtures) => f.groupId,
   bots: (f: Fixtures) => f.botId,
-  channels: (f: Fixtures) => f.telegramChannelId,
+  channels: (f: Fixtures) => f.spareChannelId,
   clients: (f: Fixtures) => f.clientId,
   contacts: (f: Fixtures) => f.contactId,
   sessions: (f: Fixtures) => f.sessionId,
@@ -399,7 +127,13 @@ const OPERATIONS: Record<string, Operation> = {
   'POST /api/v1/bots/search': search,
   'POST /api/v1/channels': {
     echoes: true,
-    body: (f) => ({ lineId: f.lineId, name: unique('channel'), type: 'telegram', source: unique('src') }),
+    body: (f) => ({
+      lineId: f.lineId,
+      name: unique('channel'),
+      type: 'api',
+      source: unique('src'),
+      settings: { secret: API_SECRET },
+    }),
   },
   'GET /api/v1/channels/{id}': { id: ids.channels },
   'PATCH /api/v1/channels/{id}': {
@@ -465,23 +199,6 @@ interface DocOperation {
   requestBody?: { content?: Record<string, { schema?: PropSchema & { anyOf?: PropSchema[] } }> };
 }
 
-function multipartBody(parts: { name: string; filename?: string; type?: string; value: string | Buffer }[]) {
-  const boundary = `----hostile${randomUUID()}`;
-  const chunks: Buffer[] = [];
-  for (const p of parts) {
-    const disposition = `form-data; name="${p.name}"${p.filename !== undefined ? `; filename="${p.filename}"` : ''}`;
-    chunks.push(
-      Buffer.from(
-        `--${boundary}\r\nContent-Disposition: ${disposition}\r\n${p.type ? `Content-Type: ${p.type}\r\n` : ''}\r\n`,
-      ),
-      Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value),
-      Buffer.from('\r\n'),
-    );
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { payload: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
 let casesRun = 0;
 
 describeEachDatabase('hostile input', (ctx) => {
@@ -494,7 +211,7 @@ describeEachDatabase('hostile input', (ctx) => {
     const spare = await createUser(ctx(), 'supervisor');
     const line = await createLine(ctx(), { operatorIds: [operator.id] });
     const apiChannel = await createChannel(ctx(), line.id, 'api');
-    const telegram = await createChannel(ctx(), line.id, 'telegram');
+    const spareChannel = await createChannel(ctx(), line.id, 'api');
     const posted = await signedWebhook(apiChannel.id, clientMessage(unique('client')));
     assert.equal(posted.status, 200, JSON.stringify(posted.body));
     const sessions = await send(ctx(), {
@@ -524,7 +241,7 @@ describeEachDatabase('hostile input', (ctx) => {
       groupId: group.body.id,
       botId: bot.body.id,
       apiChannelId: apiChannel.id,
-      telegramChannelId: telegram.id,
+      spareChannelId: spareChannel.id,
       sessionId: session.id,
       clientId: session.clientIds[0],
       contactId: contact.body.id,
@@ -992,7 +709,7 @@ describeEachDatabase('hostile input', (ctx) => {
     assert.equal(big.body.error.details.errors[0].path, 'body.settings');
     const many = await send(ctx(), {
       method: 'PATCH',
-      url: `/api/v1/channels/${f.telegramChannelId}`,
+      url: `/api/v1/channels/${f.spareChannelId}`,
       json: { settings: Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])) },
     });
     assert.equal(many.status, 400);
