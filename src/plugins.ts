@@ -13,9 +13,23 @@ export interface OmnilinePlugin {
   routingRules?: RoutingRule[];
 }
 
+/**
+ * Whether this module was loaded through a TypeScript loader (tsx: `npm run dev`, the tests); the
+ * compiled server (dist/, `npm start`) was not, and registers tsx for the first `.ts` plugin.
+ */
+let typescriptLoader = import.meta.url.endsWith('.ts');
+
+async function ensureTypeScriptLoader(): Promise<void> {
+  if (typescriptLoader) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  typescriptLoader = true;
+}
+
 export async function loadPlugins(specs: string[], cwd = process.cwd()): Promise<OmnilinePlugin[]> {
   const plugins: OmnilinePlugin[] = [];
   for (const spec of specs) {
+    if (/\.[cm]?ts$/.test(spec)) await ensureTypeScriptLoader();
     const target =
       spec.startsWith('.') || path.isAbsolute(spec) ? pathToFileURL(path.resolve(cwd, spec)).href : spec;
     let mod: OmnilinePlugin & { default?: OmnilinePlugin };

@@ -1,0 +1,53 @@
+/**
+ * `npm run build` (run by `prepare`, so `npm install` and `npm ci` build it): compiles the server once
+ * into dist/ — src/main.ts bundled by esbuild (ESM, packages left to node_modules, source maps) —
+ * so `npm start` runs plain JavaScript instead of transpiling TypeScript at every start. The SQL
+ * migrations go beside the bundle: src/db/migrate.ts finds them relative to its own module.
+ *
+ * `--if-stale` (npm's `prestart`) builds only when a file under src/ is newer than the bundle, so a
+ * `git pull` or an edit is never started from an old dist/.
+ */
+import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dist = `${root}dist`;
+
+/** The newest modification time of a file under `dir` (ms). */
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile())
+      latest = Math.max(latest, statSync(`${entry.parentPath ?? entry.path}/${entry.name}`).mtimeMs);
+  }
+  return latest;
+}
+
+if (process.argv.includes('--if-stale')) {
+  let built = 0;
+  try {
+    built = statSync(`${dist}/main.js`).mtimeMs;
+  } catch {}
+  if (built > newest(`${root}src`)) process.exit(0);
+}
+
+rmSync(dist, { recursive: true, force: true });
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/main.ts'],
+  outfile: 'dist/main.js',
+  bundle: true,
+  packages: 'external',
+  platform: 'node',
+  format: 'esm',
+  target: 'node20.10',
+  sourcemap: true,
+  logLevel: 'warning',
+});
+mkdirSync(`${dist}/migrations/meta`, { recursive: true });
+cpSync(`${root}src/db/migrations`, `${dist}/migrations`, {
+  recursive: true,
+  filter: (src) => !src.endsWith('_snapshot.json'),
+});
+process.stdout.write('built dist/main.js\n');
