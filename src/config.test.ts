@@ -73,6 +73,13 @@ describe('config', () => {
     assert.throws(() => loadConfig({ OMNILINE_PUBLIC_URL: 'ftp://x' }), /OMNILINE_PUBLIC_URL must use http:/);
   });
 
+  it('reads LOG_PRETTY as a switch, unset meaning "when stdout is a terminal"', () => {
+    assert.equal(loadConfig({}).logPretty, null);
+    assert.equal(loadConfig({ LOG_PRETTY: '1' }).logPretty, true);
+    assert.equal(loadConfig({ LOG_PRETTY: 'false' }).logPretty, false);
+    assert.throws(() => loadConfig({ LOG_PRETTY: 'maybe' }), /LOG_PRETTY must be 1 or 0/);
+  });
+
   it('declares each variable once, with its default and meaning', () => {
     const names = allVariables().map((v) => v.name);
     assert.equal(new Set(names).size, names.length, `a variable is declared twice: ${names}`);

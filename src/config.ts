@@ -28,6 +28,8 @@ export interface Config {
   adminLogin: string;
   adminPassword: string | null;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Readable log lines instead of JSON; null: when stdout is a terminal. */
+  logPretty: boolean | null;
   bodyLimitBytes: number;
   /** Public base URL of this server, used to build webhook URLs given to messengers. */
   publicUrl: string | null;
@@ -156,6 +158,22 @@ function oneOf<const T extends string>(
   };
 }
 
+/** A yes/no switch: `1`/`true`/`yes` or `0`/`false`/`no`; unset is null (the caller decides). */
+function flag(name: string, shown: string, description: string): Variable<boolean | null> {
+  return {
+    name,
+    default: shown,
+    description,
+    read(raw, problems) {
+      if (raw === null) return null;
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      problems.push(`${name} must be 1 or 0 (true or false), got "${raw}"`);
+      return null;
+    },
+  };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The server's variables, in the README's order. */
@@ -227,6 +245,11 @@ export const VARIABLES = {
         .filter(Boolean),
   } satisfies Variable<string[]>,
   logLevel: oneOf('LOG_LEVEL', 'info', LOG_LEVELS, `pino level: ${LOG_LEVELS.join(', ')}`),
+  logPretty: flag(
+    'LOG_PRETTY',
+    'when stdout is a terminal',
+    '`1`: readable log lines (time, level, message, fields; colours on a terminal); `0`: JSON lines, one per record',
+  ),
   bodyLimitBytes: integer(
     'OMNILINE_BODY_LIMIT_BYTES',
     1024 * 1024,

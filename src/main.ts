@@ -2,12 +2,12 @@
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { loggerOptions, safeError } from './lib/log-redaction.ts';
+import { logDestination, loggerOptions, safeError } from './lib/log-redaction.ts';
 import { startRuntime } from './runtime.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = pino(loggerOptions(config.logLevel));
+  const logger = pino(loggerOptions(config.logLevel), logDestination(config.logPretty));
   // Background work answers its own failures; one that escapes is a defect to log, not a reason to
   // drop every connection of the node (a database outage must never stop the process).
   process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));

@@ -8,7 +8,8 @@
  *   ("Failed query: … params: …") and its `params` field, and a driver error may carry `parameters`.
  *   `safeError` keeps the statement's text and the server's error, and drops every parameter.
  */
-import type { LoggerOptions } from 'pino';
+import type { DestinationStream, LoggerOptions } from 'pino';
+import { prettyStream } from './log-pretty.ts';
 
 const CENSOR = '[redacted]';
 
@@ -52,4 +53,16 @@ export function loggerOptions(level: string): LoggerOptions {
     redact: { paths: REDACT_PATHS, censor: CENSOR },
     serializers: { err: safeError, error: safeError },
   };
+}
+
+/**
+ * Where a logger writes: readable lines (log-pretty.ts) when `pretty`, or when it is null (LOG_PRETTY
+ * unset) and stdout is a terminal; else pino's default, JSON lines on stdout. Both after redaction.
+ */
+export function logDestination(
+  pretty: boolean | null,
+  out: NodeJS.WriteStream = process.stdout,
+): DestinationStream | undefined {
+  const readable = pretty ?? out.isTTY === true;
+  return readable ? prettyStream(out, out.isTTY === true && !process.env.NO_COLOR) : undefined;
 }

@@ -38,7 +38,18 @@ export function systemRoutes(
 
   app.get(
     '/healthz',
-    { schema: { tags: ['system'], summary: 'Liveness and database check' } },
+    {
+      schema: { tags: ['system'], summary: 'Liveness and database check' },
+      // Probes call this every few seconds: Fastify's info lines for it are dropped (the route logs
+      // at warn and above), and one debug line says each answer.
+      logLevel: 'warn',
+      onResponse: async (request, reply) => {
+        app.log.debug(
+          { reqId: request.id, res: { statusCode: reply.statusCode }, responseTime: reply.elapsedTime },
+          'health check',
+        );
+      },
+    },
     async (_req, reply) => {
       let timer: NodeJS.Timeout | undefined;
       try {
