@@ -82,6 +82,7 @@ import type { Caller } from '../src/domain/user/user.ts';
 import { SecretBox } from '../src/lib/secret-box.ts';
 import { createPlatform, type Platform } from '../src/platform.ts';
 import { routingRepository } from '../src/routing/routing.repository.ts';
+import { stubProviders } from '../test/fakes/stub-providers.ts';
 import {
   cpuProbeMs,
   createScratchDatabase,
@@ -850,6 +851,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       secrets: new SecretBox('omniline-routing-bench-secret-0123456789'),
       filesDir,
       router: { tickMs: cfg.tickMs },
+      // Telegram user-account channels have no provider yet: a stand-in keeps the bench's username accounts.
+      plugins: [stubProviders(['telegram'])],
       log: errors,
     });
     const world = await setupWorld(platform, cfg);

@@ -31,6 +31,7 @@ import { migrate } from '../src/db/migrate.ts';
 import type { Caller } from '../src/domain/user/user.ts';
 import { SecretBox } from '../src/lib/secret-box.ts';
 import { createPlatform, type Platform } from '../src/platform.ts';
+import { stubProviders } from '../test/fakes/stub-providers.ts';
 import { createScratchDatabase, formatTable, machineInfo, writeJson } from './lib.ts';
 import { CpuMeter, type CpuUse } from './lib-routing.ts';
 
@@ -131,6 +132,8 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       db: database.db,
       secrets: new SecretBox('omniline-session-cost-bench-secret-0123'),
       filesDir,
+      // Telegram user-account channels have no provider yet: a stand-in keeps the bench's username accounts.
+      plugins: [stubProviders(['telegram'])],
     });
     const { caller, channelId } = await setupWorld(platform);
     let assigned = 0;

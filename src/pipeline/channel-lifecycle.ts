@@ -8,6 +8,7 @@ import type { ProviderHost } from './provider-host.ts';
 export function providerLifecycle(host: ProviderHost): ChannelLifecycle {
   return {
     channelTypes: () => host.registry.channelTypes(),
+    providerTypes: () => host.registry.providerTypes(),
     publicSettings: (type) => host.registry.forType(type)?.publicSettings ?? [],
     validateSettings: (type, settings) => host.registry.forType(type)?.validateSettings(settings) ?? settings,
     async register(row, settings) {

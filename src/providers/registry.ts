@@ -34,9 +34,14 @@ export class ProviderRegistry {
     return this.#byType.get(type);
   }
 
-  /** Channel types the API accepts: the LineChannelTypes and any a plugin provider brings. */
+  /** Channel types the API knows: the LineChannelTypes and any a plugin provider brings. */
   channelTypes(): string[] {
     return [...new Set<string>([...CHANNEL_TYPES, ...this.#byType.keys()])];
+  }
+
+  /** Channel types a provider serves: the only ones a channel can be created with. */
+  providerTypes(): string[] {
+    return [...this.#byType.keys()].sort();
   }
 
   all(): ChannelProvider[] {

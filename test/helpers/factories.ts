@@ -25,15 +25,19 @@ export async function createLine(ctx: TestContext, body: Record<string, unknown>
   return res.body as { id: string; name: string; settings: { applicationType: string | null } };
 }
 
-/** Settings that satisfy a provider-backed channel type without a messenger behind it. */
+/**
+ * Settings that satisfy a provider-backed channel type without a messenger behind it. The api
+ * channel's callback goes nowhere (a closed loopback port): replies can be sent, and fail in the
+ * worker; tests of delivery give their channel a callback server of its own.
+ */
 const DEFAULT_SETTINGS: Partial<Record<ChannelType, Record<string, unknown>>> = {
-  api: { secret: 'test-api-secret-0123456789' },
+  api: { secret: 'test-api-secret-0123456789', callbackUrl: 'http://127.0.0.1:9/nowhere' },
 };
 
 export async function createChannel(
   ctx: TestContext,
   lineId: string,
-  type: ChannelType = 'telegram',
+  type: ChannelType = 'api',
   extra: Record<string, unknown> = {},
 ) {
   const body = { lineId, name: unique('channel'), type, settings: DEFAULT_SETTINGS[type], ...extra };
@@ -43,7 +47,7 @@ export async function createChannel(
 }
 
 /** A line with one channel and an operator and a supervisor serving it. */
-export async function createWorld(ctx: TestContext, type: ChannelType = 'telegram') {
+export async function createWorld(ctx: TestContext, type: ChannelType = 'api') {
   const operator = await createUser(ctx, 'operator');
   const supervisor = await createUser(ctx, 'supervisor');
   const line = await createLine(ctx, { operatorIds: [operator.id, supervisor.id] });

@@ -100,7 +100,7 @@ async function staff(ctx: TestContext, n: number, capacity: number) {
       sql`, `,
     )})`,
   );
-  const channel = await createChannel(ctx, line.id, 'telegram');
+  const channel = await createChannel(ctx, line.id, 'api');
   return { ops, line, channel };
 }
 
@@ -232,7 +232,7 @@ describeEachDatabase('an operator shared by two lines', (ctx) => {
     const { ops, line: lineA, channel: channelA } = await staff(ctx(), 2, 2);
     const [x, y] = [ops[0]!, ops[1]!];
     const lineB = await createLine(ctx(), { operatorIds: [x.id], queue: { maxSessionsPerOperator: 1 } });
-    const channelB = await createChannel(ctx(), lineB.id, 'telegram');
+    const channelB = await createChannel(ctx(), lineB.id, 'api');
     const open = async (channelId: string, account: string) =>
       (await ctx().services.sessions.create(channelId, account, SYSTEM_CALLER)).session.id;
     const s0 = await open(channelA.id, 'shared_0');
@@ -315,7 +315,7 @@ describeEachDatabase(
         operatorIds: [...ids].reverse(),
         queue: { maxSessionsPerOperator: 4 },
       });
-      const channelB = await createChannel(ctx(), lineB.id, 'telegram');
+      const channelB = await createChannel(ctx(), lineB.id, 'api');
       const random = prng(7);
       const unexpected: unknown[] = [];
       // Domain refusals (the session moved on meanwhile) are fine; a database error is not.

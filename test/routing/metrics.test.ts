@@ -74,7 +74,7 @@ describeEachDatabase('line metrics', (ctx) => {
     const bob = await createUser(c, 'operator', { name: `Bob ${unique('b')}` });
     const supervisor = await createUser(c, 'supervisor');
     const line = await createLine(c, { operatorIds: [alice.id, bob.id, supervisor.id] });
-    const channel = await createChannel(c, line.id, 'telegram');
+    const channel = await createChannel(c, line.id, 'api');
 
     const s0 = await open(channel.id, -3600);
     await assign(s0, alice.id, -3590);
@@ -198,7 +198,7 @@ describeEachDatabase('line metrics', (ctx) => {
   it('counts only what falls in [from, to): started_at, answered_at and closed_at at the boundaries', async () => {
     const operator = await createUser(ctx(), 'operator');
     const line = await createLine(ctx(), { operatorIds: [operator.id] });
-    const channel = await createChannel(ctx(), line.id, 'telegram');
+    const channel = await createChannel(ctx(), line.id, 'api');
     // A: started before the range, answered exactly at `from` (counts), closed exactly at `to` (does not).
     const a = await open(channel.id, -100);
     await assign(a, operator.id, -90);
@@ -237,7 +237,7 @@ describeEachDatabase('line metrics', (ctx) => {
   it('reports the queue as it is now by the clock, whatever the range', async () => {
     const operator = await createUser(ctx(), 'operator');
     const line = await createLine(ctx(), { operatorIds: [operator.id] });
-    const channel = await createChannel(ctx(), line.id, 'telegram');
+    const channel = await createChannel(ctx(), line.id, 'api');
     assert.deepEqual((await metrics(line.id, 0, 60, 0)).queue, { length: 0, longestWaitSeconds: null });
 
     await open(channel.id, 0);

@@ -6,8 +6,13 @@
 import type { ChannelRow } from './channel.repository.ts';
 
 export interface ChannelLifecycle {
-  /** Channel types the API accepts. */
+  /** Channel types the API knows. */
   channelTypes(): string[];
+  /**
+   * Channel types a provider serves: the only ones a channel can be created (or reconnected) with;
+   * null when no providers are wired (any known type).
+   */
+  providerTypes(): string[] | null;
   /** Settings keys of a type that are not secret. */
   publicSettings(type: string): readonly string[];
   /** Checks and normalises settings for a type; throws InvalidField naming `settings.<key>`. */
@@ -27,6 +32,7 @@ export interface ChannelLifecycle {
 /** No messenger side: any settings, no registration (used where no providers are wired). */
 export const noLifecycle: ChannelLifecycle = {
   channelTypes: () => [],
+  providerTypes: () => null,
   publicSettings: () => [],
   validateSettings: (_type, settings) => settings,
   register: async (row, settings) => ({ source: row.source, settings }),

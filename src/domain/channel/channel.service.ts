@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '../../db/pg-errors.ts';
 import { channels } from '../../db/schema.ts';
-import { Conflict, InvalidField, NotFound } from '../../errors.ts';
+import { Conflict, InvalidField, NotFound, Unprocessable } from '../../errors.ts';
 import { maskSettings, mergeSettings } from '../../lib/settings-mask.ts';
 import { lineScope } from '../access/access.repository.ts';
 import type { Deps } from '../deps.ts';
@@ -105,6 +105,22 @@ export class ChannelService {
   #checkType(type: string): void {
     const known = [...new Set([...CHANNEL_TYPES, ...this.lifecycle.channelTypes()])];
     if (!known.includes(type)) throw new InvalidField('body.type', `must be one of ${known.join(', ')}`);
+    this.#checkProvider(type);
+  }
+
+  /**
+   * A channel needs a provider for its type: without one nothing can arrive through it and no
+   * operator could ever reply into its sessions. The LineChannelTypes without a built-in provider
+   * (internal and support among them) wait for a plugin's.
+   */
+  #checkProvider(type: string): void {
+    const available = this.lifecycle.providerTypes();
+    if (available === null || available.includes(type)) return;
+    throw new Unprocessable(
+      'NO_PROVIDER_FOR_TYPE',
+      `no provider serves channels of type "${type}"; the types with a provider are ${available.join(', ')}`,
+      { field: 'type', type, available },
+    );
   }
 
   /**
@@ -263,6 +279,7 @@ export class ChannelService {
       );
     }
     if (row.state === 'active') throw new Conflict('CHANNEL_ALREADY_ACTIVE', 'the channel is already active');
+    this.#checkProvider(row.type);
     let registered: { source: string | null; settings: Record<string, unknown> };
     try {
       registered = await this.lifecycle.register(row, this.settingsOf(row));
