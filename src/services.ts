@@ -50,17 +50,22 @@ export function createServices(opts: {
     clock: opts.clock ?? systemClock,
   };
   const channelCache = new ChannelCache(deps.db, bus);
+  const sessions = new SessionService(deps, channelCache);
+  // Sessions a deleted channel or line leaves open are closed as the system, saying why.
+  const closeSession = (id: string, reason: string) =>
+    sessions.apply(id, { type: 'close', by: { type: 'system', id: null }, reason }, null, 'close');
+  const channels = new ChannelService(deps, opts.lifecycle, closeSession);
   return {
     deps,
     channelCache,
     users: new UserService(deps),
-    lines: new LineService(deps, opts.validateQueue),
+    lines: new LineService(deps, opts.validateQueue, { channels, closeSession }),
     groups: new GroupService(deps),
     bots: new BotService(deps),
-    channels: new ChannelService(deps, opts.lifecycle),
+    channels,
     clients: new ClientService(deps),
     contacts: new ContactService(deps),
-    sessions: new SessionService(deps, channelCache),
+    sessions,
     messages: new MessageService(deps),
     audit: new AuditService(deps),
   };

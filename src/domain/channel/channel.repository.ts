@@ -1,11 +1,12 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { hot, rowShape } from '../../db/hot-sql.ts';
-import { channels } from '../../db/schema.ts';
+import { channels, sessions } from '../../db/schema.ts';
 
 export type ChannelRow = typeof channels.$inferSelect;
 
 const CH = rowShape<ChannelRow>(channels);
+const OPEN_STATES = ['Waiting', 'AssignedToBot', 'AssignedToOperator'];
 const BY_ID = `SELECT ${CH.columns} FROM channels WHERE id = $1 AND deleted_at IS NULL`;
 const BY_ID_LOCKED = `${BY_ID} FOR NO KEY UPDATE`;
 
@@ -27,6 +28,23 @@ export const channelRepository = {
       .where(eq(channels.id, id))
       .returning();
     return row!;
+  },
+
+  /** The open sessions (Waiting, with a bot or an operator) of a channel. */
+  async openSessionIds(db: Db, channelId: string): Promise<string[]> {
+    const rows = await db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(and(eq(sessions.channelId, channelId), inArray(sessions.state, OPEN_STATES)));
+    return rows.map((r) => r.id);
+  },
+
+  /** The live channels of a line. */
+  async liveOfLine(db: Db, lineId: string): Promise<ChannelRow[]> {
+    return db
+      .select()
+      .from(channels)
+      .where(and(eq(channels.lineId, lineId), isNull(channels.deletedAt)));
   },
 
   async activeOfTypes(db: Db, types: string[]): Promise<ChannelRow[]> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { isUniqueViolation } from '../../db/pg-errors.ts';
 import { channels } from '../../db/schema.ts';
-import { Conflict, InvalidField, NotFound, Unprocessable } from '../../errors.ts';
+import { AppError, Conflict, InvalidField, NotFound, Unprocessable } from '../../errors.ts';
 import { maskSettings, mergeSettings } from '../../lib/settings-mask.ts';
 import { lineScope } from '../access/access.repository.ts';
 import type { Deps } from '../deps.ts';
@@ -52,10 +52,26 @@ export const channelSearch: EntitySearchSpec = {
   deletedField: 'deletedAt',
 };
 
+/** Closes an open session as the system, with the reason in its history (SessionService.apply). */
+export type CloseSession = (sessionId: string, reason: string) => Promise<unknown>;
+
+/**
+ * Closes each of the sessions as the system, saying why. A session closed meanwhile by someone else
+ * (409: already closed) is left as it is.
+ */
+export async function closeSessions(ids: string[], reason: string, close: CloseSession): Promise<void> {
+  for (const id of ids) {
+    await close(id, reason).catch((err: unknown) => {
+      if (!(err instanceof AppError && err.status === 409)) throw err;
+    });
+  }
+}
+
 export class ChannelService {
   constructor(
     private readonly deps: Deps,
     private readonly lifecycle: ChannelLifecycle = noLifecycle,
+    private readonly closeSession?: CloseSession,
   ) {}
 
   view(row: ChannelRow): ChannelView {
@@ -294,10 +310,27 @@ export class ChannelService {
     return this.view(await this.setState(id, 'active', null));
   }
 
-  async remove(id: string): Promise<void> {
+  /**
+   * Deletes a channel: it takes nothing more in (disconnected, then deleted; unregistered from its
+   * messenger), and its open sessions are closed as the system with `reason` in their history —
+   * nobody could answer them any more, and they would wait for good.
+   */
+  async remove(id: string, reason = 'the channel was deleted'): Promise<void> {
     const row = await this.row(id);
     await this.setState(id, 'disconnected', 'deleted');
     await this.#write(id, { deletedAt: new Date() });
     if (row.state === 'active') await this.lifecycle.unregister(row, this.settingsOf(row));
+    if (this.closeSession)
+      await closeSessions(
+        await channelRepository.openSessionIds(this.deps.db, id),
+        reason,
+        this.closeSession,
+      );
+  }
+
+  /** Deletes every live channel of a line (a line being deleted), closing their open sessions. */
+  async removeAllOf(lineId: string, reason: string): Promise<void> {
+    for (const channel of await channelRepository.liveOfLine(this.deps.db, lineId))
+      await this.remove(channel.id, reason);
   }
 }

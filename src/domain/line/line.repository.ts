@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { hot, rowShape } from '../../db/hot-sql.ts';
-import { lineGroups, lineOperators, lines, operatorGroups, users } from '../../db/schema.ts';
+import { lineGroups, lineOperators, lines, operatorGroups, sessions, users } from '../../db/schema.ts';
 
 export type LineRow = typeof lines.$inferSelect;
 
@@ -13,6 +13,20 @@ export const lineRepository = {
   async byId(db: Db, id: string, opts: { forUpdate?: boolean } = {}): Promise<LineRow | undefined> {
     const [row] = await hot(db)(opts.forUpdate ? BY_ID_LOCKED : BY_ID, [id]);
     return row && L.map(row);
+  },
+
+  /** The open sessions (Waiting, with a bot or an operator) of a line. */
+  async openSessionIds(db: Db, lineId: string): Promise<string[]> {
+    const rows = await db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(
+        and(
+          eq(sessions.lineId, lineId),
+          inArray(sessions.state, ['Waiting', 'AssignedToBot', 'AssignedToOperator']),
+        ),
+      );
+    return rows.map((r) => r.id);
   },
 
   async insert(db: Db, values: typeof lines.$inferInsert): Promise<LineRow> {

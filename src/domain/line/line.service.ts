@@ -3,6 +3,7 @@ import { type LineSettings, lines } from '../../db/schema.ts';
 import { InvalidField, NotFound } from '../../errors.ts';
 import { lineScope } from '../access/access.repository.ts';
 import { botRepository } from '../bot/bot.repository.ts';
+import { type ChannelService, type CloseSession, closeSessions } from '../channel/channel.service.ts';
 import type { Deps } from '../deps.ts';
 import { compileSearch, type EntitySearchSpec, type SearchRequest } from '../search/filter.ts';
 import { searchTable } from '../search/search.repository.ts';
@@ -53,6 +54,8 @@ export class LineService {
   constructor(
     private readonly deps: Deps,
     private readonly validateQueue: QueueValidator = (q) => q,
+    /** What goes with a deleted line: its channels, and the open sessions they leave. */
+    private readonly cascade?: { channels: ChannelService; closeSession: CloseSession },
   ) {}
 
   async #views(rows: LineRow[]): Promise<LineView[]> {
@@ -150,8 +153,20 @@ export class LineService {
     }
   }
 
+  /**
+   * Deletes a line with its channels; the open sessions (on those channels, or on channels
+   * disconnected before) are closed as the system, their history saying the line was deleted.
+   */
   async remove(id: string): Promise<void> {
     const row = await lineRepository.update(this.deps.db, id, { deletedAt: new Date() });
     if (!row) throw new NotFound('Line', id);
+    if (!this.cascade) return;
+    const reason = 'the line was deleted';
+    await this.cascade.channels.removeAllOf(id, reason);
+    await closeSessions(
+      await lineRepository.openSessionIds(this.deps.db, id),
+      reason,
+      this.cascade.closeSession,
+    );
   }
 }
