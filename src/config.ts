@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { hostEntryProblem } from './providers/fetch-guard.ts';
 import { DEFAULT_SECURITY, type SecuritySettings } from './security/settings.ts';
 
 export interface Config {
@@ -38,6 +39,8 @@ export interface Config {
   security: SecuritySettings;
   /** A client silent this long goes offline, on lines that set no timeout of their own (seconds; 0 never). */
   clientOfflineTimeoutSeconds: number;
+  /** Hosts providers may fetch from although they are private (the SSRF guard's allow-list). */
+  fetchAllowPrivate: string[];
 }
 
 export class ConfigError extends Error {
@@ -263,6 +266,23 @@ export const VARIABLES = {
     [0, 604_800],
     'a client silent this long turns offline (`clientOffline`), on lines that set no `clientOfflineTimeoutSeconds`; 0: never',
   ),
+  fetchAllowPrivate: {
+    name: 'OMNILINE_FETCH_ALLOW_PRIVATE',
+    default: NONE,
+    description:
+      'hosts (`name`, `address`, `name:port`; comma-separated) providers may fetch from although private (see Receive)',
+    read(raw, problems) {
+      const hosts = (raw ?? '')
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean);
+      for (const h of hosts) {
+        const problem = hostEntryProblem(h);
+        if (problem) problems.push(`OMNILINE_FETCH_ALLOW_PRIVATE: ${problem}`);
+      }
+      return hosts;
+    },
+  } satisfies Variable<string[]>,
 };
 
 const S = DEFAULT_SECURITY;

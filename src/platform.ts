@@ -47,6 +47,8 @@ export interface PlatformOptions {
   plugins?: OmnilinePlugin[];
   /** fetch used by providers (tests may wrap it). */
   fetch?: typeof fetch;
+  /** Hosts providers may fetch from although private (OMNILINE_FETCH_ALLOW_PRIVATE); see fetch-guard.ts. */
+  fetchAllowPrivate?: readonly string[];
   worker?: WorkerOptions;
   pollLeaseMs?: number;
   router?: RouterOptions;
@@ -92,6 +94,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     {
       publicUrl: opts.publicUrl ?? null,
       fetch: opts.fetch,
+      allowPrivate: opts.fetchAllowPrivate,
       log: opts.log,
     },
   );

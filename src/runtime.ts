@@ -51,6 +51,7 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
       publicUrl: config.publicUrl,
       security: config.security,
       clientOfflineTimeoutSeconds: config.clientOfflineTimeoutSeconds,
+      fetchAllowPrivate: config.fetchAllowPrivate,
       plugins: await loadPlugins(config.plugins),
       log,
     });

@@ -9,7 +9,7 @@ import { channelRepository } from '../domain/channel/channel.repository.ts';
 import type { Deps } from '../domain/deps.ts';
 import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
-import type { FileService } from '../files/file.service.ts';
+import { type FileService, MAX_FILE_BYTES } from '../files/file.service.ts';
 import { FileTooLarge } from '../files/file-store.ts';
 import type { JobOutcome } from '../jobs/worker.ts';
 import { ProviderError } from '../providers/provider.ts';
@@ -39,12 +39,18 @@ export class AttachmentLoader {
     let file: Awaited<ReturnType<FileService['save']>>;
     try {
       const loaded = await provider.loadAttachment(this.host.context(channel), attachment.ref);
+      if (loaded.size && loaded.size > MAX_FILE_BYTES) {
+        // Announced too large: refused before a byte is stored (the store caps the rest as it streams).
+        loaded.stream.destroy();
+        throw new FileTooLarge(MAX_FILE_BYTES);
+      }
       file = await this.files.save(loaded.stream, {
         name: attachment.name ?? loaded.name ?? null,
         mimeType: attachment.mimeType ?? loaded.mimeType ?? null,
         sessionId: message.sessionId,
       });
     } catch (err) {
+      // For good: too large, or refused by the fetch guard (FETCH_REFUSED: a private address).
       if (err instanceof FileTooLarge || (err instanceof ProviderError && !err.retryable)) {
         return { fail: { error: (err as Error).message } };
       }

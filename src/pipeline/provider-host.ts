@@ -1,5 +1,6 @@
 /** Binds providers to channels: which provider serves a channel, and the context it runs with. */
 import type { ChannelRow } from '../domain/channel/channel.repository.ts';
+import { configuredOrigins, guardedFetch } from '../providers/fetch-guard.ts';
 import type {
   ChannelProvider,
   ExternalUser,
@@ -11,6 +12,8 @@ import type { ProviderRegistry } from '../providers/registry.ts';
 export interface ProviderHostOptions {
   publicUrl: string | null;
   fetch?: typeof fetch;
+  /** Hosts a provider may fetch from although they are private (OMNILINE_FETCH_ALLOW_PRIVATE). */
+  allowPrivate?: readonly string[];
   log?: ProviderContext['log'];
 }
 
@@ -21,6 +24,8 @@ const silent: ProviderContext['log'] = { info() {}, warn() {} };
 export class ProviderHost {
   /** Decrypted settings per row object: a cached row (the webhook path) is decrypted once. */
   readonly #settings = new WeakMap<ChannelRow, Record<string, unknown>>();
+  /** The guarded fetch per settings object: the channel's configured hosts are trusted. */
+  readonly #fetches = new WeakMap<Record<string, unknown>, typeof fetch>();
 
   constructor(
     readonly registry: ProviderRegistry,
@@ -61,11 +66,29 @@ export class ProviderHost {
   }
 
   context(row: ChannelRow, settings?: Record<string, unknown>): ProviderContext {
+    const channel = this.providerChannel(row, settings);
     return {
-      channel: this.providerChannel(row, settings),
+      channel,
       publicUrl: this.opts.publicUrl,
-      fetch: this.opts.fetch ?? fetch,
+      fetch: this.#fetchFor(channel.settings),
       log: this.opts.log ?? silent,
     };
+  }
+
+  /**
+   * Every provider call goes through the SSRF guard (providers/fetch-guard.ts): the origins in the
+   * channel's own settings and the operator's allow-list as they are, anything else (an attachment
+   * URL from a webhook) only to public addresses.
+   */
+  #fetchFor(settings: Record<string, unknown>): typeof fetch {
+    let guarded = this.#fetches.get(settings);
+    if (!guarded) {
+      guarded = guardedFetch(this.opts.fetch ?? fetch, {
+        trustedOrigins: configuredOrigins(settings),
+        allowPrivate: this.opts.allowPrivate,
+      });
+      this.#fetches.set(settings, guarded);
+    }
+    return guarded;
   }
 }

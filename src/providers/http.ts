@@ -34,6 +34,7 @@ export async function httpRequest(
       signal: init.signal ?? AbortSignal.timeout(init.timeoutMs ?? 30_000),
     });
   } catch (err) {
+    if (err instanceof ProviderError) throw err; // e.g. refused by the fetch guard: permanent
     throw new ProviderError('NETWORK', `request failed: ${(err as Error).message}`, { retryable: true });
   }
   const text = await res.text();

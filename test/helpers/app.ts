@@ -69,6 +69,8 @@ export interface TestAppOptions {
   redisPrefix?: string;
   /** Share another test app's database (a second node). */
   database?: TestDatabase;
+  /** Hosts providers may fetch from although private (OMNILINE_FETCH_ALLOW_PRIVATE). */
+  fetchAllowPrivate?: string[];
   presenceGraceMs?: number;
   /** Login, API and webhook limits, the metrics token (the product's defaults otherwise). */
   security?: Partial<SecuritySettings>;
@@ -93,6 +95,7 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     redisUrl: opts.redisUrl,
     redisPrefix: opts.redisPrefix,
     router: { presenceGraceMs: opts.presenceGraceMs },
+    fetchAllowPrivate: opts.fetchAllowPrivate,
     security: opts.security,
     clientOfflineTimeoutSeconds: opts.clientOfflineTimeoutSeconds,
   });

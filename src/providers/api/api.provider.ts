@@ -249,6 +249,7 @@ export const apiProvider: ChannelProvider = {
     try {
       res = await ctx.fetch(ref, { signal: AbortSignal.timeout(60_000) });
     } catch (err) {
+      if (err instanceof ProviderError) throw err; // refused by the fetch guard: permanent
       throw new ProviderError('NETWORK', `download failed: ${(err as Error).message}`, { retryable: true });
     }
     if (!res.ok || !res.body) {
