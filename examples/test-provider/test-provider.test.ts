@@ -213,7 +213,8 @@ describeEachDatabase(
 
     it('downloads an attachment into the file store once the job worker runs', async () => {
       const { channel, page } = await createTestChannel();
-      const bytes = Buffer.from('\x89PNG\r\n\x1a\n fake image bytes');
+      // latin1: the PNG signature's bytes themselves (as UTF-8, \x89 would be two other bytes).
+      const bytes = Buffer.from('\x89PNG\r\n\x1a\n fake image bytes', 'latin1');
       const uploadUrl = fake.addFile('photo.png', bytes, 'image/png');
       const incoming = fake.incoming(page, {
         sender: unique('user'),

@@ -14,10 +14,12 @@ export interface StoredBlob {
   key: string;
   sha256: string;
   size: number;
+  /** The first `headBytes` bytes (what the file is, by its content: files/sniff.ts). */
+  head: Buffer;
 }
 
 export interface FileStore {
-  put(source: Readable, opts?: { maxBytes?: number }): Promise<StoredBlob>;
+  put(source: Readable, opts?: { maxBytes?: number; headBytes?: number }): Promise<StoredBlob>;
   open(key: string): Readable;
 }
 
@@ -30,17 +32,24 @@ export class FileTooLarge extends Error {
 export class LocalFileStore implements FileStore {
   constructor(private readonly root: string) {}
 
-  async put(source: Readable, opts: { maxBytes?: number } = {}): Promise<StoredBlob> {
+  async put(source: Readable, opts: { maxBytes?: number; headBytes?: number } = {}): Promise<StoredBlob> {
     const tmpDir = path.join(this.root, 'tmp');
     await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, randomUUID());
     const hash = createHash('sha256');
     let size = 0;
     const max = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    const headBytes = opts.headBytes ?? 0;
+    const head: Buffer[] = [];
+    let headSize = 0;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         size += chunk.length;
         if (size > max) return done(new FileTooLarge(max));
+        if (headSize < headBytes) {
+          head.push(chunk.subarray(0, headBytes - headSize));
+          headSize += head.at(-1)!.length;
+        }
         hash.update(chunk);
         done(null, chunk);
       },
@@ -57,7 +66,7 @@ export class LocalFileStore implements FileStore {
       );
       if (exists) await rm(tmp);
       else await rename(tmp, dest);
-      return { key, sha256, size };
+      return { key, sha256, size, head: Buffer.concat(head, headSize) };
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;

@@ -5,6 +5,7 @@ import type { Caller } from '../domain/user/user.ts';
 import { NotFound } from '../errors.ts';
 import { type FileRow, fileRepository } from './file.repository.ts';
 import type { FileStore } from './file-store.ts';
+import { SNIFF_BYTES, sniffMimeType } from './sniff.ts';
 
 export interface FileView {
   id: string;
@@ -46,12 +47,13 @@ export class FileService {
     },
     db = this.deps.db,
   ): Promise<FileRow> {
-    const blob = await this.store.put(source, { maxBytes: MAX_FILE_BYTES });
+    const blob = await this.store.put(source, { maxBytes: MAX_FILE_BYTES, headBytes: SNIFF_BYTES });
     return fileRepository.insert(db, {
       sha256: blob.sha256,
       size: blob.size,
       storageKey: blob.key,
-      mimeType: meta.mimeType || 'application/octet-stream',
+      // What the bytes are, not what the sender said they are.
+      mimeType: sniffMimeType(blob.head, meta.mimeType),
       name: meta.name ?? null,
       sessionId: meta.sessionId ?? null,
       uploadedBy: meta.uploadedBy ?? null,

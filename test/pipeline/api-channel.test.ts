@@ -411,7 +411,9 @@ describeEachDatabase(
       const session = await firstSession(channel.id);
       const form = new FormData();
       form.append('text', 'here is the photo');
-      form.append('file', new Blob([Buffer.from('PNGDATA')], { type: 'image/png' }), 'photo.png');
+      // Seven bytes that begin as a PNG does: the type stored is what the bytes are.
+      const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a]);
+      form.append('file', new Blob([png], { type: 'image/png' }), 'photo.png');
       const request = new Request('http://x', { method: 'POST', body: form });
       const res = await ctx().app.inject({
         method: 'POST',

@@ -2,6 +2,7 @@ import type { MultipartFile } from '@fastify/multipart';
 import { Type } from 'typebox';
 import type { Caller } from '../../domain/user/user.ts';
 import { AppError, InvalidField } from '../../errors.ts';
+import { downloadHeaders } from '../../files/file-headers.ts';
 import { isUuid } from '../../lib/ids.ts';
 import { unstorableText } from '../../lib/text.ts';
 import type { Platform } from '../../platform.ts';
@@ -176,14 +177,8 @@ export function messageRoutes(platform: Platform) {
       },
       async (req, reply) => {
         const { file, stream } = await platform.files.open(req.params.id, callerOf(req));
-        const inline = /^(image|audio|video)\//.test(file.mimeType) || file.mimeType === 'application/pdf';
-        const name = encodeURIComponent(file.name ?? file.id);
-        return reply
-          .type(file.mimeType)
-          .header('content-length', String(file.size))
-          .header('x-content-type-options', 'nosniff')
-          .header('content-disposition', `${inline ? 'inline' : 'attachment'}; filename*=UTF-8''${name}`)
-          .send(stream);
+        // Its real type (sniffed when stored), nosniff, inline only for raster images (file-headers.ts).
+        return reply.headers(downloadHeaders(file)).send(stream);
       },
     );
   };
