@@ -12,7 +12,7 @@ async function lineWithContact(ctx: TestContext) {
   const operator = await createUser(ctx, 'operator');
   const supervisor = await createUser(ctx, 'supervisor');
   const line = await createLine(ctx, { operatorIds: [operator.id, supervisor.id] });
-  const channel = await createChannel(ctx, line.id, 'telegram');
+  const channel = await createChannel(ctx, line.id, 'api');
   const session = await openSession(ctx, channel.id, unique('tg').replace(/-/g, '_'));
   const clientId = session.clientIds[0]!;
   const contact = (await ctx.request('POST', '/api/v1/contacts', { body: { name: unique('Contact') } })).body;
