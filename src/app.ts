@@ -79,7 +79,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   const { services } = opts.platform;
   const { limits } = opts.platform;
-  systemRoutes(app, services.deps.db, { metricsToken: limits.settings.metricsToken });
+  systemRoutes(app, services.deps.db, {
+    metricsToken: limits.settings.metricsToken,
+    prometheus: opts.platform.prometheus,
+  });
   await app.register(async (scope) => {
     await limits.limitRequests(scope, 'webhook', limits.settings.webhookRateLimit, channelKey);
     webhookRoutes(scope, opts.platform, opts.bodyLimitBytes ?? 1024 * 1024);

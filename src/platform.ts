@@ -12,6 +12,7 @@ import { LocalFileStore } from './files/file-store.ts';
 import { JobWorker, type WorkerOptions } from './jobs/worker.ts';
 import type { SecretBox } from './lib/secret-box.ts';
 import { LiveService } from './live/live-service.ts';
+import { Prometheus } from './observability/prometheus.ts';
 import { AttachmentLoader } from './pipeline/attachments.ts';
 import { providerLifecycle } from './pipeline/channel-lifecycle.ts';
 import { ATTACHMENT_JOB, BOT_DELIVERY_JOB, InboundPipeline } from './pipeline/inbound.ts';
@@ -76,6 +77,8 @@ export interface Platform {
   router: Router;
   workspace: WorkspaceService;
   metrics: MetricsService;
+  /** The process's Prometheus metrics (`GET /metrics`). */
+  prometheus: Prometheus;
   broker: Broker;
   live: LiveService;
   /** Login guard and request-rate limits, shared across nodes through Redis when there is one. */
@@ -108,6 +111,12 @@ export function createPlatform(opts: PlatformOptions): Platform {
     lifecycle: providerLifecycle(host),
     validateQueue: (patch) => validateQueuePatch(patch, rules.names()) as Record<string, unknown>,
   });
+  const prometheus = new Prometheus({
+    db: opts.db,
+    clock: services.deps.clock,
+    jobKinds: [SEND_JOB, EDIT_JOB, ATTACHMENT_JOB, BOT_DELIVERY_JOB],
+  });
+  prometheus.watch(services.deps.bus);
   const worker = new JobWorker(opts.db, { ...opts.worker, log: opts.log });
   const wake = () => worker.wake();
   const files = new FileService(
@@ -116,7 +125,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     services.sessions,
   );
   const inbound = new InboundPipeline(services.deps, services.sessions, wake, opts.raw);
-  const outbound = new OutboundPipeline(services.deps, services.sessions, host, files, wake);
+  const outbound = new OutboundPipeline(services.deps, services.sessions, host, files, wake, prometheus);
   const attachments = new AttachmentLoader(services.deps, host, files);
   worker.handle(SEND_JOB, (job) => outbound.runSend(job));
   worker.handle(EDIT_JOB, (job) => outbound.runEdit(job));
@@ -126,6 +135,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
   const workspace = new WorkspaceService(services.deps, services.sessions);
   const router = new Router(services.deps, services.sessions, rules, {
     log: opts.log,
+    metrics: prometheus,
     ...opts.router,
     onOutsideHours: (sessionId, text) => outbound.sendSystem(sessionId, text),
   });
@@ -143,6 +153,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     log: opts.log,
   });
   live.start();
+  prometheus.countConnections(() => live.gateway.connectionCount);
   const limits = createLimits({
     settings: opts.security,
     redisUrl: opts.redisUrl,
@@ -170,6 +181,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     router,
     workspace,
     metrics: new MetricsService(services.deps),
+    prometheus,
     broker,
     live,
     limits,

@@ -22,6 +22,7 @@ import { fileRepository } from '../files/file.repository.ts';
 import type { FileService } from '../files/file.service.ts';
 import { jobRepository } from '../jobs/job.repository.ts';
 import type { JobOutcome } from '../jobs/worker.ts';
+import type { Prometheus } from '../observability/prometheus.ts';
 import { messageTypeOf } from '../providers/api/api.provider.ts';
 import { type OutboundMessage, ProviderError } from '../providers/provider.ts';
 import type { ProviderHost } from './provider-host.ts';
@@ -41,6 +42,8 @@ export class OutboundPipeline {
     private readonly host: ProviderHost,
     private readonly files: FileService,
     private readonly onJobsQueued: () => void = () => {},
+    /** Counts failed send attempts (`omniline_send_failures_total`). */
+    private readonly metrics?: Pick<Prometheus, 'sendFailed'>,
   ) {}
 
   /** Checks the caller may write in the session, and the channel can carry the message. */
@@ -237,8 +240,10 @@ export class OutboundPipeline {
     const session = (await sessionRepository.byId(this.deps.db, message.sessionId))!;
     const channel = await channelRepository.byId(this.deps.db, message.channelId);
     const provider = channel && this.host.providerFor(channel);
-    if (!channel || !provider)
+    if (!channel || !provider) {
+      this.metrics?.sendFailed(channel?.type ?? 'unknown', 'CHANNEL_GONE', 'failed');
       return this.#failed(message, session, 'CHANNEL_GONE', 'the channel can no longer send');
+    }
     try {
       const { externalId } = await provider.send(
         this.host.context(channel),
@@ -255,8 +260,14 @@ export class OutboundPipeline {
       });
       return undefined;
     } catch (err) {
+      const retry = (!(err instanceof ProviderError) || err.retryable) && job.attempts < job.maxAttempts;
+      this.metrics?.sendFailed(
+        provider.name,
+        err instanceof ProviderError ? err.code : 'UNEXPECTED',
+        retry ? 'retry' : 'failed',
+      );
       if (!(err instanceof ProviderError)) throw err;
-      if (err.retryable && job.attempts < job.maxAttempts) {
+      if (retry) {
         return { retry: { error: `${err.code}: ${err.message}`, afterMs: err.opts.retryAfterMs } };
       }
       if (err.opts.clientUnreachable)

@@ -31,6 +31,7 @@ import { lineRepository } from '../domain/line/line.repository.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { userRepository } from '../domain/user/user.repository.ts';
+import type { Prometheus } from '../observability/prometheus.ts';
 import { isOpenAt, queueOf } from './queue-settings.ts';
 import { isOperatorFull, routingRepository } from './routing.repository.ts';
 import type { Candidate, RoutingContext, RuleRegistry } from './rule.ts';
@@ -62,6 +63,8 @@ export interface RouterOptions {
   log?: { error(obj: object, msg: string): void };
   /** Called once for a session that arrives outside business hours, with the line's auto-reply. */
   onOutsideHours?: (sessionId: string, text: string) => Promise<void>;
+  /** Times every pass (`omniline_router_pass_duration_seconds`). */
+  metrics?: Pick<Prometheus, 'routerPass'>;
 }
 
 export class Router {
@@ -265,11 +268,14 @@ export class Router {
       onDecided?.({ outcomes, more });
       return more;
     };
+    const timed = this.opts.metrics?.routerPass();
     const pass = this.deps.uow.run(decide, { asyncCommit: true });
     let more: boolean;
     try {
       more = await pass;
+      timed?.('committed');
     } catch (err) {
+      timed?.(isOperatorFull(err) ? 'raced' : 'failed');
       if (!isOperatorFull(err)) throw err;
       // Nothing was written (nor published); whoever drains this line runs the pass again.
       this.#again.add(lineId);

@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 import { RETRY_AFTER_SECONDS } from '../../db/availability.ts';
 import type { Db } from '../../db/client.ts';
 import { Unauthorized } from '../../errors.ts';
+import type { Prometheus } from '../../observability/prometheus.ts';
 import { bearerToken } from '../plugins/auth.ts';
 
 /** `/healthz` answers within this even when the database does not. */
@@ -13,25 +13,17 @@ const HEALTH_TIMEOUT_MS = 5000;
 const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**
- * `GET /healthz` (checks the database) and `GET /metrics` (Prometheus; with `metricsToken`, only for
- * `Authorization: Bearer <metricsToken>`).
+ * `GET /healthz` (checks the database) and `GET /metrics` (Prometheus: the platform's metrics, see
+ * src/observability/prometheus.ts; with `metricsToken`, only for `Authorization: Bearer <metricsToken>`).
  */
 export function systemRoutes(
   app: FastifyInstance,
   db: Db,
-  opts: { metricsToken?: string | null } = {},
+  opts: { metricsToken?: string | null; prometheus: Prometheus },
 ): void {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const httpDuration = new Histogram({
-    name: 'omniline_http_request_duration_seconds',
-    help: 'HTTP request duration by route and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
+  const { prometheus } = opts;
   app.addHook('onResponse', async (request, reply) => {
-    httpDuration
+    prometheus.httpDuration
       .labels(request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode))
       .observe(reply.elapsedTime / 1000);
   });
@@ -90,7 +82,7 @@ export function systemRoutes(
           throw new Unauthorized('send "Authorization: Bearer <OMNILINE_METRICS_TOKEN>"');
         }
       }
-      return reply.type(registry.contentType).send(await registry.metrics());
+      return reply.type(prometheus.contentType).send(await prometheus.scrape());
     },
   );
 }

@@ -46,6 +46,17 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
   }
 
   app.register(async (hooks) => {
+    // Every refusal of a webhook, whoever made it (the rate limit, the body limit, the channel
+    // lookup, the provider's signature check), is counted where it is answered, by the code the
+    // messenger was given (`omniline_webhook_rejections_total`).
+    hooks.addHook('onSend', async (request, reply, payload) => {
+      if (reply.statusCode >= 400) {
+        const name = (request.params as Partial<Params>).provider;
+        const provider = name && registry.get(name) ? name : 'unknown';
+        platform.prometheus.webhookRejected(provider, errorCodeOf(payload, reply.statusCode));
+      }
+      return payload;
+    });
     hooks.removeAllContentTypeParsers();
     hooks.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
     const schema = {
@@ -78,4 +89,15 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
       return reply.status(answer.status).type('text/plain').send(answer.body);
     });
   });
+}
+
+/** The `error.code` of an error answer (every error is `{"error": {"code", …}}`), else `HTTP_<status>`. */
+function errorCodeOf(payload: unknown, status: number): string {
+  if (typeof payload === 'string' && payload.startsWith('{')) {
+    try {
+      const code = (JSON.parse(payload) as { error?: { code?: unknown } }).error?.code;
+      if (typeof code === 'string') return code;
+    } catch {}
+  }
+  return `HTTP_${status}`;
 }
