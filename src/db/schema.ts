@@ -31,9 +31,12 @@ const record = {
   deletedAt: ts('deleted_at'),
 };
 
-/** Who did something: an operator, a bot, the client, or the system. */
+/** Who can act on a session: a staff role (admin, supervisor, operator), a bot, the client, the system. */
+export const ACTOR_TYPES = ['admin', 'supervisor', 'operator', 'bot', 'client', 'system'] as const;
+
+/** Who did something: the caller by their role, the client, or the system (id null). */
 export interface ActorRef {
-  type: 'client' | 'operator' | 'bot' | 'system';
+  type: (typeof ACTOR_TYPES)[number];
   id: string | null;
 }
 

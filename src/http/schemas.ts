@@ -1,5 +1,6 @@
 /** TypeBox schemas shared by routes: they validate requests and document the API (OpenAPI). */
 import { type TSchema, Type } from 'typebox';
+import { ACTOR_TYPES } from '../db/schema.ts';
 import { CHANNEL_STATES, CHANNEL_TYPES } from '../domain/channel/channel.ts';
 import {
   MESSAGE_DIRECTIONS,
@@ -72,8 +73,28 @@ export const SearchBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** Every list answers `{items, total}`: `total` counts all matches, not only this page's. */
 export const Page = <T extends TSchema>(item: T) =>
   Type.Object({ items: Type.Array(item), total: Type.Integer() });
+
+/** A list that grows (history, messages), read a page at a time: `nextCursor` is null on the last page. */
+export const CursorPage = <T extends TSchema>(item: T) =>
+  Type.Object({
+    items: Type.Array(item),
+    total: Type.Integer(),
+    nextCursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'pass as `cursor` for the next page; null on the last',
+    }),
+  });
+
+/** `?limit&cursor` of a CursorPage list. */
+export const CursorQuery = (maxLimit: number, defaultLimit: number) =>
+  Type.Object({
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: maxLimit, default: defaultLimit })),
+    cursor: Type.Optional(
+      Type.String({ pattern: '^[0-9]{1,18}$', description: 'the `nextCursor` of the page before' }),
+    ),
+  });
 
 const recordTimes = { createdAt: Timestamp, updatedAt: Timestamp, deletedAt: NullableTs };
 
@@ -165,7 +186,12 @@ export const ContactSchema = Type.Object({
   ...recordTimes,
 });
 
-const ActorSchema = Type.Object({ type: Type.String(), id: Nullable(Type.String()) });
+const ActorSchema = Type.Object({
+  type: Type.Enum(ACTOR_TYPES, {
+    description: 'who acted: the caller by role, the client, or the system (id null)',
+  }),
+  id: Nullable(Type.String()),
+});
 
 export const SessionSchema = Type.Object({
   id: Uuid,

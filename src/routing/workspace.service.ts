@@ -70,7 +70,7 @@ export class WorkspaceService {
         lastMessage: last ? messageView(last) : null,
       });
     }
-    return out;
+    return { items: out, total: out.length };
   }
 
   unread(caller: Caller) {

@@ -246,7 +246,7 @@ describeEachDatabase('hostile input', (ctx) => {
       clientId: session.clientIds[0],
       contactId: contact.body.id,
       messageId: messages.body.items[0].id,
-      fileId: file.body[0].id,
+      fileId: file.body.items[0].id,
       spareToken: spare.token,
     };
   });

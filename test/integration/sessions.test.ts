@@ -146,7 +146,7 @@ describeEachDatabase(
       const closed = await ctx().request('POST', `/api/v1/sessions/${first.id}/close`);
       assert.equal(closed.body.state, 'Closed');
       assert.deepEqual(closed.body.closedBy, {
-        type: 'operator',
+        type: 'admin',
         id: (await ctx().request('GET', '/api/v1/me')).body.id,
       });
       const assign = await ctx().request('POST', `/api/v1/sessions/${first.id}/assign`, {
@@ -211,7 +211,7 @@ describeEachDatabase(
       assert.equal(toGroup.body.operatorGroupId, group.id);
       const history = await ctx().request('GET', `/api/v1/sessions/${s.id}/history`);
       assert.deepEqual(
-        history.body.map((h: { event: string; fromState: string | null; toState: string }) => [
+        history.body.items.map((h: { event: string; fromState: string | null; toState: string }) => [
           h.event,
           h.fromState,
           h.toState,
@@ -224,11 +224,11 @@ describeEachDatabase(
         ],
       );
       assert.ok(
-        history.body.every(
-          (h: { actor: { type: string }; at: string }) => h.actor.type === 'operator' && h.at,
+        history.body.items.every(
+          (h: { actor: { type: string }; at: string }) => h.actor.type === 'admin' && h.at,
         ),
       );
-      assert.equal(history.body[1].details.operatorId, operator.id);
+      assert.equal(history.body.items[1].details.operatorId, operator.id);
     });
 
     it('refuses an assignment body with none or two targets, and targets that do not exist', async () => {
@@ -313,7 +313,7 @@ describeEachDatabase(
       );
       const p2 = await ctx().request(
         'GET',
-        `/api/v1/sessions/${s.id}/messages?limit=2&before=${p1.body.nextCursor}`,
+        `/api/v1/sessions/${s.id}/messages?limit=2&cursor=${p1.body.nextCursor}`,
       );
       assert.deepEqual(
         p2.body.items.map((m: { text: string }) => m.text),
@@ -328,6 +328,7 @@ describeEachDatabase(
         ['m1'],
       );
       assert.equal(p3.body.nextCursor, null);
+      assert.equal(p3.body.total, 5, 'total counts every message, not the page');
       const last = await ctx().request('GET', `/api/v1/sessions/${s.id}/last-message`);
       assert.equal(last.body.text, 'm5');
       assert.deepEqual(last.body.sender, { type: 'client', id: null });
@@ -420,7 +421,7 @@ describeEachDatabase(
         'one close, decided on the row as it was when written',
       );
       const history = await ctx().request('GET', `/api/v1/sessions/${session.id}/history`);
-      assert.equal(history.body.filter((h: { event: string }) => h.event === 'close').length, 1);
+      assert.equal(history.body.items.filter((h: { event: string }) => h.event === 'close').length, 1);
     });
 
     it('takes the row lock when the session keeps changing under optimistic writes', async () => {

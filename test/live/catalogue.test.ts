@@ -92,7 +92,7 @@ describeEachDatabase(
         const closed = (await ctx().request('GET', `/api/v1/sessions/${s.id}`)).body;
         assert.equal(closed.state, 'Closed');
         assert.deepEqual(closed.closedBy, { type: 'client', id: s.clientIds[0] });
-        const history = (await ctx().request('GET', `/api/v1/sessions/${s.id}/history`)).body;
+        const history = (await ctx().request('GET', `/api/v1/sessions/${s.id}/history`)).body.items;
         const last = history.at(-1);
         assert.equal(last.event, 'close');
         assert.equal(last.toState, 'Closed');

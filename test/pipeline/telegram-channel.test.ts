@@ -237,7 +237,7 @@ describeEachDatabase(
         return s.state === 'Closed' ? s : null;
       }, 10_000);
       assert.deepEqual(closed.closedBy, { type: 'client', id: session.clientIds[0] });
-      const history = (await ctx().request('GET', `/api/v1/sessions/${session.id}/history`)).body;
+      const history = (await ctx().request('GET', `/api/v1/sessions/${session.id}/history`)).body.items;
       assert.equal(history.at(-1).details.reason, 'blocked the bot');
     });
 

@@ -93,8 +93,9 @@ describeEachDatabase('routing', (ctx) => {
     assert.deepEqual(outcomes, ['assigned', 'assigned', 'assigned', 'waiting', 'waiting']);
     const me0 = await ctx().request('GET', '/api/v1/me/sessions', { token: ops[0]!.token });
     const me1 = await ctx().request('GET', '/api/v1/me/sessions', { token: ops[1]!.token });
-    assert.equal(me0.body.length, 2);
-    assert.equal(me1.body.length, 1);
+    assert.equal(me0.body.items.length, 2);
+    assert.equal(me0.body.total, 2);
+    assert.equal(me1.body.items.length, 1);
   });
 
   it('serves the queue High, then Medium, then Low priority, then oldest first', async () => {
@@ -109,7 +110,7 @@ describeEachDatabase('routing', (ctx) => {
     const order: string[] = [];
     for (let i = 0; i < 4; i++) {
       await ctx().platform.router.drainLine(line.id);
-      const mine = (await ctx().request('GET', '/api/v1/me/sessions', { token: ops[0]!.token })).body;
+      const mine = (await ctx().request('GET', '/api/v1/me/sessions', { token: ops[0]!.token })).body.items;
       assert.equal(mine.length, 1);
       order.push(mine[0].id);
       await ctx().request('POST', `/api/v1/sessions/${mine[0].id}/close`, { token: ops[0]!.token });
@@ -138,7 +139,7 @@ describeEachDatabase('routing', (ctx) => {
     off();
     assert.deepEqual(offers, [ops.map((o) => o.id).sort()]);
     const mine = await ctx().request('GET', '/api/v1/me/sessions', { token: ops[2]!.token });
-    assert.equal(mine.body[0].offered, true);
+    assert.equal(mine.body.items[0].offered, true);
     const [r1, r2] = await Promise.all([
       ctx().request('POST', `/api/v1/sessions/${s.id}/accept`, { token: ops[0]!.token }),
       ctx().request('POST', `/api/v1/sessions/${s.id}/accept`, { token: ops[1]!.token }),
@@ -148,7 +149,7 @@ describeEachDatabase('routing', (ctx) => {
     assert.equal(loser.body.error.code, 'SESSION_ALREADY_ACCEPTED');
     const winner = r1.status === 200 ? ops[0]! : ops[1]!;
     assert.equal((await session(ctx(), s.id)).operatorId, winner.id);
-    const history = (await ctx().request('GET', `/api/v1/sessions/${s.id}/history`)).body;
+    const history = (await ctx().request('GET', `/api/v1/sessions/${s.id}/history`)).body.items;
     assert.equal(history.filter((h: { toState: string }) => h.toState === 'AssignedToOperator').length, 1);
   });
 

@@ -37,6 +37,15 @@ export const messageRepository = {
     );
   },
 
+  /** How many messages the session has (what `page` pages through). */
+  async count(db: Db, sessionId: string): Promise<number> {
+    const [row] = await db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(messages)
+      .where(and(eq(messages.sessionId, sessionId), isNull(messages.deletedAt)));
+    return row?.n ?? 0;
+  },
+
   async last(db: Db, sessionId: string): Promise<MessageRow | undefined> {
     const [row] = await messageRepository.page(db, sessionId, 1, null);
     return row;

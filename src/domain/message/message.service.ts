@@ -100,18 +100,25 @@ export class MessageService {
     return { items: page.items.map(messageView), total: page.total };
   }
 
-  /** Newest first; `before` is the `cursor` of the oldest message already shown. */
-  async page(sessionId: string, opts: { limit?: number; before?: string }) {
+  /**
+   * Newest first; `cursor` is the `nextCursor` of the page before (the `cursor` of the oldest message
+   * already shown). `before` is its former name, still accepted.
+   */
+  async page(sessionId: string, opts: { limit?: number; cursor?: string; before?: string }) {
     const limit = opts.limit ?? 50;
+    const [name, given] = opts.cursor !== undefined ? ['cursor', opts.cursor] : ['before', opts.before];
     let before: number | null = null;
-    if (opts.before !== undefined) {
-      before = Number(opts.before);
+    if (given !== undefined) {
+      before = Number(given);
       if (!Number.isSafeInteger(before) || before < 0)
-        throw new InvalidField('before', 'must be a message cursor');
+        throw new InvalidField(`querystring.${name}`, 'must be a message cursor');
     }
-    const rows = await messageRepository.page(this.deps.db, sessionId, limit + 1, before);
+    const [rows, total] = await Promise.all([
+      messageRepository.page(this.deps.db, sessionId, limit + 1, before),
+      messageRepository.count(this.deps.db, sessionId),
+    ]);
     const items = rows.slice(0, limit).map(messageView);
-    return { items, nextCursor: rows.length > limit ? (items.at(-1)?.cursor ?? null) : null };
+    return { items, total, nextCursor: rows.length > limit ? (items.at(-1)?.cursor ?? null) : null };
   }
 
   async last(sessionId: string): Promise<MessageView | null> {

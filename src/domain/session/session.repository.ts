@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
@@ -208,12 +208,31 @@ export const sessionRepository = {
     return row ?? null;
   },
 
-  async history(db: Db, sessionId: string): Promise<SessionHistoryRow[]> {
-    return db
+  /** Up to `limit` history entries of a session, oldest first, after entry `afterId` (exclusive). */
+  async history(
+    db: Db,
+    sessionId: string,
+    opts: { afterId?: number | null; limit?: number } = {},
+  ): Promise<SessionHistoryRow[]> {
+    const query = db
       .select()
       .from(sessionHistory)
-      .where(eq(sessionHistory.sessionId, sessionId))
+      .where(
+        and(
+          eq(sessionHistory.sessionId, sessionId),
+          opts.afterId == null ? undefined : gt(sessionHistory.id, opts.afterId),
+        ),
+      )
       .orderBy(asc(sessionHistory.id));
+    return opts.limit === undefined ? query : query.limit(opts.limit);
+  },
+
+  async historyCount(db: Db, sessionId: string): Promise<number> {
+    const [row] = await db
+      .select({ n: sql<number>`count(*)::int` })
+      .from(sessionHistory)
+      .where(eq(sessionHistory.sessionId, sessionId));
+    return row?.n ?? 0;
   },
 
   /**

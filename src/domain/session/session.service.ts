@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ActorRef } from '../../db/schema.ts';
 import { sessions } from '../../db/schema.ts';
 import type { Tx } from '../../db/unit-of-work.ts';
-import { Conflict, Forbidden, NotFound, Unprocessable } from '../../errors.ts';
+import { Conflict, Forbidden, InvalidField, NotFound, Unprocessable } from '../../errors.ts';
 import { lineIdsOfUser, sessionScope } from '../access/access.repository.ts';
 import { botRepository } from '../bot/bot.repository.ts';
 import { type ChannelRow, channelRepository } from '../channel/channel.repository.ts';
@@ -27,8 +27,13 @@ export type AssignTarget = { operatorId: string } | { botId: string } | { groupI
 
 type Action = 'read' | 'assign' | 'close' | 'spam' | 'unspam';
 
+/** History entries per page unless asked (`?limit`), and the most a page holds. */
+export const DEFAULT_HISTORY_PAGE = 100;
+export const MAX_HISTORY_PAGE = 500;
+
+/** The caller as the actor of a change: their role (admin, supervisor, operator, bot) and id. */
 export function actorOf(caller: Caller): ActorRef {
-  return { type: 'operator', id: caller.id };
+  return { type: caller.role, id: caller.id };
 }
 
 /** Sessions: opening (one open per client per channel), the lifecycle, and who may see and act. */
@@ -52,9 +57,22 @@ export class SessionService {
     return sessionView(await this.visible(id, caller));
   }
 
-  async history(id: string, caller: Caller) {
+  /**
+   * The session's history, oldest first, a page at a time: `cursor` is the `nextCursor` of the page
+   * before (the id of its last entry); `nextCursor` is null on the last page.
+   */
+  async history(id: string, caller: Caller, opts: { limit?: number; cursor?: string } = {}) {
     await this.visible(id, caller);
-    return (await sessionRepository.history(this.deps.db, id)).map(historyView);
+    const limit = opts.limit ?? DEFAULT_HISTORY_PAGE;
+    const afterId = opts.cursor === undefined ? null : Number(opts.cursor);
+    if (afterId !== null && !Number.isSafeInteger(afterId))
+      throw new InvalidField('querystring.cursor', 'must be a nextCursor of this list');
+    const [rows, total] = await Promise.all([
+      sessionRepository.history(this.deps.db, id, { afterId, limit: limit + 1 }),
+      sessionRepository.historyCount(this.deps.db, id),
+    ]);
+    const items = rows.slice(0, limit).map(historyView);
+    return { items, total, nextCursor: rows.length > limit ? String(items.at(-1)!.id) : null };
   }
 
   /** The session if the caller may see it; 404 otherwise (its existence is not disclosed). */

@@ -8,7 +8,7 @@ import { unstorableText } from '../../lib/text.ts';
 import type { Platform } from '../../platform.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { IdParams, MessageSchema, Uuid } from '../schemas.ts';
+import { IdParams, MessageSchema, Page, Uuid } from '../schemas.ts';
 
 const FileSchema = Type.Object({
   id: Uuid,
@@ -146,7 +146,7 @@ export function messageRoutes(platform: Platform) {
         schema: {
           tags: ['files'],
           summary: 'Upload files (multipart) to send later by id',
-          response: { 201: Type.Array(FileSchema) },
+          response: { 201: Page(FileSchema) },
         },
       },
       async (req, reply) => {
@@ -156,16 +156,15 @@ export function messageRoutes(platform: Platform) {
         if (fileIds.length === 0) throw new InvalidField('body', 'must hold at least one file');
         const files = await Promise.all(fileIds.map((id) => platform.files.open(id, caller)));
         for (const f of files) f.stream.destroy();
-        return reply.status(201).send(
-          files.map(({ file }) => ({
-            id: file.id,
-            name: file.name,
-            mimeType: file.mimeType,
-            size: file.size,
-            sha256: file.sha256,
-            createdAt: file.createdAt.toISOString(),
-          })),
-        );
+        const items = files.map(({ file }) => ({
+          id: file.id,
+          name: file.name,
+          mimeType: file.mimeType,
+          size: file.size,
+          sha256: file.sha256,
+          createdAt: file.createdAt.toISOString(),
+        }));
+        return reply.status(201).send({ items, total: items.length });
       },
     );
 

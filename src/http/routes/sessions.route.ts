@@ -1,9 +1,15 @@
 import { Type } from 'typebox';
 import { MAX_MESSAGE_PAGE } from '../../domain/message/message.service.ts';
-import type { AssignTarget } from '../../domain/session/session.service.ts';
+import {
+  type AssignTarget,
+  DEFAULT_HISTORY_PAGE,
+  MAX_HISTORY_PAGE,
+} from '../../domain/session/session.service.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import {
+  CursorPage,
+  CursorQuery,
   HistoryEntrySchema,
   IdParams,
   MessageSchema,
@@ -99,9 +105,15 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
     '/sessions/:id/history',
     {
       preHandler: auth.any,
-      schema: { tags, params: IdParams, response: { 200: Type.Array(HistoryEntrySchema) } },
+      schema: {
+        tags,
+        summary: 'Who changed the state, when, from which state; oldest first, a page at a time',
+        params: IdParams,
+        querystring: CursorQuery(MAX_HISTORY_PAGE, DEFAULT_HISTORY_PAGE),
+        response: { 200: CursorPage(HistoryEntrySchema) },
+      },
     },
-    (req) => s.history(req.params.id, callerOf(req)),
+    (req) => s.history(req.params.id, callerOf(req), req.query),
   );
   app.get(
     '/sessions/:id/messages',
@@ -109,15 +121,19 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
       preHandler: auth.any,
       schema: {
         tags,
-        summary: 'Messages, newest first; pass nextCursor as `before` for older ones',
+        summary: 'Messages, newest first; pass nextCursor as `cursor` for older ones',
         params: IdParams,
         querystring: Type.Object({
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_MESSAGE_PAGE, default: 50 })),
-          before: Type.Optional(Type.String({ pattern: '^[0-9]{1,18}$' })),
+          ...CursorQuery(MAX_MESSAGE_PAGE, 50).properties,
+          before: Type.Optional(
+            Type.String({
+              pattern: '^[0-9]{1,18}$',
+              deprecated: true,
+              description: 'the former name of `cursor`',
+            }),
+          ),
         }),
-        response: {
-          200: Type.Object({ items: Type.Array(MessageSchema), nextCursor: Nullable(Type.String()) }),
-        },
+        response: { 200: CursorPage(MessageSchema) },
       },
     },
     async (req) => {

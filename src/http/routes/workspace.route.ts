@@ -8,7 +8,7 @@ import type { Platform } from '../../platform.ts';
 import { OPERATOR_STATUSES } from '../../routing/workspace.service.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { Enum, IdParams, MessageSchema, Nullable, SessionSchema, Uuid } from '../schemas.ts';
+import { Enum, IdParams, MessageSchema, Nullable, Page, SessionSchema, Uuid } from '../schemas.ts';
 
 const StatusSchema = Type.Object({
   status: Enum(OPERATOR_STATUSES),
@@ -62,7 +62,7 @@ export function workspaceRoutes(platform: Platform) {
         schema: {
           tags,
           summary: 'My chats, with unread counts and the last message',
-          response: { 200: Type.Array(WorkspaceSession) },
+          response: { 200: Page(WorkspaceSession) },
         },
       },
       (req) => ws.mySessions(callerOf(req)),
