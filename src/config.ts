@@ -234,7 +234,7 @@ export const VARIABLES = {
   publicUrl: url(
     'OMNILINE_PUBLIC_URL',
     ['http:', 'https:'],
-    'this server’s public base URL, used to build the webhook URLs given to messengers',
+    'this server’s public base URL: the webhook URLs given to messengers, the file links in api callbacks',
   ),
   plugins: {
     name: 'OMNILINE_PLUGINS',

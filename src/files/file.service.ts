@@ -2,8 +2,9 @@ import type { Readable } from 'node:stream';
 import type { Deps } from '../domain/deps.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import type { Caller } from '../domain/user/user.ts';
-import { NotFound } from '../errors.ts';
+import { Forbidden, NotFound } from '../errors.ts';
 import { type FileRow, fileRepository } from './file.repository.ts';
+import { FileLinks } from './file-links.ts';
 import type { FileStore } from './file-store.ts';
 import { SNIFF_BYTES, sniffMimeType } from './sniff.ts';
 
@@ -31,11 +32,16 @@ export const MAX_FILE_BYTES = 50 * 1024 * 1024;
 
 /** Files of the file store: stored with their hash, readable by whoever may see their session. */
 export class FileService {
+  /** Signed download links to this store's files (for receivers outside, e.g. api callbacks). */
+  readonly links: FileLinks;
+
   constructor(
     private readonly deps: Deps,
     readonly store: FileStore,
     private readonly sessions: SessionService,
-  ) {}
+  ) {
+    this.links = new FileLinks(deps.secrets);
+  }
 
   async save(
     source: Readable,
@@ -64,6 +70,23 @@ export class FileService {
   async open(id: string, caller: Caller): Promise<{ file: FileRow; stream: Readable }> {
     const file = await fileRepository.byId(this.deps.db, id);
     if (!file || !(await this.#mayRead(file, caller))) throw new NotFound('File', id);
+    return { file, stream: this.store.open(file.storageKey) };
+  }
+
+  /**
+   * The file and its bytes for a signed download link, whoever calls: 403 when the link's signature
+   * is not ours (`INVALID_DOWNLOAD_LINK`) or it has expired (`DOWNLOAD_LINK_EXPIRED`).
+   */
+  async openLinked(
+    id: string,
+    link: { expires?: string; signature?: string },
+  ): Promise<{ file: FileRow; stream: Readable }> {
+    const check = this.links.check(id, link.expires, link.signature, this.deps.clock.now());
+    if (check === 'invalid')
+      throw new Forbidden('the download link is not valid for this file', 'INVALID_DOWNLOAD_LINK');
+    if (check === 'expired') throw new Forbidden('the download link has expired', 'DOWNLOAD_LINK_EXPIRED');
+    const file = await fileRepository.byId(this.deps.db, id);
+    if (!file) throw new NotFound('File', id);
     return { file, stream: this.store.open(file.storageKey) };
   }
 

@@ -15,6 +15,19 @@ describe('secret box', () => {
     assert.notEqual(box.seal('x'), box.seal('x'));
   });
 
+  it('derives a key per purpose: stable, distinct per purpose and per key material', () => {
+    assert.deepEqual(
+      box.subkey('links'),
+      new SecretBox('a-long-key-material-0123456789abcdef').subkey('links'),
+    );
+    assert.equal(box.subkey('links').length, 32);
+    assert.notDeepEqual(box.subkey('links'), box.subkey('other'));
+    assert.notDeepEqual(
+      box.subkey('links'),
+      new SecretBox('another-key-material-0123456789abcd').subkey('links'),
+    );
+  });
+
   it('refuses a tampered or foreign ciphertext', () => {
     const sealed = box.seal('secret');
     const parts = sealed.split('.');

@@ -3,7 +3,7 @@
  * The key is derived from the configured key material with SHA-256, so any long random string
  * works as OMNILINE_SECRET_KEY. Format: "v1.<iv>.<tag>.<ciphertext>" in base64url.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 
 export class SecretBox {
   readonly #key: Buffer;
@@ -37,5 +37,13 @@ export class SecretBox {
 
   openJson<T>(sealed: string | null): T | null {
     return sealed === null ? null : (JSON.parse(this.open(sealed)) as T);
+  }
+
+  /**
+   * A key of its own for one purpose (e.g. signing download links), derived from the same key
+   * material with HKDF-SHA256: it reveals nothing of the encryption key nor of another purpose's key.
+   */
+  subkey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.#key, 'omniline', purpose, 32));
   }
 }

@@ -207,6 +207,7 @@ export class OutboundPipeline {
       this.deps.db,
       message.attachments.map((a) => a.fileId).filter((id): id is string => !!id),
     );
+    const now = this.deps.clock.now();
     return {
       id: message.id,
       to: {
@@ -217,13 +218,18 @@ export class OutboundPipeline {
       },
       type: message.type as MessageType,
       text: message.text,
-      attachments: files.map((f) => ({
-        fileId: f.id,
-        name: f.name,
-        mimeType: f.mimeType,
-        size: f.size,
-        open: () => this.files.store.open(f.storageKey),
-      })),
+      attachments: files.map((f) => {
+        const link = this.files.links.url(f.id, now, this.host.publicUrl);
+        return {
+          fileId: f.id,
+          name: f.name,
+          mimeType: f.mimeType,
+          size: f.size,
+          url: link.url,
+          urlExpiresAt: link.expiresAt,
+          open: () => this.files.store.open(f.storageKey),
+        };
+      }),
       sender: { type: message.senderType, id: message.senderId, name: sender?.name ?? null },
       externalId: message.externalId,
     };

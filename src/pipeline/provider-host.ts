@@ -33,6 +33,11 @@ export class ProviderHost {
     private readonly opts: ProviderHostOptions,
   ) {}
 
+  /** This server's public base URL, when configured (webhook URLs, download links). */
+  get publicUrl(): string | null {
+    return this.opts.publicUrl;
+  }
+
   get log(): ProviderContext['log'] {
     return this.opts.log ?? silent;
   }

@@ -106,6 +106,12 @@ export interface OutboundAttachment {
   name: string | null;
   mimeType: string;
   size: number;
+  /**
+   * A signed link that downloads the bytes without a token until `urlExpiresAt`, for a receiver
+   * that fetches files itself (absolute under OMNILINE_PUBLIC_URL; a path on this server without it).
+   */
+  url: string;
+  urlExpiresAt: Date;
   /** Opens the stored bytes (multipart uploads). */
   open(): Readable;
 }

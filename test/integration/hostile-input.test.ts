@@ -71,6 +71,8 @@ interface Operation {
   public?: boolean;
   /** The token to act with (default: the admin's). */
   token?: (f: Fixtures) => string;
+  /** What a well-formed id nobody has gets (default: 404 `*_NOT_FOUND`). */
+  unknownId?: Expect;
 }
 
 const search: Operation = { body: () => ({}) };
@@ -180,6 +182,12 @@ const OPERATIONS: Record<string, Operation> = {
   'PATCH /api/v1/messages/{id}': { id: ids.messages, body: () => ({ text: 'edited' }) },
   'POST /api/v1/files': { multipart: true },
   'GET /api/v1/files/{id}': { id: ids.files },
+  // A signed link is checked before the file is looked up: without one, any id is refused alike.
+  'GET /api/v1/files/{id}/download': {
+    id: ids.files,
+    public: true,
+    unknownId: { status: [403], code: 'INVALID_DOWNLOAD_LINK' },
+  },
   'GET /api/v1/lines/{id}/metrics': { id: ids.lines },
   'GET /api/v1/me/status': {},
   'PUT /api/v1/me/status': { body: () => ({ status: 'away' }) },
@@ -355,7 +363,7 @@ describeEachDatabase('hostile input', (ctx) => {
           await check(
             `params.${param.name} unknown id`,
             { method, url: urlWith({ [param.name]: randomUUID() }), payload: body },
-            { status: [404], codePattern: /_NOT_FOUND$/ },
+            spec.unknownId ?? { status: [404], codePattern: /_NOT_FOUND$/ },
           );
         }
         // Query parameters: numbers that are not, and strings nobody should send.

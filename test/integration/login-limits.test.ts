@@ -271,6 +271,7 @@ describeEachDatabase('default limits', (ctx) => {
 });
 
 const PUBLIC_OPERATIONS = [
+  'GET /api/v1/files/{id}/download',
   'GET /healthz',
   'GET /metrics',
   'GET /webhooks/{provider}/{channelId}',

@@ -40,7 +40,15 @@ function attachment(
   mimeType: string,
   size = data.length,
 ): OutboundAttachment {
-  return { fileId: `file-${name}`, name, mimeType, size, open: () => Readable.from([data]) };
+  return {
+    fileId: `file-${name}`,
+    name,
+    mimeType,
+    size,
+    url: `http://omniline.test/api/v1/files/file-${name}/download`,
+    urlExpiresAt: new Date(0),
+    open: () => Readable.from([data]),
+  };
 }
 
 function outbound(fields: Partial<OutboundMessage> = {}): OutboundMessage {

@@ -1,7 +1,10 @@
+import type { Readable } from 'node:stream';
 import type { MultipartFile } from '@fastify/multipart';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Caller } from '../../domain/user/user.ts';
 import { AppError, InvalidField } from '../../errors.ts';
+import type { FileRow } from '../../files/file.repository.ts';
 import { downloadHeaders } from '../../files/file-headers.ts';
 import { isUuid } from '../../lib/ids.ts';
 import { unstorableText } from '../../lib/text.ts';
@@ -174,11 +177,36 @@ export function messageRoutes(platform: Platform) {
         preHandler: auth.any,
         schema: { tags: ['files'], summary: 'Download a file you may see', params: IdParams },
       },
-      async (req, reply) => {
-        const { file, stream } = await platform.files.open(req.params.id, callerOf(req));
-        // Its real type (sniffed when stored), nosniff, inline only for raster images (file-headers.ts).
-        return reply.headers(downloadHeaders(file)).send(stream);
+      async (req, reply) => sendFile(reply, await platform.files.open(req.params.id, callerOf(req))),
+    );
+
+    app.get(
+      '/files/:id/download',
+      {
+        schema: {
+          tags: ['files'],
+          summary:
+            'Download a file by a signed link (as sent in api channel callbacks): no token; 403 when the link is wrong or expired',
+          params: IdParams,
+          querystring: Type.Object({
+            expires: Type.Optional(
+              Type.String({ pattern: '^[0-9]{1,12}$', description: 'when the link expires (Unix seconds)' }),
+            ),
+            signature: Type.Optional(
+              Type.String({
+                pattern: '^[A-Za-z0-9_-]{43}$',
+                description: 'the link’s signature (base64url)',
+              }),
+            ),
+          }),
+        },
       },
+      async (req, reply) => sendFile(reply, await platform.files.openLinked(req.params.id, req.query)),
     );
   };
+}
+
+/** A stored file as the answer: its type, size and name, never sniffed by the browser (file-headers.ts). */
+function sendFile(reply: FastifyReply, { file, stream }: { file: FileRow; stream: Readable }) {
+  return reply.headers(downloadHeaders(file)).send(stream);
 }

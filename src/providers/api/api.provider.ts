@@ -227,6 +227,8 @@ export const apiProvider: ChannelProvider = {
         name: a.name,
         mimeType: a.mimeType,
         size: a.size,
+        url: a.url,
+        urlExpiresAt: a.urlExpiresAt.toISOString(),
       })),
       timestamp: new Date().toISOString(),
     });
