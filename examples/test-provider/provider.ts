@@ -52,6 +52,13 @@ export const testProvider: ChannelProvider = {
   // Step 2: the settings record of a channel.
   validateSettings: validateTestSettings,
 
+  // Before a reply is stored: a channel that could not deliver it refuses it at once (409).
+  canSend(settings) {
+    return typeof settings.token === 'string' && settings.token !== ''
+      ? null
+      : 'the test channel has no token';
+  },
+
   // Step 3: the token is checked and the channel's Source (the page id) learned before it is stored.
   async register(ctx) {
     const me = await getMe(apiOf(ctx));

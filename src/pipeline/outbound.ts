@@ -65,6 +65,13 @@ export class OutboundPipeline {
     if (!this.host.providerFor(channel)) {
       throw new Conflict('CHANNEL_CANNOT_SEND', `no provider sends through ${channel.type} channels`);
     }
+    const reason = this.#cannotDeliver(channel);
+    if (reason) {
+      throw new Conflict('CHANNEL_CANNOT_DELIVER', `the channel cannot deliver messages: ${reason}`, {
+        channelId: channel.id,
+        reason,
+      });
+    }
     const client = await clientRepository.byId(this.deps.db, session.clientId);
     if (client?.unreachable) {
       throw new Conflict(
@@ -73,6 +80,12 @@ export class OutboundPipeline {
       );
     }
     return { session, channel };
+  }
+
+  /** Why the channel's provider says it cannot deliver with its settings now (null: it can). */
+  #cannotDeliver(channel: ChannelRow): string | null {
+    const provider = this.host.providerFor(channel);
+    return provider?.canSend?.(this.host.providerChannel(channel).settings) ?? null;
   }
 
   /** Stores an operator's message `pending` with its outbox job; the worker sends it. */
@@ -141,6 +154,7 @@ export class OutboundPipeline {
     const session = await sessionRepository.byId(this.deps.db, sessionId);
     const channel = session && (await channelRepository.byId(this.deps.db, session.channelId));
     if (!session || !channel || channel.state !== 'active' || !this.host.providerFor(channel)) return;
+    if (this.#cannotDeliver(channel)) return;
     await this.deps.uow.run(async (tx) => {
       const at = this.deps.clock.now();
       const message = await messageRepository.insert(tx.db, {

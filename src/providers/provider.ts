@@ -161,6 +161,13 @@ export interface ChannelProvider {
 
   /** Checks and normalises settings; throws InvalidField naming `settings.<key>`. */
   validateSettings(settings: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * Why a channel with these (decrypted) settings cannot deliver messages, or null when it can —
+   * e.g. an api channel without a `callbackUrl`. A send (or edit) is then refused at once with 409
+   * `CHANNEL_CANNOT_DELIVER` naming the reason, instead of failing later in the worker. Without it
+   * a channel is taken to be able to deliver.
+   */
+  canSend?(settings: Record<string, unknown>): string | null;
   /** Validates credentials, learns the source, sets the webhook where the messenger has one. */
   register?(ctx: ProviderContext): Promise<RegistrationResult>;
   /** Undoes register on disconnect (e.g. deletes the webhook). */

@@ -25,9 +25,13 @@ export async function createLine(ctx: TestContext, body: Record<string, unknown>
   return res.body as { id: string; name: string; settings: { applicationType: string | null } };
 }
 
-/** Settings that satisfy a provider-backed channel type without a messenger behind it. */
+/**
+ * Settings that satisfy a provider-backed channel type without a messenger behind it. The api
+ * channel's callback goes nowhere (a closed loopback port): replies can be sent, and fail in the
+ * worker; tests of delivery give their channel a callback server of its own.
+ */
 const DEFAULT_SETTINGS: Partial<Record<ChannelType, Record<string, unknown>>> = {
-  api: { secret: 'test-api-secret-0123456789' },
+  api: { secret: 'test-api-secret-0123456789', callbackUrl: 'http://127.0.0.1:9/nowhere' },
 };
 
 export async function createChannel(

@@ -139,6 +139,12 @@ export const apiProvider: ChannelProvider = {
     return { secret, ...(callbackUrl ? { callbackUrl } : {}) };
   },
 
+  canSend(settings) {
+    return typeof settings.callbackUrl === 'string'
+      ? null
+      : 'the api channel has no settings.callbackUrl to deliver to (PATCH the channel to set one)';
+  },
+
   async parseWebhook(ctx, request) {
     const given = headerValue(request.headers, SIGNATURE_HEADER);
     if (!given || !safeEqual(given, signApiBody(secretOf(ctx.channel.settings), request.rawBody))) {

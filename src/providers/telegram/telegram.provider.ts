@@ -92,6 +92,10 @@ export const telegramBotProvider: ChannelProvider = {
 
   validateSettings: validateTelegramSettings,
 
+  canSend(settings) {
+    return typeof settings.token === 'string' ? null : 'the telegramBot channel has no settings.token';
+  },
+
   async register(ctx) {
     const api = apiOf(ctx);
     const me = await getMe(api);
