@@ -12,6 +12,7 @@ import { MAX_FILE_BYTES } from './files/file.service.ts';
 import { createAuth, markPublicRoutes } from './http/plugins/auth.ts';
 import { clientErrorHandler, registerErrorHandling, renderFrameworkError } from './http/plugins/errors.ts';
 import { jsonSizeLimit, registerInputGuard } from './http/plugins/input-guard.ts';
+import { documentErrorResponses } from './http/plugins/openapi-errors.ts';
 import type { RouteContext } from './http/route-context.ts';
 import { auditRoutes } from './http/routes/audit.route.ts';
 import { authRoutes } from './http/routes/auth.route.ts';
@@ -55,6 +56,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   app.decorateRequest('caller', null);
   // Operations without an auth guard are marked public in the OpenAPI document (`security: []`).
   markPublicRoutes(app);
+  // Every operation's error responses, in the one error shape, from what the route is.
+  documentErrorResponses(app);
   registerErrorHandling(app);
   registerInputGuard(app);
 
@@ -70,6 +73,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas (the error shape) appear under their own $id in components.schemas.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 

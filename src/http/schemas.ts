@@ -1,5 +1,5 @@
 /** TypeBox schemas shared by routes: they validate requests and document the API (OpenAPI). */
-import { type TSchema, Type } from 'typebox';
+import { type Static, type TSchema, Type } from 'typebox';
 import { ACTOR_TYPES } from '../db/schema.ts';
 import { CHANNEL_STATES, CHANNEL_TYPES } from '../domain/channel/channel.ts';
 import {
@@ -35,16 +35,47 @@ export const FreeForm = (description: string, properties: Record<string, TSchema
     description: `${description} At most ${FREE_FORM_MAX_KEYS} keys and ${FREE_FORM_MAX_BYTES} bytes as JSON.`,
   });
 
-export const ErrorBody = Type.Object(
-  {
-    error: Type.Object({
-      code: Type.String(),
-      message: Type.String(),
-      details: Type.Optional(Type.Unknown()),
-    }),
-  },
-  { $id: 'Error' },
-);
+const errorProperties = {
+  error: Type.Object(
+    {
+      code: Type.String({ description: 'stable and machine-readable, e.g. SESSION_NOT_FOUND' }),
+      message: Type.String({ description: 'for people: says what is wrong, naming the field' }),
+      details: Type.Optional(
+        Type.Unknown({
+          description: 'free-form: `errors[]` with the `path` of each invalid field, the id concerned, …',
+        }),
+      ),
+    },
+    // Serialized through this schema: nothing an error carries may be dropped.
+    { additionalProperties: true },
+  ),
+};
+
+/** The answer of an operation that answers nothing (a delete, a logout). */
+export const NoContent = Type.Unsafe<undefined>({ type: 'null', description: 'Done; no body' });
+
+/** A stored file's bytes (streamed). */
+export const FileBytes = Type.Unsafe<unknown>({
+  type: 'string',
+  format: 'binary',
+  description: 'The file’s bytes, with its content type, size and name (Content-Disposition)',
+});
+
+/**
+ * The one error shape, `{"error": {"code", "message", "details"}}`, of every 4xx and 5xx answer: a
+ * shared schema (app.addSchema), `#/components/schemas/ErrorResponse` in the OpenAPI document.
+ */
+export const ErrorResponse = Type.Object(errorProperties, {
+  $id: 'ErrorResponse',
+  additionalProperties: true,
+});
+
+/**
+ * An error response of an operation: the shared shape, with what the status means there and its
+ * codes (`409: ErrorAnswer('… SESSION_CLOSED …')`).
+ */
+export const ErrorAnswer = (description: string) =>
+  Type.Unsafe<Static<typeof ErrorResponse>>({ $ref: 'ErrorResponse#', description });
 
 export const SearchBody = Type.Object(
   {

@@ -2,7 +2,7 @@
  * Bearer-token authentication and role checks, as preHandlers routes opt into:
  *   { preHandler: auth.require('admin', 'supervisor') }
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { UserService } from '../../domain/user/user.service.ts';
 import type { Caller, Role } from '../../domain/user/user.ts';
 import { Forbidden, Unauthorized } from '../../errors.ts';
@@ -43,11 +43,16 @@ export function markPublicRoutes(app: FastifyInstance): void {
   app.addHook('onRoute', (route) => {
     const schema = route.schema as { hide?: boolean; security?: unknown } | undefined;
     if (schema?.hide || schema?.security !== undefined) return;
-    const pre = route.preHandler;
-    const handlers = Array.isArray(pre) ? pre : pre ? [pre] : [];
-    if (handlers.some((h) => guards.has(h as Guard))) return;
+    if (isGuarded(route)) return;
     route.schema = { ...schema, security: [] };
   });
+}
+
+/** Whether one of the route's preHandlers is an auth guard (it answers 401 and 403). */
+export function isGuarded(route: Pick<RouteOptions, 'preHandler'>): boolean {
+  const pre = route.preHandler;
+  const handlers = Array.isArray(pre) ? pre : pre ? [pre] : [];
+  return handlers.some((h) => guards.has(h as Guard));
 }
 
 export function createAuth(users: UserService): Auth {

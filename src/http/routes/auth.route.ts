@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { LoginLocked } from '../../security/login-guard.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { UserSchema } from '../schemas.ts';
+import { ErrorAnswer, NoContent, UserSchema } from '../schemas.ts';
 
 export function authRoutes(app: App, { services, auth, limits }: RouteContext): void {
   app.post(
@@ -23,7 +23,14 @@ export function authRoutes(app: App, { services, auth, limits }: RouteContext): 
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ token: Type.String(), user: UserSchema }) },
+        response: {
+          200: Type.Object({ token: Type.String(), user: UserSchema }),
+          401: ErrorAnswer('Wrong login or password: `INVALID_CREDENTIALS`.'),
+          403: ErrorAnswer('The user is blocked: `USER_BLOCKED`.'),
+          429: ErrorAnswer(
+            'The login or the address is locked (`LOGIN_LOCKED`, `details.scope`), or too many requests (`TOO_MANY_REQUESTS`); with Retry-After.',
+          ),
+        },
       },
     },
     async (req, reply) => {
@@ -47,7 +54,10 @@ export function authRoutes(app: App, { services, auth, limits }: RouteContext): 
 
   app.post(
     '/auth/logout',
-    { preHandler: auth.any, schema: { tags: ['auth'], summary: 'Revoke the token of this request' } },
+    {
+      preHandler: auth.any,
+      schema: { tags: ['auth'], summary: 'Revoke the token of this request', response: { 204: NoContent } },
+    },
     async (req, reply) => {
       await services.users.logout(callerOf(req));
       return reply.status(204).send();

@@ -3,7 +3,17 @@ import { CHANNEL_TYPES } from '../../domain/channel/channel.ts';
 import { InvalidField } from '../../errors.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { ChannelSchema, FreeForm, IdParams, Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
+import {
+  ChannelSchema,
+  ErrorAnswer,
+  FreeForm,
+  IdParams,
+  NoContent,
+  Nullable,
+  Page,
+  SearchBody,
+  Uuid,
+} from '../schemas.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Source = Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 })));
@@ -20,6 +30,8 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
       preHandler: admin,
       schema: {
         tags,
+        summary:
+          'Connect a channel to a line: the provider checks its settings and learns its source (admin)',
         body: Type.Object(
           {
             lineId: Uuid,
@@ -30,19 +42,37 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
           },
           { additionalProperties: false },
         ),
-        response: { 201: ChannelSchema },
+        response: {
+          201: ChannelSchema,
+          404: ErrorAnswer('The line does not exist: `LINE_NOT_FOUND`.'),
+          409: ErrorAnswer('A live channel of this type has this source: `CHANNEL_SOURCE_TAKEN`.'),
+          422: ErrorAnswer(
+            'No provider serves the type (`NO_PROVIDER_FOR_TYPE`, naming those that do), or the messenger refused the settings (`CHANNEL_REGISTRATION_FAILED`, the provider says why).',
+          ),
+        },
       },
     },
     async (req, reply) => reply.status(201).send(await services.channels.create(req.body)),
   );
   app.get(
     '/channels/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: ChannelSchema } } },
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'A channel (settings masked)',
+        params: IdParams,
+        response: { 200: ChannelSchema },
+      },
+    },
     (req) => services.channels.get(req.params.id, callerOf(req)),
   );
   app.post(
     '/channels/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(ChannelSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'Search channels', body: SearchBody, response: { 200: Page(ChannelSchema) } },
+    },
     (req) => services.channels.search(req.body, callerOf(req)),
   );
   app.patch(
@@ -57,14 +87,21 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
           { name: Type.Optional(Name), source: Source, settings: Settings },
           { additionalProperties: false },
         ),
-        response: { 200: ChannelSchema },
+        response: {
+          200: ChannelSchema,
+          409: ErrorAnswer('A live channel of this type has this source: `CHANNEL_SOURCE_TAKEN`.'),
+          422: ErrorAnswer('The messenger refused the new settings: `CHANNEL_REGISTRATION_FAILED`.'),
+        },
       },
     },
     (req) => services.channels.update(req.params.id, req.body),
   );
   app.delete(
     '/channels/:id',
-    { preHandler: admin, schema: { tags, params: IdParams } },
+    {
+      preHandler: admin,
+      schema: { tags, summary: 'Delete a channel (admin)', params: IdParams, response: { 204: NoContent } },
+    },
     async (req, reply) => {
       await services.channels.remove(req.params.id);
       return reply.status(204).send();
@@ -78,7 +115,10 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
         tags,
         summary: 'Disconnect a channel; an optional JSON body {"reason"} is kept as stateReason',
         params: IdParams,
-        response: { 200: ChannelSchema },
+        response: {
+          200: ChannelSchema,
+          409: ErrorAnswer('The channel is disconnected already: `CHANNEL_ALREADY_DISCONNECTED`.'),
+        },
       },
     },
     (req) => services.channels.disconnect(req.params.id, optionalReason(req.body)),
@@ -91,7 +131,13 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
         tags,
         summary: 'Reconnect a channel (telegramBot, inbox, viberbot, livechat, instagram only; others 409)',
         params: IdParams,
-        response: { 200: ChannelSchema },
+        response: {
+          200: ChannelSchema,
+          409: ErrorAnswer(
+            'The channel is active already (`CHANNEL_ALREADY_ACTIVE`) or its type does not reconnect (`CHANNEL_RECONNECT_NOT_SUPPORTED`).',
+          ),
+          422: ErrorAnswer('The messenger refused the settings: `CHANNEL_REGISTRATION_FAILED`.'),
+        },
       },
     },
     (req) => services.channels.reconnect(req.params.id),

@@ -5,7 +5,9 @@ import {
   ApplicationItemSchema,
   ClientSchema,
   ContactSchema,
+  ErrorAnswer,
   IdParams,
+  NoContent,
   Nullable,
   Page,
   SearchBody,
@@ -18,12 +20,23 @@ export function clientRoutes(app: App, { services, auth }: RouteContext): void {
   const tags = ['clients'];
   app.get(
     '/clients/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: ClientSchema } } },
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'A client (a messenger account)',
+        params: IdParams,
+        response: { 200: ClientSchema },
+      },
+    },
     (req) => services.clients.get(req.params.id, callerOf(req)),
   );
   app.post(
     '/clients/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(ClientSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'Search clients', body: SearchBody, response: { 200: Page(ClientSchema) } },
+    },
     (req) => services.clients.search(req.body, callerOf(req)),
   );
   app.patch(
@@ -48,7 +61,12 @@ export function clientRoutes(app: App, { services, auth }: RouteContext): void {
           },
           { additionalProperties: false },
         ),
-        response: { 200: ClientSchema },
+        response: {
+          200: ClientSchema,
+          422: ErrorAnswer(
+            'The link does not fit: `APPLICATION_TYPE_NOT_ALLOWED` (not the line’s application type), `LINKED_RECORD_NOT_FOUND`.',
+          ),
+        },
       },
     },
     (req) => services.clients.update(req.params.id, req.body, callerOf(req)),
@@ -69,6 +87,7 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
       preHandler: auth.any,
       schema: {
         tags,
+        summary: 'Create a contact (the built-in CRM record)',
         body: Type.Object({ name: Name, ...Fields }, { additionalProperties: false }),
         response: { 201: ContactSchema },
       },
@@ -77,12 +96,18 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
   );
   app.get(
     '/contacts/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: ContactSchema } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'A contact', params: IdParams, response: { 200: ContactSchema } },
+    },
     (req) => services.contacts.get(req.params.id, callerOf(req)),
   );
   app.post(
     '/contacts/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(ContactSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'Search contacts', body: SearchBody, response: { 200: Page(ContactSchema) } },
+    },
     (req) => services.contacts.search(req.body, callerOf(req)),
   );
   app.patch(
@@ -91,6 +116,7 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
       preHandler: auth.any,
       schema: {
         tags,
+        summary: 'Change a contact',
         params: IdParams,
         body: Type.Object({ name: Type.Optional(Name), ...Fields }, { additionalProperties: false }),
         response: { 200: ContactSchema },
@@ -100,7 +126,10 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
   );
   app.delete(
     '/contacts/:id',
-    { preHandler: auth.require('admin', 'supervisor'), schema: { tags, params: IdParams } },
+    {
+      preHandler: auth.require('admin', 'supervisor'),
+      schema: { tags, summary: 'Delete a contact', params: IdParams, response: { 204: NoContent } },
+    },
     async (req, reply) => {
       await services.contacts.remove(req.params.id, callerOf(req));
       return reply.status(204).send();
@@ -115,7 +144,10 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
         summary: 'Merge another contact into this one; its clients are relinked here and it is soft-deleted',
         params: IdParams,
         body: Type.Object({ sourceId: Uuid }, { additionalProperties: false }),
-        response: { 200: Type.Object({ contact: ContactSchema, relinkedClients: Type.Integer() }) },
+        response: {
+          200: Type.Object({ contact: ContactSchema, relinkedClients: Type.Integer() }),
+          409: ErrorAnswer('A contact cannot be merged into itself: `MERGE_WITH_ITSELF`.'),
+        },
       },
     },
     (req) => services.contacts.merge(req.params.id, req.body.sourceId, callerOf(req)),

@@ -7,6 +7,7 @@ import {
   GroupSchema,
   IdParams,
   LineSchema,
+  NoContent,
   Nullable,
   Page,
   SearchBody,
@@ -36,6 +37,7 @@ export function lineRoutes(app: App, { services, auth }: RouteContext): void {
       preHandler: admin,
       schema: {
         tags,
+        summary: 'Create a line: its settings, queue (routing), operators, groups and bot (admin)',
         body: Type.Object({ name: Name, ...LineBody }, { additionalProperties: false }),
         response: { 201: LineSchema },
       },
@@ -44,12 +46,18 @@ export function lineRoutes(app: App, { services, auth }: RouteContext): void {
   );
   app.get(
     '/lines/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: LineSchema } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'A line', params: IdParams, response: { 200: LineSchema } },
+    },
     (req) => services.lines.get(req.params.id, callerOf(req)),
   );
   app.post(
     '/lines/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(LineSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'Search lines', body: SearchBody, response: { 200: Page(LineSchema) } },
+    },
     (req) => services.lines.search(req.body, callerOf(req)),
   );
   app.patch(
@@ -58,6 +66,7 @@ export function lineRoutes(app: App, { services, auth }: RouteContext): void {
       preHandler: admin,
       schema: {
         tags,
+        summary: 'Change a line: name, settings, queue, operators, groups, bot (admin)',
         params: IdParams,
         body: Type.Object({ name: Type.Optional(Name), ...LineBody }, { additionalProperties: false }),
         response: { 200: LineSchema },
@@ -65,10 +74,17 @@ export function lineRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.lines.update(req.params.id, req.body),
   );
-  app.delete('/lines/:id', { preHandler: admin, schema: { tags, params: IdParams } }, async (req, reply) => {
-    await services.lines.remove(req.params.id);
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/lines/:id',
+    {
+      preHandler: admin,
+      schema: { tags, summary: 'Delete a line (admin)', params: IdParams, response: { 204: NoContent } },
+    },
+    async (req, reply) => {
+      await services.lines.remove(req.params.id);
+      return reply.status(204).send();
+    },
+  );
 }
 
 export function groupRoutes(app: App, { services, auth }: RouteContext): void {
@@ -81,6 +97,7 @@ export function groupRoutes(app: App, { services, auth }: RouteContext): void {
       preHandler: admin,
       schema: {
         tags,
+        summary: 'Create an operator group (admin)',
         body: Type.Object({ name: Name, memberIds: Members }, { additionalProperties: false }),
         response: { 201: GroupSchema },
       },
@@ -89,12 +106,23 @@ export function groupRoutes(app: App, { services, auth }: RouteContext): void {
   );
   app.get(
     '/groups/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: GroupSchema } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'An operator group', params: IdParams, response: { 200: GroupSchema } },
+    },
     (req) => services.groups.get(req.params.id),
   );
   app.post(
     '/groups/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(GroupSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'Search operator groups',
+        body: SearchBody,
+        response: { 200: Page(GroupSchema) },
+      },
+    },
     (req) => services.groups.search(req.body),
   );
   app.patch(
@@ -103,6 +131,7 @@ export function groupRoutes(app: App, { services, auth }: RouteContext): void {
       preHandler: admin,
       schema: {
         tags,
+        summary: 'Change an operator group: its name and members (admin)',
         params: IdParams,
         body: Type.Object({ name: Type.Optional(Name), memberIds: Members }, { additionalProperties: false }),
         response: { 200: GroupSchema },
@@ -110,10 +139,22 @@ export function groupRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.groups.update(req.params.id, req.body),
   );
-  app.delete('/groups/:id', { preHandler: admin, schema: { tags, params: IdParams } }, async (req, reply) => {
-    await services.groups.remove(req.params.id);
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/groups/:id',
+    {
+      preHandler: admin,
+      schema: {
+        tags,
+        summary: 'Delete an operator group (admin)',
+        params: IdParams,
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      await services.groups.remove(req.params.id);
+      return reply.status(204).send();
+    },
+  );
 }
 
 export function botRoutes(app: App, { services, auth }: RouteContext): void {
@@ -131,6 +172,7 @@ export function botRoutes(app: App, { services, auth }: RouteContext): void {
       preHandler: admin,
       schema: {
         tags,
+        summary: 'Create a bot: it receives its sessions’ client messages at its webhook (admin)',
         body: Type.Object({ name: Name, settings: Settings }, { additionalProperties: false }),
         response: { 201: BotSchema },
       },
@@ -155,12 +197,18 @@ export function botRoutes(app: App, { services, auth }: RouteContext): void {
   );
   app.get(
     '/bots/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: BotSchema } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'A bot (settings masked)', params: IdParams, response: { 200: BotSchema } },
+    },
     (req) => services.bots.get(req.params.id),
   );
   app.post(
     '/bots/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(BotSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'Search bots', body: SearchBody, response: { 200: Page(BotSchema) } },
+    },
     (req) => services.bots.search(req.body),
   );
   app.patch(
@@ -169,6 +217,7 @@ export function botRoutes(app: App, { services, auth }: RouteContext): void {
       preHandler: admin,
       schema: {
         tags,
+        summary: 'Change a bot: its name and settings (admin)',
         params: IdParams,
         body: Type.Object({ name: Type.Optional(Name), settings: Settings }, { additionalProperties: false }),
         response: { 200: BotSchema },
@@ -176,8 +225,15 @@ export function botRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.bots.update(req.params.id, req.body),
   );
-  app.delete('/bots/:id', { preHandler: admin, schema: { tags, params: IdParams } }, async (req, reply) => {
-    await services.bots.remove(req.params.id);
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/bots/:id',
+    {
+      preHandler: admin,
+      schema: { tags, summary: 'Delete a bot (admin)', params: IdParams, response: { 204: NoContent } },
+    },
+    async (req, reply) => {
+      await services.bots.remove(req.params.id);
+      return reply.status(204).send();
+    },
+  );
 }

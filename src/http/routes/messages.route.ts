@@ -11,7 +11,7 @@ import { unstorableText } from '../../lib/text.ts';
 import type { Platform } from '../../platform.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { IdParams, MessageSchema, Page, Uuid } from '../schemas.ts';
+import { ErrorAnswer, FileBytes, IdParams, MessageSchema, Page, Uuid } from '../schemas.ts';
 
 const FileSchema = Type.Object({
   id: Uuid,
@@ -112,7 +112,12 @@ export function messageRoutes(platform: Platform) {
           summary:
             'Send a message: JSON {"text","fileIds"} or multipart (field "text" and files); stored pending, sent by the worker',
           params: IdParams,
-          response: { 201: MessageSchema },
+          response: {
+            201: MessageSchema,
+            409: ErrorAnswer(
+              'It cannot be sent now: `SESSION_CLOSED`, `CHANNEL_NOT_ACTIVE`, `CHANNEL_CANNOT_SEND` (no provider), `CHANNEL_CANNOT_DELIVER` (the provider says why, e.g. no callbackUrl), `CLIENT_UNREACHABLE`.',
+            ),
+          },
         },
       },
       async (req, reply) => {
@@ -136,7 +141,12 @@ export function messageRoutes(platform: Platform) {
             { text: Type.String({ minLength: 1, maxLength: MAX_TEXT }) },
             { additionalProperties: false },
           ),
-          response: { 200: MessageSchema },
+          response: {
+            200: MessageSchema,
+            409: ErrorAnswer(
+              'It cannot be edited: `MESSAGE_NOT_EDITABLE`, `EDIT_NOT_SUPPORTED` by the messenger, or the session or channel cannot send (as for a send).',
+            ),
+          },
         },
       },
       (req) => platform.outbound.edit(req.params.id, req.body.text, callerOf(req)),
@@ -175,7 +185,12 @@ export function messageRoutes(platform: Platform) {
       '/files/:id',
       {
         preHandler: auth.any,
-        schema: { tags: ['files'], summary: 'Download a file you may see', params: IdParams },
+        schema: {
+          tags: ['files'],
+          summary: 'Download a file you may see',
+          params: IdParams,
+          response: { 200: FileBytes },
+        },
       },
       async (req, reply) => sendFile(reply, await platform.files.open(req.params.id, callerOf(req))),
     );
@@ -199,6 +214,12 @@ export function messageRoutes(platform: Platform) {
               }),
             ),
           }),
+          response: {
+            200: FileBytes,
+            403: ErrorAnswer(
+              'The link is not valid for this file (`INVALID_DOWNLOAD_LINK`: tampered, incomplete, or made with another key) or has expired (`DOWNLOAD_LINK_EXPIRED`).',
+            ),
+          },
         },
       },
       async (req, reply) => sendFile(reply, await platform.files.openLinked(req.params.id, req.query)),

@@ -10,6 +10,7 @@ import type { App, RouteContext } from '../route-context.ts';
 import {
   CursorPage,
   CursorQuery,
+  ErrorAnswer,
   HistoryEntrySchema,
   IdParams,
   MessageSchema,
@@ -34,7 +35,15 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
           { channelId: Uuid, account: Type.String({ minLength: 1, maxLength: 320 }) },
           { additionalProperties: false },
         ),
-        response: { 200: SessionSchema, 201: SessionSchema },
+        response: {
+          200: SessionSchema,
+          201: SessionSchema,
+          404: ErrorAnswer('No such channel, or not one of your lines: `CHANNEL_NOT_FOUND`.'),
+          409: ErrorAnswer(
+            'The channel is not active (`CHANNEL_NOT_ACTIVE`), or the client changed concurrently (`SESSION_OPEN_CONFLICT`, `CLIENT_CHANGED`: retry).',
+          ),
+          422: ErrorAnswer('The account is not one for this channel type: `INVALID_ACCOUNT`.'),
+        },
       },
     },
     async (req, reply) => {
@@ -44,12 +53,18 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
   );
   app.get(
     '/sessions/:id',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: SessionSchema } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'A session', params: IdParams, response: { 200: SessionSchema } },
+    },
     (req) => s.get(req.params.id, callerOf(req)),
   );
   app.post(
     '/sessions/search',
-    { preHandler: auth.any, schema: { tags, body: SearchBody, response: { 200: Page(SessionSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: { tags, summary: 'Search sessions', body: SearchBody, response: { 200: Page(SessionSchema) } },
+    },
     (req) => s.search(req.body, callerOf(req)),
   );
   app.post(
@@ -65,14 +80,33 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
           Type.Object({ botId: Uuid }, { additionalProperties: false }),
           Type.Object({ groupId: Uuid }, { additionalProperties: false }),
         ]),
-        response: { 200: SessionSchema },
+        response: {
+          200: SessionSchema,
+          409: ErrorAnswer(
+            'The session’s state does not allow it: `SESSION_CLOSED`, `SESSION_MARKED_AS_SPAM`, `SESSION_ALREADY_ACCEPTED`.',
+          ),
+          422: ErrorAnswer(
+            'The target does not fit: `ASSIGNEE_NOT_FOUND`, `ASSIGNEE_BLOCKED`, `BOT_NOT_FOUND`, `GROUP_NOT_FOUND`.',
+          ),
+        },
       },
     },
     (req) => s.assign(req.params.id, req.body as AssignTarget, callerOf(req)),
   );
   app.post(
     '/sessions/:id/close',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: SessionSchema } } },
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'Close the session',
+        params: IdParams,
+        response: {
+          200: SessionSchema,
+          409: ErrorAnswer('It is closed already: `SESSION_ALREADY_CLOSED`, `SESSION_MARKED_AS_SPAM`.'),
+        },
+      },
+    },
     (req) => s.close(req.params.id, callerOf(req)),
   );
   app.post(
@@ -83,7 +117,12 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
         tags,
         summary: 'Mark as spam: closes it and drops it from metrics',
         params: IdParams,
-        response: { 200: SessionSchema },
+        response: {
+          200: SessionSchema,
+          409: ErrorAnswer(
+            'Not for internal and support channels (`SPAM_NOT_ALLOWED_FOR_CHANNEL_TYPE`), or spam already (`SESSION_ALREADY_SPAM`).',
+          ),
+        },
       },
     },
     (req) => s.markAsSpam(req.params.id, callerOf(req)),
@@ -96,7 +135,12 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
         tags,
         summary: 'Take out of spam (last session of the chain, or any inbox session); it returns to Closed',
         params: IdParams,
-        response: { 200: SessionSchema },
+        response: {
+          200: SessionSchema,
+          409: ErrorAnswer(
+            'Not spam (`SESSION_NOT_SPAM`), or not the last of its chain (`UNMARK_SPAM_NOT_LAST_IN_CHAIN`).',
+          ),
+        },
       },
     },
     (req) => s.unmarkAsSpam(req.params.id, callerOf(req)),
@@ -143,7 +187,15 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
   );
   app.get(
     '/sessions/:id/last-message',
-    { preHandler: auth.any, schema: { tags, params: IdParams, response: { 200: Nullable(MessageSchema) } } },
+    {
+      preHandler: auth.any,
+      schema: {
+        tags,
+        summary: 'The newest message, or null',
+        params: IdParams,
+        response: { 200: Nullable(MessageSchema) },
+      },
+    },
     async (req) => {
       await s.visible(req.params.id, callerOf(req));
       return services.messages.last(req.params.id);
@@ -153,7 +205,12 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
     '/messages/search',
     {
       preHandler: auth.any,
-      schema: { tags: ['messages'], body: SearchBody, response: { 200: Page(MessageSchema) } },
+      schema: {
+        tags: ['messages'],
+        summary: 'Search messages of the sessions you may see',
+        body: SearchBody,
+        response: { 200: Page(MessageSchema) },
+      },
     },
     (req) => services.messages.search(req.body, callerOf(req)),
   );

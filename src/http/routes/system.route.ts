@@ -1,11 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { RETRY_AFTER_SECONDS } from '../../db/availability.ts';
 import type { Db } from '../../db/client.ts';
 import { Unauthorized } from '../../errors.ts';
 import type { Prometheus } from '../../observability/prometheus.ts';
 import { bearerToken } from '../plugins/auth.ts';
+import { ErrorAnswer } from '../schemas.ts';
+
+const Health = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('error')]),
+  database: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
+});
 
 /** `/healthz` answers within this even when the database does not. */
 const HEALTH_TIMEOUT_MS = 5000;
@@ -31,7 +38,12 @@ export function systemRoutes(
   app.get(
     '/healthz',
     {
-      schema: { tags: ['system'], summary: 'Liveness and database check' },
+      schema: {
+        tags: ['system'],
+        summary: 'Liveness and database check',
+        // Its own answer when the database is down (with Retry-After), not the error shape.
+        response: { 200: Health, 503: { ...Health, description: 'The database does not answer' } },
+      },
       // Probes call this every few seconds: Fastify's info lines for it are dropped (the route logs
       // at warn and above), and one debug line says each answer.
       logLevel: 'warn',
@@ -73,6 +85,12 @@ export function systemRoutes(
           ? 'Requires `Authorization: Bearer <OMNILINE_METRICS_TOKEN>` (not an API token).'
           : 'Public: no OMNILINE_METRICS_TOKEN is set.',
         security: metricsToken ? [{ bearer: [] }] : [],
+        response: {
+          200: { type: 'string', description: 'The Prometheus text format' },
+          ...(metricsToken && {
+            401: ErrorAnswer('Not the metrics token: `UNAUTHORIZED`.'),
+          }),
+        },
       },
     },
     async (req, reply) => {

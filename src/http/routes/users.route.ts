@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { STAFF_ROLES } from '../../domain/user/user.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { Enum, IdParams, Page, SearchBody, UserSchema } from '../schemas.ts';
+import { Enum, ErrorAnswer, IdParams, NoContent, Page, SearchBody, UserSchema } from '../schemas.ts';
 
 const Password = Type.String({ minLength: 8, maxLength: 500 });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -32,7 +32,7 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
           },
           { additionalProperties: false },
         ),
-        response: { 201: UserSchema },
+        response: { 201: UserSchema, 409: ErrorAnswer('The login is taken: `LOGIN_TAKEN`.') },
       },
     },
     async (req, reply) => reply.status(201).send(await services.users.create(req.body)),
@@ -44,7 +44,13 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
     '/users/:id',
     {
       preHandler: auth.any,
-      schema: { tags, description: scope, params: IdParams, response: { 200: StaffSchema } },
+      schema: {
+        tags,
+        summary: 'A staff user (whole for admins; id, name and role for others)',
+        description: scope,
+        params: IdParams,
+        response: { 200: StaffSchema },
+      },
     },
     (req) => services.users.getFor(req.params.id, callerOf(req)),
   );
@@ -52,7 +58,13 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
     '/users/search',
     {
       preHandler: auth.any,
-      schema: { tags, description: scope, body: SearchBody, response: { 200: Page(StaffSchema) } },
+      schema: {
+        tags,
+        summary: 'Search staff users',
+        description: scope,
+        body: SearchBody,
+        response: { 200: Page(StaffSchema) },
+      },
     },
     (req) => services.users.search(req.body, callerOf(req)),
   );
@@ -80,7 +92,15 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
   );
   app.delete(
     '/users/:id',
-    { preHandler: auth.require('admin'), schema: { tags, params: IdParams } },
+    {
+      preHandler: auth.require('admin'),
+      schema: {
+        tags,
+        summary: 'Delete a user; their tokens stop working (admin)',
+        params: IdParams,
+        response: { 204: NoContent, 409: ErrorAnswer('You cannot delete yourself: `CANNOT_DELETE_SELF`.') },
+      },
+    },
     async (req, reply) => {
       await services.users.remove(req.params.id, callerOf(req));
       return reply.status(204).send();

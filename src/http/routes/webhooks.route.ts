@@ -4,10 +4,12 @@
  * verify a webhook by challenge. Acknowledged only after the events are committed.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { AppError, BadRequest, Conflict, NotFound } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
 import type { Platform } from '../../platform.ts';
 import type { WebhookRequest } from '../../providers/provider.ts';
+import { ErrorAnswer } from '../schemas.ts';
 
 interface Params {
   provider: string;
@@ -59,35 +61,66 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
     });
     hooks.removeAllContentTypeParsers();
     hooks.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
-    const schema = {
-      tags: ['webhooks'],
+    const schema = { tags: ['webhooks'], security: [] };
+    const unsupported = ErrorAnswer('The provider has no such webhook: `WEBHOOK_NOT_SUPPORTED`.');
+    const inactive = ErrorAnswer('The channel is not active: `CHANNEL_NOT_ACTIVE`.');
+    const post = {
+      ...schema,
       summary: 'Inbound messenger webhook (verified by the provider)',
-      security: [],
+      response: {
+        200: Type.Unknown({
+          description:
+            'Acknowledged once the events are stored: `{"ok": true, "stored", "duplicates", …}`, or the answer the messenger expects',
+        }),
+        401: ErrorAnswer(
+          'The provider refused the signature or secret (`INVALID_SIGNATURE`, `INVALID_SECRET_TOKEN`, …); nothing was stored.',
+        ),
+        405: unsupported,
+        409: inactive,
+      },
+    };
+    const verify = {
+      ...schema,
+      summary: 'Webhook verification by challenge (messengers that verify their webhook URL)',
+      response: {
+        200: Type.String({ description: 'The challenge, as the messenger expects it (text/plain)' }),
+        403: ErrorAnswer('The verify token does not match: `CHALLENGE_REFUSED`.'),
+        405: unsupported,
+        409: inactive,
+      },
     };
 
-    hooks.post<{ Params: Params }>('/webhooks/:provider/:channelId', { schema }, async (request, reply) => {
-      const { provider, channel, webhookRequest } = await resolve(request);
-      if (!provider.parseWebhook)
-        throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} takes no webhooks`);
-      const result = await provider.parseWebhook(host.context(channel), webhookRequest);
-      const stats = await inbound.receive(channel, result.events, host.profileLookup(channel));
-      if (result.reply) {
-        return reply
-          .status(result.reply.status)
-          .type(result.reply.contentType ?? 'application/json')
-          .send(result.reply.body);
-      }
-      return { ok: true, ...stats };
-    });
+    hooks.post<{ Params: Params }>(
+      '/webhooks/:provider/:channelId',
+      { schema: post },
+      async (request, reply) => {
+        const { provider, channel, webhookRequest } = await resolve(request);
+        if (!provider.parseWebhook)
+          throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} takes no webhooks`);
+        const result = await provider.parseWebhook(host.context(channel), webhookRequest);
+        const stats = await inbound.receive(channel, result.events, host.profileLookup(channel));
+        if (result.reply) {
+          return reply
+            .status(result.reply.status)
+            .type(result.reply.contentType ?? 'application/json')
+            .send(result.reply.body);
+        }
+        return { ok: true, ...stats };
+      },
+    );
 
-    hooks.get<{ Params: Params }>('/webhooks/:provider/:channelId', { schema }, async (request, reply) => {
-      const { provider, channel, webhookRequest } = await resolve(request);
-      const answer = provider.verifyChallenge?.(host.context(channel), webhookRequest);
-      if (answer === undefined)
-        throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} has no webhook verification`);
-      if (answer === null) throw new AppError(403, 'CHALLENGE_REFUSED', 'the verify token does not match');
-      return reply.status(answer.status).type('text/plain').send(answer.body);
-    });
+    hooks.get<{ Params: Params }>(
+      '/webhooks/:provider/:channelId',
+      { schema: verify },
+      async (request, reply) => {
+        const { provider, channel, webhookRequest } = await resolve(request);
+        const answer = provider.verifyChallenge?.(host.context(channel), webhookRequest);
+        if (answer === undefined)
+          throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} has no webhook verification`);
+        if (answer === null) throw new AppError(403, 'CHALLENGE_REFUSED', 'the verify token does not match');
+        return reply.status(answer.status).type('text/plain').send(answer.body);
+      },
+    );
   });
 }
 

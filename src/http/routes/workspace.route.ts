@@ -8,7 +8,16 @@ import type { Platform } from '../../platform.ts';
 import { OPERATOR_STATUSES } from '../../routing/workspace.service.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
-import { Enum, IdParams, MessageSchema, Nullable, Page, SessionSchema, Uuid } from '../schemas.ts';
+import {
+  Enum,
+  ErrorAnswer,
+  IdParams,
+  MessageSchema,
+  Nullable,
+  Page,
+  SessionSchema,
+  Uuid,
+} from '../schemas.ts';
 
 const StatusSchema = Type.Object({
   status: Enum(OPERATOR_STATUSES),
@@ -87,7 +96,12 @@ export function workspaceRoutes(platform: Platform) {
           tags,
           summary: 'Take the session (first of concurrent accepts wins; the others get 409)',
           params: IdParams,
-          response: { 200: SessionSchema },
+          response: {
+            200: SessionSchema,
+            409: ErrorAnswer(
+              'Another operator took it (`SESSION_ALREADY_ACCEPTED`), you are full (`OPERATOR_AT_CAPACITY`), or its state does not allow it (`SESSION_CLOSED`, `SESSION_WITH_BOT`, …).',
+            ),
+          },
         },
       },
       (req) => ws.accept(req.params.id, callerOf(req)),
@@ -130,7 +144,15 @@ export function workspaceRoutes(platform: Platform) {
             Type.Object({ operatorId: Uuid }, { additionalProperties: false }),
             Type.Object({ groupId: Uuid }, { additionalProperties: false }),
           ]),
-          response: { 200: SessionSchema },
+          response: {
+            200: SessionSchema,
+            409: ErrorAnswer(
+              'The session’s state does not allow it: `SESSION_CLOSED`, `SESSION_MARKED_AS_SPAM`.',
+            ),
+            422: ErrorAnswer(
+              'The target does not fit: `ASSIGNEE_NOT_FOUND`, `ASSIGNEE_BLOCKED`, `GROUP_NOT_FOUND`.',
+            ),
+          },
         },
       },
       (req) =>
@@ -158,7 +180,10 @@ export function workspaceRoutes(platform: Platform) {
           tags: ['bots'],
           summary: "A bot hands its session to the line's queue",
           params: IdParams,
-          response: { 200: SessionSchema },
+          response: {
+            200: SessionSchema,
+            409: ErrorAnswer('No bot has the session: `SESSION_NOT_WITH_BOT`.'),
+          },
         },
       },
       (req) => ws.handover(req.params.id, callerOf(req)),
