@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadPlugins } from '../../src/plugins.ts';
-import { describeEachDatabase } from '../../test/helpers/app.ts';
+import { describeEachDatabase, postForm } from '../../test/helpers/app.ts';
 import { createLine, unique } from '../../test/helpers/factories.ts';
 import type { TestIncomingMessage } from './converter.ts';
 import { type FakePage, FakeTestMessenger } from './fake-messenger.ts';
@@ -296,16 +296,7 @@ describeEachDatabase(
         new Blob([Buffer.from('%PDF-1.4 invoice')], { type: 'application/pdf' }),
         'invoice.pdf',
       );
-      const request = new Request('http://local/', { method: 'POST', body: form });
-      const res = await ctx().app.inject({
-        method: 'POST',
-        url: `/api/v1/sessions/${session.id}/messages`,
-        headers: {
-          authorization: `Bearer ${ctx().adminToken}`,
-          'content-type': request.headers.get('content-type')!,
-        },
-        payload: Buffer.from(await request.arrayBuffer()),
-      });
+      const res = await postForm(ctx(), `/api/v1/sessions/${session.id}/messages`, form);
       assert.equal(res.statusCode, 201, res.body);
       const uploadsBefore = fake.uploads.length;
       const sentBefore = fake.sent.length;

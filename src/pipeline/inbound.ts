@@ -200,25 +200,18 @@ export class InboundPipeline {
   }
 
   /** Marks the client active, telling operators when they come back online. */
-  async #seen(channel: ChannelRow, clientId: string): Promise<void> {
-    if (await clientRepository.markSeen(this.deps.db, clientId, this.deps.clock.now())) {
-      const session = await sessionRepository.openFor(this.deps.db, clientId, channel.id);
-      this.deps.bus.publishEphemeral('client.presence', {
-        clientId,
-        sessionId: session?.id ?? null,
-        online: true,
-      });
-    }
+  #seen(channel: ChannelRow, clientId: string): Promise<void> {
+    return this.#setPresence(channel, clientId, true);
   }
 
-  /** Marks the client offline at their messenger's word, telling operators. */
-  async #gone(channel: ChannelRow, clientId: string): Promise<void> {
-    if (await clientRepository.markOffline(this.deps.db, clientId, this.deps.clock.now())) {
+  /** Records the client's presence, telling operators when it changes. */
+  async #setPresence(channel: ChannelRow, clientId: string, online: boolean): Promise<void> {
+    if (await clientRepository.setOnline(this.deps.db, clientId, online, this.deps.clock.now())) {
       const session = await sessionRepository.openFor(this.deps.db, clientId, channel.id);
       this.deps.bus.publishEphemeral('client.presence', {
         clientId,
         sessionId: session?.id ?? null,
-        online: false,
+        online,
       });
     }
   }
@@ -377,8 +370,7 @@ export class InboundPipeline {
   async #presence(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'presence' }>): Promise<boolean> {
     const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
     if (!client) return false;
-    if (event.online) await this.#seen(channel, client.id);
-    else await this.#gone(channel, client.id);
+    await this.#setPresence(channel, client.id, event.online);
     return true;
   }
 }

@@ -162,3 +162,14 @@ export function describeEachDatabase(
     });
   }
 }
+
+/** POSTs a multipart form (files and fields) through `app.inject`, as a browser would send it. */
+export async function postForm(ctx: TestContext, url: string, form: FormData, token = ctx.adminToken) {
+  const request = new Request('http://omniline.test', { method: 'POST', body: form });
+  return ctx.app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${token}`, 'content-type': request.headers.get('content-type')! },
+    payload: Buffer.from(await request.arrayBuffer()),
+  });
+}

@@ -3,7 +3,7 @@ import { after, before, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
 import { ApiCallbackServer } from '../fakes/api-callback.ts';
-import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
+import { describeEachDatabase, postForm, type TestContext } from '../helpers/app.ts';
 import { createChannel, createLine, unique } from '../helpers/factories.ts';
 import { API_SECRET, apiWebhook, clientMessage } from '../helpers/webhooks.ts';
 
@@ -86,16 +86,7 @@ describeEachDatabase('files: what they are and how they are served', (ctx) => {
     const form = new FormData();
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>';
     form.append('file', new Blob([svg], { type: 'image/png' }), 'logo.png');
-    const request = new Request('http://x', { method: 'POST', body: form });
-    const res = await ctx().app.inject({
-      method: 'POST',
-      url: '/api/v1/files',
-      headers: {
-        authorization: `Bearer ${ctx().adminToken}`,
-        'content-type': request.headers.get('content-type')!,
-      },
-      payload: Buffer.from(await request.arrayBuffer()),
-    });
+    const res = await postForm(ctx(), '/api/v1/files', form);
     assert.equal(res.statusCode, 201, res.body);
     const body = res.json();
     const [file] = body.items ?? body;

@@ -6,7 +6,7 @@ import { writeFastPath } from '../../src/pipeline/inbound-fast-path.ts';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
 import { ApiCallbackServer } from '../fakes/api-callback.ts';
 import { stubProviders } from '../fakes/stub-providers.ts';
-import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
+import { describeEachDatabase, postForm, type TestContext } from '../helpers/app.ts';
 import { createChannel, createLine, createUser, unique } from '../helpers/factories.ts';
 
 const SECRET = 'api-channel-secret-0123456789';
@@ -414,16 +414,7 @@ describeEachDatabase(
       // Seven bytes that begin as a PNG does: the type stored is what the bytes are.
       const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a]);
       form.append('file', new Blob([png], { type: 'image/png' }), 'photo.png');
-      const request = new Request('http://x', { method: 'POST', body: form });
-      const res = await ctx().app.inject({
-        method: 'POST',
-        url: `/api/v1/sessions/${session.id}/messages`,
-        headers: {
-          authorization: `Bearer ${ctx().adminToken}`,
-          'content-type': request.headers.get('content-type')!,
-        },
-        payload: Buffer.from(await request.arrayBuffer()),
-      });
+      const res = await postForm(ctx(), `/api/v1/sessions/${session.id}/messages`, form);
       assert.equal(res.statusCode, 201, res.body);
       const body = res.json();
       assert.equal(body.type, 'image');

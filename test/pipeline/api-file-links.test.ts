@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { DOWNLOAD_LINK_TTL_SECONDS } from '../../src/files/file-links.ts';
 import { ApiCallbackServer } from '../fakes/api-callback.ts';
-import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
+import { describeEachDatabase, postForm, type TestContext } from '../helpers/app.ts';
 import { createChannel, createLine } from '../helpers/factories.ts';
 import { API_SECRET, apiWebhook, clientMessage } from '../helpers/webhooks.ts';
 
@@ -16,16 +16,7 @@ const PUBLIC_URL = 'https://omniline.example.com/base';
 async function upload(ctx: TestContext, bytes: Buffer, name: string, type: string) {
   const form = new FormData();
   form.append('file', new Blob([bytes], { type }), name);
-  const request = new Request('http://x', { method: 'POST', body: form });
-  const res = await ctx.app.inject({
-    method: 'POST',
-    url: '/api/v1/files',
-    headers: {
-      authorization: `Bearer ${ctx.adminToken}`,
-      'content-type': request.headers.get('content-type')!,
-    },
-    payload: Buffer.from(await request.arrayBuffer()),
-  });
+  const res = await postForm(ctx, '/api/v1/files', form);
   assert.equal(res.statusCode, 201, res.body);
   return res.json().items[0] as { id: string; size: number };
 }

@@ -95,26 +95,18 @@ export const clientRepository = {
     return row;
   },
 
-  /** Records activity; true when the client was offline until now. */
-  async markSeen(db: Db, id: string, at: Date): Promise<boolean> {
+  /**
+   * Records the client's presence (activity when `online`, an explicit offline otherwise); true when
+   * it changed the client's state.
+   */
+  async setOnline(db: Db, id: string, online: boolean, at: Date): Promise<boolean> {
     const rows = await queryRows<{ was_online: boolean }>(
       db,
-      sql`UPDATE clients c SET online = true, last_seen_at = ${at.toISOString()}::timestamptz
+      sql`UPDATE clients c SET online = ${online}, last_seen_at = ${at.toISOString()}::timestamptz
           FROM (SELECT id, online AS was_online FROM clients WHERE id = ${id} FOR UPDATE) old
           WHERE c.id = old.id RETURNING old.was_online`,
     );
-    return rows[0]?.was_online === false;
-  },
-
-  /** An explicit offline (the messenger says the client left); true when the client was online. */
-  async markOffline(db: Db, id: string, at: Date): Promise<boolean> {
-    const rows = await queryRows<{ was_online: boolean }>(
-      db,
-      sql`UPDATE clients c SET online = false, last_seen_at = ${at.toISOString()}::timestamptz
-          FROM (SELECT id, online AS was_online FROM clients WHERE id = ${id} FOR UPDATE) old
-          WHERE c.id = old.id RETURNING old.was_online`,
-    );
-    return rows[0]?.was_online === true;
+    return rows[0] !== undefined && rows[0].was_online !== online;
   },
 
   /**
