@@ -3,11 +3,13 @@
  * into dist/ — src/main.ts bundled by esbuild (ESM, packages left to node_modules, source maps) —
  * so `npm start` runs plain JavaScript instead of transpiling TypeScript at every start. The SQL
  * migrations go beside the bundle: src/db/migrate.ts finds them relative to its own module.
+ * Every web app (`web/<name>/vite.config.ts`: the desk, the widget) is built by Vite into
+ * dist/web/<name>/, which the server serves (src/http/plugins/web-apps.ts).
  *
- * `--if-stale` (npm's `prestart`) builds only when a file under src/ is newer than the bundle, so a
- * `git pull` or an edit is never started from an old dist/.
+ * `--if-stale` (npm's `prestart`) builds only when a file under src/ or web/ is newer than the
+ * bundle, so a `git pull` or an edit is never started from an old dist/.
  */
-import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -29,7 +31,8 @@ if (process.argv.includes('--if-stale')) {
   try {
     built = statSync(`${dist}/main.js`).mtimeMs;
   } catch {}
-  if (built > newest(`${root}src`)) process.exit(0);
+  const web = existsSync(`${root}web`) ? newest(`${root}web`) : 0;
+  if (built > Math.max(newest(`${root}src`), web)) process.exit(0);
 }
 
 rmSync(dist, { recursive: true, force: true });
@@ -51,3 +54,19 @@ cpSync(`${root}src/db/migrations`, `${dist}/migrations`, {
   filter: (src) => !src.endsWith('_snapshot.json'),
 });
 process.stdout.write('built dist/main.js\n');
+
+const apps = existsSync(`${root}web`)
+  ? readdirSync(`${root}web`).filter((name) => existsSync(`${root}web/${name}/vite.config.ts`))
+  : [];
+if (apps.length > 0) {
+  const vite = await import('vite');
+  for (const name of apps) {
+    await vite.build({
+      configFile: `${root}web/${name}/vite.config.ts`,
+      root: `${root}web/${name}`,
+      logLevel: 'warn',
+      build: { outDir: `${dist}/web/${name}`, emptyOutDir: true },
+    });
+    process.stdout.write(`built dist/web/${name}/\n`);
+  }
+}

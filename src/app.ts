@@ -13,6 +13,7 @@ import { createAuth, markPublicRoutes } from './http/plugins/auth.ts';
 import { clientErrorHandler, registerErrorHandling, renderFrameworkError } from './http/plugins/errors.ts';
 import { jsonSizeLimit, registerInputGuard } from './http/plugins/input-guard.ts';
 import { documentErrorResponses } from './http/plugins/openapi-errors.ts';
+import { registerWebApps } from './http/plugins/web-apps.ts';
 import type { RouteContext } from './http/route-context.ts';
 import { auditRoutes } from './http/routes/audit.route.ts';
 import { authRoutes } from './http/routes/auth.route.ts';
@@ -81,6 +82,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(multipart, {
     limits: { fileSize: MAX_FILE_BYTES, files: 10, fields: 5, fieldSize: 64 * 1024 },
   });
+
+  // The operator desk at /desk/ and the live-chat widget (/widget.js), built into dist/web/.
+  await registerWebApps(app, [{ name: 'desk' }, { name: 'widget', rootFiles: ['widget.js'] }]);
 
   const { services } = opts.platform;
   const { limits } = opts.platform;
