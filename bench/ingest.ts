@@ -30,6 +30,11 @@
  *                           [--insert-seconds 15] [--warmup-seconds 30] [--cpu-prof <dir>]
  *
  * `--cpu-prof <dir>` writes the server's V8 CPU profile there (open it in Chrome DevTools).
+ *
+ *   npx tsx bench/ingest.ts --provider <name> [--concurrency 32] [--seconds 60] [--rate 1000] …
+ *
+ * measures one provider's signed webhooks against the api channel in the same run instead (see
+ * bench/ingest-provider.ts; the providers it knows are listed in bench/ingest-providers.ts).
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -42,6 +47,7 @@ import {
   startServer,
   stopAllServers,
 } from '../test/helpers/server-process.ts';
+import { runProviderBench } from './ingest-provider.ts';
 import {
   createScratchDatabase,
   formatTable,
@@ -49,17 +55,11 @@ import {
   type MachineInfo,
   machineInfo,
   type Sql,
-  summarize,
   writeJson,
 } from './lib.ts';
 import {
-  type CpuSnapshot,
-  type CpuUse,
   closedLoop,
-  cpuCores,
-  cpuSnapshot,
   insertBaseline,
-  type LoadResult,
   openLoop,
   postWebhook,
   RssSampler,
@@ -67,6 +67,7 @@ import {
   type Send,
   WebhookFactory,
 } from './lib-ingest.ts';
+import { describePhase, type PhaseFigures, phase } from './lib-phase.ts';
 
 const CLIENTS = 1000;
 const API_SECRET = 'ingest-bench-api-secret-0123456789';
@@ -93,6 +94,7 @@ interface Options {
   insertSeconds: number;
   warmupSeconds: number;
   cpuProfDir: string | null;
+  provider: string | null;
 }
 
 function parseOptions(): Options {
@@ -105,6 +107,7 @@ function parseOptions(): Options {
       'insert-seconds': { type: 'string', default: '15' },
       'warmup-seconds': { type: 'string', default: '30' },
       'cpu-prof': { type: 'string' },
+      provider: { type: 'string' },
     },
   });
   const positive = (name: keyof typeof values) => {
@@ -120,6 +123,7 @@ function parseOptions(): Options {
     insertSeconds: positive('insert-seconds'),
     warmupSeconds: positive('warmup-seconds'),
     cpuProfDir: values['cpu-prof'] ? path.resolve(values['cpu-prof']) : null,
+    provider: values.provider ?? null,
   };
 }
 
@@ -167,70 +171,6 @@ function perMessage(from: DbCounters, to: DbCounters, messages: number): Record<
     return [key, Math.round(((to[key] - from[key]) / Math.max(1, messages)) * 100) / 100];
   });
   return Object.fromEntries(entries) as Record<keyof DbCounters, number>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Phases
-// ---------------------------------------------------------------------------------------------
-
-interface PhaseFigures {
-  acked: number;
-  seconds: number;
-  ackPerSecond: number;
-  latencyMs: LatencyStats;
-  errors: Record<string, number>;
-  /** Lowest and highest acknowledgements/s over whole 5-second windows. */
-  windows5s: { min: number; max: number };
-  cpuCores: CpuUse;
-}
-
-function figures(result: LoadResult, cpu: CpuUse): PhaseFigures {
-  const windows: number[] = [];
-  for (let i = 0; i + 5 <= result.perSecond.length; i += 5) {
-    windows.push(result.perSecond.slice(i, i + 5).reduce((s, n) => s + n, 0) / 5);
-  }
-  const seconds = result.elapsedMs / 1000;
-  const ackPerSecond = Math.round(result.acked / seconds);
-  return {
-    acked: result.acked,
-    seconds: Math.round(seconds * 10) / 10,
-    ackPerSecond,
-    latencyMs: summarize(result.latenciesMs),
-    errors: result.errors,
-    windows5s: windows.length
-      ? { min: Math.min(...windows), max: Math.max(...windows) }
-      : { min: ackPerSecond, max: ackPerSecond },
-    cpuCores: cpu,
-  };
-}
-
-/** Runs one phase of load, measuring CPU use by process over it. */
-async function phase(
-  server: ServerProcess | null,
-  database: string,
-  run: (loadDone: () => void) => Promise<LoadResult>,
-): Promise<PhaseFigures> {
-  const pid = server?.pid ?? null;
-  const before = cpuSnapshot(pid, database);
-  // Read when the load ends, before its connections close (their backends' CPU goes with them).
-  let after: CpuSnapshot | undefined;
-  const loadDone = () => {
-    after ??= cpuSnapshot(pid, database);
-  };
-  const result = await run(loadDone);
-  loadDone();
-  return figures(result, cpuCores(before, after!));
-}
-
-function describePhase(name: string, f: PhaseFigures): string {
-  const errors = Object.entries(f.errors).map(([k, n]) => `${k}×${n}`);
-  const cpu = Object.entries(f.cpuCores).map(([k, v]) => `${k} ${v}`);
-  return [
-    `${name}: ${f.acked} acknowledged in ${f.seconds} s → ${f.ackPerSecond} msg/s ` +
-      `(5 s windows ${f.windows5s.min}–${f.windows5s.max}); errors: ${errors.join(', ') || 'none'}`,
-    `  latency ms: p50 ${f.latencyMs.p50}  p90 ${f.latencyMs.p90}  p99 ${f.latencyMs.p99}  max ${f.latencyMs.max}`,
-    `  CPU (cores): ${cpu.join(', ')}`,
-  ].join('\n');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,6 +374,7 @@ function printSummary(
 
 async function main(): Promise<void> {
   const opts = parseOptions();
+  if (opts.provider) return runProvider({ ...opts, provider: opts.provider });
   const scratch = await createScratchDatabase('omniline_ingest');
   const sql = postgres(scratch.url, { max: 1, onnotice: () => {} });
   try {
@@ -444,6 +385,17 @@ async function main(): Promise<void> {
   } finally {
     await stopAllServers();
     await sql.end({ timeout: 5 });
+    await scratch.drop();
+  }
+}
+
+async function runProvider(opts: Options & { provider: string }): Promise<void> {
+  const scratch = await createScratchDatabase('omniline_ingest');
+  try {
+    log(`scratch database ${scratch.name}; provider ${opts.provider}, concurrency ${opts.concurrency}`);
+    await runProviderBench(opts, scratch.name, scratch.url);
+  } finally {
+    await stopAllServers();
     await scratch.drop();
   }
 }

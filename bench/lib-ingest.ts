@@ -13,9 +13,10 @@ import { signApiBody } from '../src/providers/api/api.provider.ts';
 // Webhooks
 // ---------------------------------------------------------------------------------------------
 
+/** One webhook as a messenger would send it: its body and the headers that sign it. */
 export interface Webhook {
   body: string;
-  signature: string;
+  headers: Record<string, string>;
 }
 
 /** Signed webhooks with unique message ids, spread round-robin over `clients` clients. */
@@ -37,7 +38,7 @@ export class WebhookFactory {
       text: `message ${n} from client ${c}`,
       timestamp: new Date().toISOString(),
     });
-    return { body, signature: signApiBody(this.secret, body) };
+    return { body, headers: { 'x-omniline-signature': signApiBody(this.secret, body) } };
   }
 }
 
@@ -66,8 +67,8 @@ export function postWebhook(target: WebhookTarget, webhook: Webhook): Promise<We
         timeout: 30_000,
         headers: {
           'content-type': 'application/json',
+          ...webhook.headers,
           'content-length': Buffer.byteLength(webhook.body),
-          'x-omniline-signature': webhook.signature,
         },
       },
       (res) => {
