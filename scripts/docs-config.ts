@@ -1,21 +1,23 @@
 /**
- * `npm run docs:config`: rewrites the README's configuration table (between `<!-- config:start -->`
- * and `<!-- config:end -->`) from the declarations in src/config.ts.
+ * `npm run docs:config`: rewrites the README's generated sections (the configuration table from
+ * src/config.ts, the error table from src/errors/codes.ts) between their `<!-- name:start -->` and
+ * `<!-- name:end -->` markers.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { configTable } from '../src/config.ts';
+import { renderReadme } from '../src/docs/readme-sections.ts';
 
 const README = new URL('../README.md', import.meta.url);
-const MARKERS = /(<!-- config:start -->\n)[\s\S]*?(\n<!-- config:end -->)/;
 
 const readme = readFileSync(README, 'utf8');
-if (!MARKERS.test(readme)) {
-  process.stderr.write('README.md has no <!-- config:start --> … <!-- config:end --> markers\n');
+let next: string;
+try {
+  next = renderReadme(readme);
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
   process.exit(1);
 }
-const next = readme.replace(MARKERS, (_all, start: string, end: string) => `${start}${configTable()}${end}`);
-if (next === readme) process.stdout.write('README.md: the configuration table is up to date\n');
+if (next === readme) process.stdout.write('README.md: the generated tables are up to date\n');
 else {
   writeFileSync(README, next);
-  process.stdout.write('README.md: configuration table rewritten\n');
+  process.stdout.write('README.md: generated tables rewritten\n');
 }

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { allVariables, ConfigError, configTable, loadConfig } from './config.ts';
+import { allVariables, ConfigError, loadConfig } from './config.ts';
 
 describe('config', () => {
   it('defaults to embedded mode on port 8080 with an admin called admin', () => {
@@ -94,12 +93,5 @@ describe('config', () => {
       assert.ok(v.default.length > 0, `${v.name} has no default shown`);
       assert.ok(v.description.length > 0, `${v.name} has no meaning`);
     }
-  });
-
-  it('has the README table generated from the declarations (npm run docs:config)', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const table = /<!-- config:start -->\n([\s\S]*?)\n<!-- config:end -->/.exec(readme)?.[1];
-    assert.ok(table, 'README.md has no <!-- config:start --> … <!-- config:end --> markers');
-    assert.equal(table, configTable(), 'README.md’s configuration table is stale: run `npm run docs:config`');
   });
 });

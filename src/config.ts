@@ -8,6 +8,7 @@
  */
 import { isIP } from 'node:net';
 import path from 'node:path';
+import { markdownTable } from './lib/markdown-table.ts';
 import { hostEntryProblem } from './providers/fetch-guard.ts';
 import { DEFAULT_SECURITY, type SecuritySettings } from './security/settings.ts';
 
@@ -413,13 +414,8 @@ export function allVariables(): Variable<unknown>[] {
 
 /** The README's configuration table (markdown, columns padded), generated from the declarations. */
 export function configTable(): string {
-  const rows = [
+  return markdownTable([
     ['variable', 'default', 'meaning'],
     ...allVariables().map((v) => [code(v.name), v.default, v.description]),
-  ].map((row) => row.map((cell) => cell.replaceAll('|', '\\|')));
-  const widths = [0, 1, 2].map((i) => Math.max(3, ...rows.map((r) => [...r[i]!].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => c + ' '.repeat(widths[i]! - [...c].length)).join(' | ')} |`;
-  const [head, ...body] = rows;
-  return [line(head!), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  ]);
 }

@@ -22,7 +22,7 @@ export const RETRY_AFTER_SECONDS = 1;
 
 export class DatabaseUnavailable extends AppError {
   constructor(reason: string) {
-    super(503, 'DATABASE_UNAVAILABLE', `the database is unavailable (${reason}); retry later`, {
+    super('DATABASE_UNAVAILABLE', `the database is unavailable (${reason}); retry later`, {
       reason,
       retryAfterSeconds: RETRY_AFTER_SECONDS,
     });

@@ -8,6 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { MessageType } from '../domain/message/message.ts';
+import type { CodeOf } from '../errors/codes.ts';
 
 /** What a provider sees of its channel. `settings` are decrypted; never log them. */
 export interface ProviderChannel {
@@ -221,7 +222,7 @@ export class ProviderError extends Error {
 /** A webhook that fails verification: answered 401, nothing stored. */
 export class WebhookRejected extends Error {
   constructor(
-    readonly code: string,
+    readonly code: CodeOf<401>,
     message: string,
   ) {
     super(message);

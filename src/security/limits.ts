@@ -77,7 +77,6 @@ export function createLimits(opts: LimitsOptions = {}): Limits {
 
   const tooMany = (_req: FastifyRequest, context: { ttl: number; max: number; after: string }) =>
     new AppError(
-      429,
       'TOO_MANY_REQUESTS',
       `rate limit of ${context.max} per minute exceeded; retry in ${context.after}`,
       {

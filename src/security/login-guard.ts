@@ -24,7 +24,6 @@ export class LoginLocked extends AppError {
     readonly retryAfterSeconds: number,
   ) {
     super(
-      429,
       'LOGIN_LOCKED',
       scope === 'login'
         ? `too many failed logins for this login; retry in ${retryAfterSeconds} s`

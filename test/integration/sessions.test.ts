@@ -245,7 +245,7 @@ describeEachDatabase(
       assert.equal(two.status, 400);
       for (const [field, code] of [
         ['operatorId', 'ASSIGNEE_NOT_FOUND'],
-        ['botId', 'BOT_NOT_FOUND'],
+        ['botId', 'TARGET_BOT_NOT_FOUND'],
         ['groupId', 'GROUP_NOT_FOUND'],
       ]) {
         const res = await ctx().request('POST', `/api/v1/sessions/${s.id}/assign`, {

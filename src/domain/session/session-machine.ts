@@ -11,7 +11,7 @@
  * Closed and MarkedAsSpam never reopen: a later client message opens a new, chained session.
  */
 import type { ActorRef } from '../../db/schema.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, type CodeOf } from '../../errors.ts';
 import { type ChannelType, SPAM_FORBIDDEN_CHANNEL_TYPES } from '../channel/channel.ts';
 import { isOpen, type SessionState } from './session.ts';
 
@@ -55,8 +55,8 @@ export interface TransitionContext {
 
 /** 409: the event is not allowed from the session's current state (or for its channel). */
 export class InvalidTransition extends AppError {
-  constructor(code: string, message: string, from: SessionState, event: SessionEventType) {
-    super(409, code, message, { from, event });
+  constructor(code: CodeOf<409>, message: string, from: SessionState, event: SessionEventType) {
+    super(code, message, { from, event });
   }
 }
 
@@ -74,7 +74,8 @@ export function transition(
   ctx: TransitionContext,
 ): TransitionResult | InvalidTransition {
   const from = session.state;
-  const refuse = (code: string, message: string) => new InvalidTransition(code, message, from, event.type);
+  const refuse = (code: CodeOf<409>, message: string) =>
+    new InvalidTransition(code, message, from, event.type);
   const closedRefusal = () =>
     from === 'MarkedAsSpam'
       ? refuse('SESSION_MARKED_AS_SPAM', 'the session is marked as spam; it never reopens')

@@ -427,7 +427,7 @@ export class SessionService {
         throw new Unprocessable('ASSIGNEE_BLOCKED', 'the operator is blocked', { field: 'operatorId' });
     } else if ('botId' in target) {
       if (!(await botRepository.byId(db, target.botId))) {
-        throw new Unprocessable('BOT_NOT_FOUND', `no bot ${target.botId}`, { field: 'botId' });
+        throw new Unprocessable('TARGET_BOT_NOT_FOUND', `no bot ${target.botId}`, { field: 'botId' });
       }
     } else if (!(await groupRepository.byId(db, target.groupId))) {
       throw new Unprocessable('GROUP_NOT_FOUND', `no operator group ${target.groupId}`, { field: 'groupId' });

@@ -7,7 +7,8 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { DatabaseUnavailable, isDatabaseUnavailable, RETRY_AFTER_SECONDS } from '../../db/availability.ts';
-import { AppError } from '../../errors.ts';
+import { ERROR_CODES } from '../../errors/codes.ts';
+import { AppError, type ErrorCode } from '../../errors.ts';
 import { WebhookRejected } from '../../providers/provider.ts';
 
 interface AjvIssue {
@@ -17,7 +18,7 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
-const FASTIFY_CODES: Record<string, string> = {
+const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_JSON_BODY',
@@ -73,12 +74,13 @@ export function renderFrameworkError(err: FastifyError, reply: unknown): void {
  */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] =
+  const code: ErrorCode =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, 'HEADERS_TOO_LARGE', 'the request line and headers exceed the allowed size']
+      ? 'HEADERS_TOO_LARGE'
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'REQUEST_TIMEOUT', 'the request took too long to arrive']
-        : [400, 'BAD_REQUEST', 'the request is not valid HTTP'];
+        ? 'REQUEST_TIMEOUT'
+        : 'BAD_REQUEST';
+  const { status, meaning: message } = ERROR_CODES[code];
   const body = JSON.stringify({ error: { code, message } });
   if (socket.writable) {
     socket.write(
@@ -148,7 +150,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       const first = errors[0];
       return reply.status(400).send({
         error: {
-          code: 'VALIDATION_FAILED',
+          code: 'VALIDATION_FAILED' satisfies ErrorCode,
           message: first ? `${first.path}: ${first.message}` : 'the request is invalid',
           details: { errors },
         },
@@ -159,13 +161,15 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return reply.status(status).send({ error: { code: frameworkCode(err, status), message: err.message } });
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal server error' } });
+    return reply
+      .status(500)
+      .send({ error: { code: 'INTERNAL' satisfies ErrorCode, message: 'internal server error' } });
   });
 
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
       error: {
-        code: 'ROUTE_NOT_FOUND',
+        code: 'ROUTE_NOT_FOUND' satisfies ErrorCode,
         message: `no route ${request.method} ${request.url.split('?')[0]}`,
       },
     }),

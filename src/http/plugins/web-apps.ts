@@ -35,7 +35,7 @@ export async function registerWebApps(app: FastifyInstance, apps: WebApp[]): Pro
     const appDir = dir && `${dir}${name}/`;
     if (!appDir || (!existsSync(`${appDir}index.html`) && rootFiles.every((f) => !existsSync(appDir + f)))) {
       const notBuilt = async () => {
-        throw new AppError(503, 'WEB_APP_NOT_BUILT', `the ${name} app is not built: run npm run build`);
+        throw new AppError('WEB_APP_NOT_BUILT', `the ${name} app is not built: run npm run build`);
       };
       app.get(`/${name}`, { schema: { hide: true } }, notBuilt);
       app.get(`/${name}/*`, { schema: { hide: true } }, notBuilt);

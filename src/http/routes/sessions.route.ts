@@ -86,7 +86,7 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
             'The session’s state does not allow it: `SESSION_CLOSED`, `SESSION_MARKED_AS_SPAM`, `SESSION_ALREADY_ACCEPTED`.',
           ),
           422: ErrorAnswer(
-            'The target does not fit: `ASSIGNEE_NOT_FOUND`, `ASSIGNEE_BLOCKED`, `BOT_NOT_FOUND`, `GROUP_NOT_FOUND`.',
+            'The target does not fit: `ASSIGNEE_NOT_FOUND`, `ASSIGNEE_BLOCKED`, `TARGET_BOT_NOT_FOUND`, `GROUP_NOT_FOUND`.',
           ),
         },
       },

@@ -23,7 +23,7 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
   async function resolve(request: FastifyRequest<{ Params: Params }>) {
     const { provider: name, channelId } = request.params;
     const provider = registry.get(name);
-    if (!provider) throw new AppError(404, 'UNKNOWN_PROVIDER', `no provider "${name}"`);
+    if (!provider) throw new AppError('UNKNOWN_PROVIDER', `no provider "${name}"`);
     const channel = isUuid(channelId) ? await channels.get(channelId) : undefined;
     if (!channel) throw new NotFound('Channel', channelId);
     if (channel.type !== provider.channelType) {
@@ -96,7 +96,7 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
       async (request, reply) => {
         const { provider, channel, webhookRequest } = await resolve(request);
         if (!provider.parseWebhook)
-          throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} takes no webhooks`);
+          throw new AppError('WEBHOOK_NOT_SUPPORTED', `${provider.name} takes no webhooks`);
         const result = await provider.parseWebhook(host.context(channel), webhookRequest);
         const stats = await inbound.receive(channel, result.events, host.profileLookup(channel));
         if (result.reply) {
@@ -116,8 +116,8 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
         const { provider, channel, webhookRequest } = await resolve(request);
         const answer = provider.verifyChallenge?.(host.context(channel), webhookRequest);
         if (answer === undefined)
-          throw new AppError(405, 'WEBHOOK_NOT_SUPPORTED', `${provider.name} has no webhook verification`);
-        if (answer === null) throw new AppError(403, 'CHALLENGE_REFUSED', 'the verify token does not match');
+          throw new AppError('WEBHOOK_NOT_SUPPORTED', `${provider.name} has no webhook verification`);
+        if (answer === null) throw new AppError('CHALLENGE_REFUSED', 'the verify token does not match');
         return reply.status(answer.status).type('text/plain').send(answer.body);
       },
     );
