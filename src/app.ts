@@ -19,6 +19,7 @@ import { auditRoutes } from './http/routes/audit.route.ts';
 import { authRoutes } from './http/routes/auth.route.ts';
 import { channelRoutes } from './http/routes/channels.route.ts';
 import { clientRoutes, contactRoutes } from './http/routes/clients.route.ts';
+import { deskRoutes } from './http/routes/desk.route.ts';
 import { botRoutes, groupRoutes, lineRoutes } from './http/routes/lines.route.ts';
 import { messageRoutes } from './http/routes/messages.route.ts';
 import { metricsRoutes } from './http/routes/metrics.route.ts';
@@ -115,6 +116,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
         messageRoutes(opts.platform),
         metricsRoutes(opts.platform.metrics),
         workspaceRoutes(opts.platform),
+        deskRoutes(opts.platform),
       ]) {
         routes(typed, ctx);
       }

@@ -497,3 +497,26 @@ export const auditLog = pgTable(
     index('audit_log_ip_idx').on(t.ip, t.at),
   ],
 );
+
+/**
+ * Canned replies of the operator desk: a line's (`lineId`, managed by its supervisors) or an
+ * operator's own (`userId`); exactly one of the two. Inserted in the composer with `/shortcut`.
+ */
+export const cannedReplies = pgTable(
+  'canned_replies',
+  {
+    ...record,
+    lineId: uuid('line_id').references(() => lines.id),
+    userId: uuid('user_id').references(() => users.id),
+    shortcut: text('shortcut').notNull(),
+    text: text('text').notNull(),
+  },
+  (t) => [
+    uniqueIndex('canned_replies_line_uq')
+      .on(t.lineId, sql`lower(${t.shortcut})`)
+      .where(sql`${t.lineId} IS NOT NULL AND ${t.deletedAt} IS NULL`),
+    uniqueIndex('canned_replies_user_uq')
+      .on(t.userId, sql`lower(${t.shortcut})`)
+      .where(sql`${t.userId} IS NOT NULL AND ${t.deletedAt} IS NULL`),
+  ],
+);

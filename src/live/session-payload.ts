@@ -23,7 +23,7 @@ const C = rowShape<ClientRow>(clients);
 // Everything the view needs in one statement (this runs for every assignment): the session, its
 // client, channel type, last message, last operator message and the client's first message after
 // it, and the previous operator. Message reads follow messages_session_seq_idx (seq DESC NULLS LAST).
-const VIEW = `SELECT ${S.columns},
+const VIEW_SELECT = `SELECT ${S.columns},
     (SELECT row_to_json(c) FROM clients c WHERE c.id = s.client_id) AS v_client,
     (SELECT ch.type FROM channels ch WHERE ch.id = s.channel_id) AS v_channel_type,
     (SELECT row_to_json(m) FROM messages m WHERE m.session_id = s.id AND m.deleted_at IS NULL
@@ -36,16 +36,31 @@ const VIEW = `SELECT ${S.columns},
   FROM sessions s
   LEFT JOIN LATERAL (
     SELECT row_to_json(m) AS message FROM messages m
-    WHERE m.session_id = s.id AND m.direction = 'outgoing' AND m.sender_type = 'operator'
+    WHERE m.session_id = s.id AND m.direction = 'outgoing' AND m.sender_type = 'operator' AND m.type <> 'note'
     ORDER BY m.seq DESC NULLS LAST LIMIT 1
-  ) lo ON true
-  WHERE s.id = $1`;
+  ) lo ON true`;
+const VIEW = `${VIEW_SELECT} WHERE s.id = $1`;
+// The same view for many sessions at once (the desk's lists): ids as a JSON array.
+const VIEWS = `${VIEW_SELECT} WHERE s.id IN (SELECT jsonb_array_elements_text($1::jsonb)::uuid)`;
 
 type Json = Record<string, unknown> | null;
 
 export async function chatSession(deps: Deps, sessionId: string): Promise<ChatSession | null> {
   const [row] = await hot(deps.db)<Record<string, unknown>>(VIEW, [sessionId]);
-  if (!row) return null;
+  return row ? toChatSession(deps, row) : null;
+}
+
+/** The views of many sessions in one statement, each with its row, in no particular order. */
+export async function chatSessions(
+  deps: Deps,
+  sessionIds: string[],
+): Promise<{ session: SessionRow; view: ChatSession }[]> {
+  if (sessionIds.length === 0) return [];
+  const rows = await hot(deps.db)<Record<string, unknown>>(VIEWS, [JSON.stringify(sessionIds)]);
+  return rows.map((row) => ({ session: S.map(row), view: toChatSession(deps, row) }));
+}
+
+function toChatSession(deps: Deps, row: Record<string, unknown>): ChatSession {
   const s = S.map(row);
   const json = (key: string) => row[key] as Json;
   const client = json('v_client') ? C.map(json('v_client')!) : undefined;

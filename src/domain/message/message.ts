@@ -11,6 +11,8 @@ export const MESSAGE_TYPES = [
   'location',
   'contact',
   'system',
+  /** An internal note: staff only, never sent to the client (the desk's notes). */
+  'note',
 ] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
