@@ -130,6 +130,13 @@ export class LiveNotifier {
         data: { chatId: p.sessionId, sessionId: p.sessionId, reason },
       });
     }
+    if (p.withdrawnFrom?.length) {
+      // An offer (toAll) taken by someone else or ended: it leaves the other operators' desks.
+      await this.#to(p.withdrawnFrom, {
+        event: 'chatSessionDeleted',
+        data: { chatId: p.sessionId, sessionId: p.sessionId, reason: 'offer' },
+      });
+    }
     if (toOperator && p.operatorId) {
       const [data, switched] = await Promise.all([session(), this.#fromBot(p)]);
       if (!data) return;

@@ -25,6 +25,8 @@ export interface DomainEventMap {
     botId: string | null;
     operatorGroupId: string | null;
     actor: { type: string; id: string | null };
+    /** Operators the session was offered to whose offer this change ended (optional in stored events). */
+    withdrawnFrom?: string[];
   };
   'message.created': {
     messageId: string;

@@ -386,6 +386,10 @@ export class SessionService {
           botId: next.botId,
           operatorGroupId: next.operatorGroupId,
           actor,
+          // Operators it was offered to who no longer have the offer (someone took it, it closed…).
+          withdrawnFrom: session.offeredTo.filter(
+            (id) => id !== next.operatorId && !next.offeredTo.includes(id),
+          ),
         },
       },
     };
