@@ -23,6 +23,7 @@ export class AppError extends Error {
 /** The entities `NotFound` names, each with its catalogued 404 code. */
 const NOT_FOUND = {
   Bot: 'BOT_NOT_FOUND',
+  CannedReply: 'CANNED_REPLY_NOT_FOUND',
   Channel: 'CHANNEL_NOT_FOUND',
   Client: 'CLIENT_NOT_FOUND',
   Contact: 'CONTACT_NOT_FOUND',

@@ -57,6 +57,7 @@ export const ERROR_CODES = {
   UNKNOWN_PROVIDER: { status: 404, meaning: 'the webhook URL names no provider' },
   BOT_NOT_FOUND: { status: 404, meaning: 'no bot with this id' },
   CHANNEL_NOT_FOUND: { status: 404, meaning: 'no channel with this id' },
+  CANNED_REPLY_NOT_FOUND: { status: 404, meaning: 'no canned reply with this id that you may change' },
   CLIENT_NOT_FOUND: { status: 404, meaning: 'no client with this id' },
   CONTACT_NOT_FOUND: { status: 404, meaning: 'no contact with this id' },
   FILE_NOT_FOUND: { status: 404, meaning: 'no file with this id that you may read' },
@@ -81,6 +82,7 @@ export const ERROR_CODES = {
   // 409: not now, the state does not allow it
   SESSION_CLOSED: { status: 409, meaning: 'the session is closed; start a new one to write to the client' },
   SESSION_ALREADY_ACCEPTED: { status: 409, meaning: 'another operator has taken the session' },
+  SHORTCUT_TAKEN: { status: 409, meaning: 'a canned reply with this shortcut exists in that scope' },
   SESSION_ALREADY_CLOSED: { status: 409, meaning: 'the session is closed already' },
   SESSION_ALREADY_SPAM: { status: 409, meaning: 'the session is spam already' },
   SESSION_MARKED_AS_SPAM: { status: 409, meaning: 'the session is spam; take it out of spam first' },
