@@ -60,7 +60,10 @@ export async function registerWebApps(app: FastifyInstance, apps: WebApp[]): Pro
       if (/\.[a-z0-9]+$/i.test(path)) return reply.callNotFound();
       return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html', appDir);
     });
-    app.get(`/${name}`, { schema: { hide: true } }, (_request, reply) => reply.redirect(`/${name}/`));
+    // @fastify/static (wildcard: false) already answers `/<name>` with the index when it has one.
+    if (!app.hasRoute({ method: 'GET', url: `/${name}` })) {
+      app.get(`/${name}`, { schema: { hide: true } }, (_request, reply) => reply.redirect(`/${name}/`));
+    }
     for (const file of rootFiles) {
       app.get(`/${file}`, { schema: { hide: true } }, (_request, reply) =>
         reply.header('cache-control', 'public, max-age=300').sendFile(file, appDir),
