@@ -125,8 +125,17 @@ export function createPlatform(opts: PlatformOptions): Platform {
     services.sessions,
   );
   const inbound = new InboundPipeline(services.deps, services.sessions, wake, opts.raw);
-  const outbound = new OutboundPipeline(services.deps, services.sessions, host, files, wake, prometheus);
-  const attachments = new AttachmentLoader(services.deps, host, files);
+  const markChannelError = (id: string, reason: string) => services.channels.setState(id, 'error', reason);
+  const outbound = new OutboundPipeline(
+    services.deps,
+    services.sessions,
+    host,
+    files,
+    wake,
+    prometheus,
+    markChannelError,
+  );
+  const attachments = new AttachmentLoader(services.deps, host, files, markChannelError);
   worker.handle(SEND_JOB, (job) => outbound.runSend(job));
   worker.handle(EDIT_JOB, (job) => outbound.runEdit(job));
   worker.handle(ATTACHMENT_JOB, (job) => attachments.run(job));
@@ -167,7 +176,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     holder: worker.holder,
     leaseMs: opts.pollLeaseMs,
     log: opts.log,
-    markError: (id, reason) => services.channels.setState(id, 'error', reason),
+    markError: markChannelError,
   });
   return {
     services,

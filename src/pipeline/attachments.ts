@@ -20,6 +20,8 @@ export class AttachmentLoader {
     private readonly deps: Deps,
     private readonly host: ProviderHost,
     private readonly files: FileService,
+    /** Puts a channel whose credentials the messenger refuses in state `error`, saying why. */
+    private readonly markChannelError: (channelId: string, reason: string) => Promise<unknown> = async () => {},
   ) {}
 
   async run(job: {
@@ -51,6 +53,9 @@ export class AttachmentLoader {
       });
     } catch (err) {
       // For good: too large, or refused by the fetch guard (FETCH_REFUSED: a private address).
+      if (err instanceof ProviderError && err.opts.channelError) {
+        await this.markChannelError(channel.id, `${err.code}: ${err.message}`);
+      }
       if (err instanceof FileTooLarge || (err instanceof ProviderError && !err.retryable)) {
         return { fail: { error: (err as Error).message } };
       }

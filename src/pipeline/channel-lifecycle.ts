@@ -3,16 +3,28 @@ import type { ChannelLifecycle } from '../domain/channel/channel-lifecycle.ts';
 import { Unprocessable } from '../errors.ts';
 import { mergeSettings } from '../lib/settings-mask.ts';
 import { ProviderError } from '../providers/provider.ts';
+import { PROVIDER_SETTING } from '../providers/registry.ts';
 import type { ProviderHost } from './provider-host.ts';
 
 export function providerLifecycle(host: ProviderHost): ChannelLifecycle {
   return {
     channelTypes: () => host.registry.channelTypes(),
     providerTypes: () => host.registry.providerTypes(),
-    publicSettings: (type) => host.registry.forType(type)?.publicSettings ?? [],
-    validateSettings: (type, settings) => host.registry.forType(type)?.validateSettings(settings) ?? settings,
+    publicSettings: (type, settings) => {
+      const provider = host.registry.forChannel(type, () => settings);
+      return [...(provider?.publicSettings ?? []), PROVIDER_SETTING];
+    },
+    validateSettings(type, settings) {
+      const provider = host.registry.select(type, settings);
+      if (!provider) return settings;
+      const validated = provider.validateSettings(settings);
+      // Pinned where several providers serve the type, so a provider registered later never takes it over.
+      return host.registry.providersOf(type).length > 1 || PROVIDER_SETTING in settings
+        ? { ...validated, [PROVIDER_SETTING]: provider.name }
+        : validated;
+    },
     async register(row, settings) {
-      const provider = host.providerFor(row);
+      const provider = host.registry.forChannel(row.type, () => settings);
       if (!provider?.register) return { source: row.source, settings };
       try {
         const result = await provider.register(host.context(row, settings));
@@ -30,7 +42,7 @@ export function providerLifecycle(host: ProviderHost): ChannelLifecycle {
       }
     },
     async unregister(row, settings) {
-      const provider = host.providerFor(row);
+      const provider = host.registry.forChannel(row.type, () => settings);
       try {
         await provider?.unregister?.(host.context(row, settings));
       } catch (err) {

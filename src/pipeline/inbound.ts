@@ -174,6 +174,8 @@ export class InboundPipeline {
       throw err;
     }
     if (queued) this.onJobsQueued();
+    // They wrote: the messenger takes our answers again (Viber re-subscribes a writing user).
+    if (known?.unreachable) await clientRepository.markReachable(db, known.id);
     if (known && !known.online) await this.#seen(channel, known.id);
     return true;
   }
@@ -355,8 +357,15 @@ export class InboundPipeline {
   async #closed(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'closed' }>): Promise<boolean> {
     const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
     if (!client) return false;
+    if (event.unreachable && !client.unreachable) {
+      await clientRepository.markUnreachable(
+        this.deps.db,
+        client.id,
+        event.reason ?? 'the client stopped taking messages from this channel',
+      );
+    }
     const session = await sessionRepository.openFor(this.deps.db, client.id, channel.id);
-    if (!session) return false;
+    if (!session) return event.unreachable === true;
     try {
       await this.sessions.closeByClient(session.id, client.id, event.reason);
     } catch (err) {

@@ -44,6 +44,8 @@ export class OutboundPipeline {
     private readonly onJobsQueued: () => void = () => {},
     /** Counts failed send attempts (`omniline_send_failures_total`). */
     private readonly metrics?: Pick<Prometheus, 'sendFailed'>,
+    /** Puts a channel whose credentials the messenger refuses in state `error`, saying why. */
+    private readonly markChannelError: (channelId: string, reason: string) => Promise<unknown> = async () => {},
   ) {}
 
   /** Checks the caller may write in the session, and the channel can carry the message. */
@@ -292,6 +294,7 @@ export class OutboundPipeline {
       }
       if (err.opts.clientUnreachable)
         await clientRepository.markUnreachable(this.deps.db, session.clientId, err.message);
+      if (err.opts.channelError) await this.markChannelError(channel.id, `${err.code}: ${err.message}`);
       return this.#failed(message, session, err.code, err.message);
     }
   }

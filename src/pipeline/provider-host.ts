@@ -42,8 +42,9 @@ export class ProviderHost {
     return this.opts.log ?? silent;
   }
 
-  providerFor(channel: Pick<ChannelRow, 'type'>): ChannelProvider | undefined {
-    return this.registry.forType(channel.type);
+  /** The provider serving a channel (the one its settings name when several serve its type). */
+  providerFor(channel: ChannelRow): ChannelProvider | undefined {
+    return this.registry.forChannel(channel.type, () => this.#settingsOf(channel));
   }
 
   providerChannel(row: ChannelRow, settings = this.#settingsOf(row)): ProviderChannel {

@@ -2,7 +2,9 @@
  * HTTP calls to messenger APIs with a timeout, classifying failures the way the outbound worker
  * retries them: network errors, 429 and 5xx are retryable (Retry-After honoured); other 4xx are not.
  */
-import { ProviderError } from './provider.ts';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { type LoadedAttachment, ProviderError } from './provider.ts';
 
 export interface HttpResult {
   status: number;
@@ -63,4 +65,35 @@ export function statusError(
   }
   if (status >= 500) return new ProviderError('UPSTREAM_ERROR', description, { retryable: true, status });
   return new ProviderError('REJECTED', description, { retryable: false, status });
+}
+
+/**
+ * Opens a file by URL as a stream (attachments, avatars): network failures, 429 and 5xx are
+ * retryable, other answers permanent; a refusal by the fetch guard stays permanent.
+ */
+export async function download(
+  fetchFn: typeof fetch,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<LoadedAttachment> {
+  let res: Response;
+  try {
+    res = await fetchFn(url, { headers, signal: AbortSignal.timeout(60_000) });
+  } catch (err) {
+    if (err instanceof ProviderError) throw err; // refused by the fetch guard: permanent
+    throw new ProviderError('NETWORK', `download failed: ${(err as Error).message}`, { retryable: true });
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel().catch(() => {});
+    throw new ProviderError('DOWNLOAD_FAILED', `download answered ${res.status}`, {
+      retryable: res.status >= 500 || res.status === 429,
+      status: res.status,
+    });
+  }
+  const size = Number(res.headers.get('content-length'));
+  return {
+    stream: Readable.fromWeb(res.body as WebReadableStream),
+    mimeType: res.headers.get('content-type'),
+    size: Number.isFinite(size) && size > 0 ? size : null,
+  };
 }

@@ -78,7 +78,17 @@ export type InboundEvent =
    * a messenger saying the user left (Telegram: the user blocked the bot; Viber: `unsubscribed`).
    * Their open session closes as the client (sessionClosedByClient); a later message opens a new one.
    */
-  | { kind: 'closed'; from: ExternalUser; reason?: string | null; timestamp: Date }
+  | {
+      kind: 'closed';
+      from: ExternalUser;
+      reason?: string | null;
+      timestamp: Date;
+      /**
+       * The messenger refuses our messages to this user from now on (they blocked us, Viber
+       * `unsubscribed`): the client is marked unreachable until they write again.
+       */
+      unreachable?: boolean;
+    }
   /**
    * Explicit presence, where the messenger reports it (the api channel's `online` / `offline`, a
    * live-chat visitor's connection). Messages, typing and read receipts count as presence too.
@@ -175,6 +185,12 @@ export interface ChannelProvider {
   unregister?(ctx: ProviderContext): Promise<void>;
   /** Verifies the signature or secret FIRST (throw WebhookRejected), then converts to events. */
   parseWebhook?(ctx: ProviderContext, request: WebhookRequest): Promise<WebhookResult>;
+  /**
+   * Answers a messenger's availability check of the webhook URL before the channel is looked up
+   * (Viber calls it while `set_webhook` runs, when the channel is not stored yet); null when the
+   * request is no such check. Never stores anything.
+   */
+  probe?(request: WebhookRequest): { status: number; body: unknown } | null;
   /** Answers a messenger's webhook verification (GET with a challenge); null means refused. */
   verifyChallenge?(ctx: ProviderContext, request: WebhookRequest): { status: number; body: string } | null;
   /** Whether this channel is read by polling (with its current settings). */
@@ -195,8 +211,8 @@ export interface ChannelProvider {
 
 /**
  * A provider's failure to talk to its messenger. Retryable ones (429, 5xx, network) are retried with
- * backoff, honouring `retryAfterMs`; permanent ones fail the message, and `clientUnreachable` marks
- * the client (e.g. the user blocked the bot).
+ * backoff, honouring `retryAfterMs`; permanent ones fail the message, `clientUnreachable` marks
+ * the client (e.g. the user blocked the bot) and `channelError` the channel.
  */
 export class ProviderError extends Error {
   constructor(
@@ -206,6 +222,11 @@ export class ProviderError extends Error {
       retryable: boolean;
       retryAfterMs?: number;
       clientUnreachable?: boolean;
+      /**
+       * The messenger refuses the channel's own credentials (a revoked or expired token): the
+       * channel goes to state `error` with this message as its reason until its settings are fixed.
+       */
+      channelError?: boolean;
       status?: number;
     } = {
       retryable: false,

@@ -13,9 +13,12 @@ export interface ChannelLifecycle {
    * null when no providers are wired (any known type).
    */
   providerTypes(): string[] | null;
-  /** Settings keys of a type that are not secret. */
-  publicSettings(type: string): readonly string[];
-  /** Checks and normalises settings for a type; throws InvalidField naming `settings.<key>`. */
+  /** Settings keys of a channel (its type and settings choose the provider) that are not secret. */
+  publicSettings(type: string, settings: Record<string, unknown>): readonly string[];
+  /**
+   * Checks and normalises settings for a type (`settings.provider` picks one of several providers
+   * of the type); throws InvalidField naming `settings.<key>`.
+   */
   validateSettings(type: string, settings: Record<string, unknown>): Record<string, unknown>;
   /**
    * Registers the channel with its messenger (validates credentials, learns the source, sets the

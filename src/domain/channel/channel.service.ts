@@ -76,6 +76,7 @@ export class ChannelService {
 
   view(row: ChannelRow): ChannelView {
     const type = row.type as ChannelType;
+    const settings = this.settingsOf(row);
     return {
       id: row.id,
       lineId: row.lineId,
@@ -84,7 +85,7 @@ export class ChannelService {
       state: row.state as ChannelState,
       stateReason: row.stateReason,
       source: row.source,
-      settings: maskSettings(this.settingsOf(row), this.lifecycle.publicSettings(type)),
+      settings: maskSettings(settings, this.lifecycle.publicSettings(type, settings)),
       createdAt: row.createdAt.toISOString(),
       updatedAt: row.updatedAt.toISOString(),
       deletedAt: row.deletedAt?.toISOString() ?? null,
@@ -198,7 +199,11 @@ export class ChannelService {
     };
   }
 
-  /** Changes a channel; new settings are validated and, on an active channel, registered again. */
+  /**
+   * Changes a channel; new settings are validated and, on an active channel, registered again. A
+   * channel in `error` (its messenger refused the credentials) whose new settings register becomes
+   * active again.
+   */
   async update(
     id: string,
     input: { name?: string; source?: string | null; settings?: Record<string, unknown> },
@@ -211,7 +216,7 @@ export class ChannelService {
         current.type,
         mergeSettings(this.settingsOf(current), input.settings),
       );
-      if (current.state === 'active') {
+      if (current.state === 'active' || current.state === 'error') {
         const registered = await this.lifecycle.register(
           { ...current, source: source ?? current.source },
           settings,
@@ -228,6 +233,7 @@ export class ChannelService {
         ...(settingsEnc && { settingsEnc }),
       }),
     );
+    if (settingsEnc && current.state === 'error') return this.view(await this.setState(id, 'active', null));
     return this.view(row);
   }
 

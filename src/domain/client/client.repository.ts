@@ -137,6 +137,14 @@ export const clientRepository = {
     );
   },
 
+  /** The messenger takes messages to the client again (they wrote to us). */
+  async markReachable(db: Db, id: string): Promise<void> {
+    await db
+      .update(clients)
+      .set({ unreachable: false, unreachableReason: null, updatedAt: new Date() })
+      .where(eq(clients.id, id));
+  },
+
   async markUnreachable(db: Db, id: string, reason: string): Promise<void> {
     await db
       .update(clients)

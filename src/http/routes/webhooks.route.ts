@@ -26,10 +26,10 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
     if (!provider) throw new AppError('UNKNOWN_PROVIDER', `no provider "${name}"`);
     const channel = isUuid(channelId) ? await channels.get(channelId) : undefined;
     if (!channel) throw new NotFound('Channel', channelId);
-    if (channel.type !== provider.channelType) {
+    if (host.providerFor(channel) !== provider) {
       throw new BadRequest(
         'PROVIDER_MISMATCH',
-        `channel ${channelId} is a ${channel.type} channel, not ${provider.name}`,
+        `channel ${channelId} is a ${channel.type} channel not served by ${provider.name}`,
       );
     }
     if (channel.state !== 'active') {
@@ -37,14 +37,7 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
         state: channel.state,
       });
     }
-    const webhookRequest: WebhookRequest = {
-      method: request.method,
-      url: request.url,
-      headers: request.headers,
-      query: request.query as Record<string, string | undefined>,
-      rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
-    };
-    return { provider, channel, webhookRequest };
+    return { provider, channel, webhookRequest: webhookRequestOf(request) };
   }
 
   app.register(async (hooks) => {
@@ -94,6 +87,8 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
       '/webhooks/:provider/:channelId',
       { schema: post },
       async (request, reply) => {
+        const probe = registry.get(request.params.provider)?.probe?.(webhookRequestOf(request));
+        if (probe) return reply.status(probe.status).send(probe.body);
         const { provider, channel, webhookRequest } = await resolve(request);
         if (!provider.parseWebhook)
           throw new AppError('WEBHOOK_NOT_SUPPORTED', `${provider.name} takes no webhooks`);
@@ -122,6 +117,16 @@ export function webhookRoutes(app: FastifyInstance, platform: Platform, bodyLimi
       },
     );
   });
+}
+
+function webhookRequestOf(request: FastifyRequest): WebhookRequest {
+  return {
+    method: request.method,
+    url: request.url,
+    headers: request.headers,
+    query: request.query as Record<string, string | undefined>,
+    rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+  };
 }
 
 /** The `error.code` of an error answer (every error is `{"error": {"code", …}}`), else `HTTP_<status>`. */

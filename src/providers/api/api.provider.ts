@@ -10,11 +10,10 @@
  *      same way. Our messageId is stable across retries: receivers de-duplicate on it.
  * Settings: {"secret", "callbackUrl"}.
  */
-import { Readable } from 'node:stream';
 import type { MessageType } from '../../domain/message/message.ts';
 import { InvalidField } from '../../errors.ts';
 import { unstorableText } from '../../lib/text.ts';
-import { httpRequest, statusError } from '../http.ts';
+import { download, httpRequest, statusError } from '../http.ts';
 import {
   type ChannelProvider,
   type ExternalUser,
@@ -252,24 +251,7 @@ export const apiProvider: ChannelProvider = {
     return { externalId: answered ?? message.id };
   },
 
-  async loadAttachment(ctx, ref) {
-    let res: Response;
-    try {
-      res = await ctx.fetch(ref, { signal: AbortSignal.timeout(60_000) });
-    } catch (err) {
-      if (err instanceof ProviderError) throw err; // refused by the fetch guard: permanent
-      throw new ProviderError('NETWORK', `download failed: ${(err as Error).message}`, { retryable: true });
-    }
-    if (!res.ok || !res.body) {
-      throw new ProviderError('DOWNLOAD_FAILED', `download answered ${res.status}`, {
-        retryable: res.status >= 500 || res.status === 429,
-      });
-    }
-    const size = Number(res.headers.get('content-length'));
-    return {
-      stream: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream),
-      mimeType: res.headers.get('content-type'),
-      size: Number.isFinite(size) && size > 0 ? size : null,
-    };
+  loadAttachment(ctx, ref) {
+    return download(ctx.fetch, ref);
   },
 };

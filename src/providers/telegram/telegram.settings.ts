@@ -5,6 +5,7 @@
  */
 import { InvalidField } from '../../errors.ts';
 import { ProviderError } from '../provider.ts';
+import { apiRootSetting } from '../settings.ts';
 
 export const DEFAULT_API_ROOT = 'https://api.telegram.org';
 export const TELEGRAM_MODES = ['polling', 'webhook'] as const;
@@ -21,29 +22,6 @@ const TOKEN = /^\d+:[A-Za-z0-9_-]+$/;
 /** Telegram's rule for setWebhook's secret_token: 1-256 characters of A-Z, a-z, 0-9, _ and -. */
 export const SECRET_TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 
-function checkApiRoot(value: unknown): string {
-  if (value === undefined || value === null || value === '') return DEFAULT_API_ROOT;
-  const reason = 'must be an http(s) URL without a query, fragment or trailing slash';
-  if (typeof value !== 'string') throw new InvalidField('settings.apiRoot', reason);
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidField('settings.apiRoot', reason);
-  }
-  if (
-    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
-    url.search ||
-    url.hash ||
-    url.username ||
-    url.password ||
-    value.endsWith('/')
-  ) {
-    throw new InvalidField('settings.apiRoot', reason);
-  }
-  return value;
-}
-
 /** Checks and normalises settings (defaults filled in, unknown keys dropped). */
 export function validateTelegramSettings(settings: Record<string, unknown>): Record<string, unknown> {
   const { token, mode, apiRoot, webhookSecret } = settings;
@@ -59,7 +37,7 @@ export function validateTelegramSettings(settings: Record<string, unknown>): Rec
   const out: Record<string, unknown> = {
     token,
     mode: (mode as TelegramMode | undefined | null) ?? 'polling',
-    apiRoot: checkApiRoot(apiRoot),
+    apiRoot: apiRootSetting(apiRoot, DEFAULT_API_ROOT),
   };
   if (webhookSecret !== undefined && webhookSecret !== null) {
     if (typeof webhookSecret !== 'string' || !SECRET_TOKEN.test(webhookSecret)) {
