@@ -21,7 +21,10 @@ export class AttachmentLoader {
     private readonly host: ProviderHost,
     private readonly files: FileService,
     /** Puts a channel whose credentials the messenger refuses in state `error`, saying why. */
-    private readonly markChannelError: (channelId: string, reason: string) => Promise<unknown> = async () => {},
+    private readonly markChannelError: (
+      channelId: string,
+      reason: string,
+    ) => Promise<unknown> = async () => {},
   ) {}
 
   async run(job: {

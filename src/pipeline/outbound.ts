@@ -45,7 +45,10 @@ export class OutboundPipeline {
     /** Counts failed send attempts (`omniline_send_failures_total`). */
     private readonly metrics?: Pick<Prometheus, 'sendFailed'>,
     /** Puts a channel whose credentials the messenger refuses in state `error`, saying why. */
-    private readonly markChannelError: (channelId: string, reason: string) => Promise<unknown> = async () => {},
+    private readonly markChannelError: (
+      channelId: string,
+      reason: string,
+    ) => Promise<unknown> = async () => {},
   ) {}
 
   /** Checks the caller may write in the session, and the channel can carry the message. */

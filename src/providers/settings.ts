@@ -30,7 +30,8 @@ export function apiRootSetting(value: unknown, fallback: string, field = 'settin
 
 /** A required string setting matching `pattern`, else InvalidField with `hint`. */
 export function requiredSetting(value: unknown, field: string, pattern: RegExp, hint: string): string {
-  if (typeof value !== 'string' || !pattern.test(value)) throw new InvalidField(field, `is required: ${hint}`);
+  if (typeof value !== 'string' || !pattern.test(value))
+    throw new InvalidField(field, `is required: ${hint}`);
   return value;
 }
 

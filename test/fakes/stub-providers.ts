@@ -20,10 +20,18 @@ export function stubProvider(type: string): ChannelProvider {
   };
 }
 
-/** A plugin with a stub provider for each type. */
-export function stubProviders(types: readonly string[] = PROVIDERLESS_TYPES): OmnilinePlugin {
+/**
+ * A plugin with a stub provider for each type: by default every LineChannelType but the api and
+ * telegramBot ones, so a test of type rules can create a WhatsApp or Viber channel without
+ * credentials (a plugin's provider is its type's default; real ones are chosen by settings.provider).
+ */
+export function stubProviders(types: readonly string[] = STUBBED_TYPES): OmnilinePlugin {
   return { providers: types.map(stubProvider) };
 }
+
+const STUBBED_TYPES: readonly string[] = CHANNEL_TYPES.filter(
+  (type) => type !== 'api' && type !== 'telegramBot',
+);
 
 /** The LineChannelTypes no built-in provider serves. */
 export const PROVIDERLESS_TYPES: readonly string[] = CHANNEL_TYPES.filter(

@@ -58,7 +58,11 @@ export function twilioError(what: string, res: HttpResult): ProviderError {
     });
   }
   if (code === TWILIO_ERRORS.unsubscribedRecipient) {
-    return new ProviderError('CLIENT_UNREACHABLE', message, { retryable: false, clientUnreachable: true, status });
+    return new ProviderError('CLIENT_UNREACHABLE', message, {
+      retryable: false,
+      clientUnreachable: true,
+      status,
+    });
   }
   if (code === TWILIO_ERRORS.outsideWindow) {
     return new ProviderError(
@@ -90,7 +94,9 @@ export async function callTwilio(
   });
   if (res.status >= 200 && res.status < 300 && isRecord(res.json)) return res.json;
   if (res.status >= 200 && res.status < 300) {
-    throw new ProviderError('BAD_RESPONSE', `Twilio ${what} answered without a JSON object`, { retryable: true });
+    throw new ProviderError('BAD_RESPONSE', `Twilio ${what} answered without a JSON object`, {
+      retryable: true,
+    });
   }
   throw twilioError(what, res);
 }

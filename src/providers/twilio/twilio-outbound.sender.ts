@@ -30,9 +30,13 @@ function mediaUrls(api: TwilioApi, message: OutboundMessage): string[] {
   }
   return message.attachments.map((a) => {
     if (a.size > limit) {
-      throw new ProviderError('FILE_TOO_LARGE', `${a.name ?? a.fileId} is larger than Twilio's ${limit / MB} MB limit`, {
-        retryable: false,
-      });
+      throw new ProviderError(
+        'FILE_TOO_LARGE',
+        `${a.name ?? a.fileId} is larger than Twilio's ${limit / MB} MB limit`,
+        {
+          retryable: false,
+        },
+      );
     }
     if (!/^https?:\/\//i.test(a.url)) {
       throw new ProviderError(
@@ -48,7 +52,9 @@ function mediaUrls(api: TwilioApi, message: OutboundMessage): string[] {
 async function post(api: TwilioApi, form: URLSearchParams): Promise<string> {
   const answer = await callTwilio(api, 'Messages.json', '/Messages.json', form);
   if (typeof answer.sid !== 'string' || answer.sid === '') {
-    throw new ProviderError('BAD_RESPONSE', 'Twilio answered a send without a message sid', { retryable: false });
+    throw new ProviderError('BAD_RESPONSE', 'Twilio answered a send without a message sid', {
+      retryable: false,
+    });
   }
   return answer.sid;
 }

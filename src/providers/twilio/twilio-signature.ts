@@ -10,7 +10,9 @@ export const TWILIO_SIGNATURE_HEADER = 'x-twilio-signature';
 
 /** The signature Twilio sends for a form POST of `params` to `url`. */
 export function twilioSignature(authToken: string, url: string, params: Iterable<[string, string]>): string {
-  const sorted = [...params].sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0));
+  const sorted = [...params].sort(([a, av], [b, bv]) =>
+    a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0,
+  );
   let data = url;
   for (const [key, value] of sorted) data += key + value;
   return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');

@@ -73,7 +73,8 @@ const DELIVERY: Record<string, 'delivered' | 'read' | 'failed'> = {
 export function twilioEvents(list: [string, string][], now: Date): InboundEvent[] {
   const params = new Map(list);
   const sid = required(params, 'MessageSid');
-  if (!MESSAGE_SID.test(sid)) throw new InvalidField('body.MessageSid', 'is not a Twilio SID', 'INVALID_PAYLOAD');
+  if (!MESSAGE_SID.test(sid))
+    throw new InvalidField('body.MessageSid', 'is not a Twilio SID', 'INVALID_PAYLOAD');
   const status = params.get('MessageStatus');
   if (status !== undefined && status !== 'received') {
     const mapped = DELIVERY[status];
@@ -84,7 +85,10 @@ export function twilioEvents(list: [string, string][], now: Date): InboundEvent[
         kind: 'delivery',
         externalMessageId: sid,
         status: mapped,
-        error: mapped === 'failed' ? `Twilio error ${code ?? 'unknown'}: ${params.get('ErrorMessage') ?? status}` : null,
+        error:
+          mapped === 'failed'
+            ? `Twilio error ${code ?? 'unknown'}: ${params.get('ErrorMessage') ?? status}`
+            : null,
         timestamp: now,
       },
     ];

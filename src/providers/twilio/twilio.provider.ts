@@ -12,20 +12,21 @@
  * Register checks the credentials (GET the account) and tells the webhook URL to set in the Twilio
  * console (`settings.webhookUrl`): Twilio has no API to point a WhatsApp sender at it.
  */
+import { BadRequest } from '../../errors.ts';
 import { download } from '../http.ts';
 import {
   type ChannelProvider,
   type ProviderContext,
   ProviderError,
-  type WebhookRequest,
   WebhookRejected,
+  type WebhookRequest,
 } from '../provider.ts';
 import { headerValue } from '../signature.ts';
+import { type TwilioSettings, twilioSettings, validateTwilioSettings } from './twilio.settings.ts';
 import { basicAuth, callTwilio, type TwilioApi } from './twilio-api.client.ts';
-import { twilioSettings, type TwilioSettings, validateTwilioSettings } from './twilio.settings.ts';
+import { sendTwilioMessage } from './twilio-outbound.sender.ts';
 import { TWILIO_SIGNATURE_HEADER, verifyTwilioSignature } from './twilio-signature.ts';
 import { formParams, twilioEvents } from './twilio-webhook.converter.ts';
-import { sendTwilioMessage } from './twilio-outbound.sender.ts';
 
 /** The answer Twilio expects from a messaging webhook: TwiML that sends nothing back. */
 export const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>';
@@ -51,7 +52,8 @@ function calledUrl(settings: TwilioSettings, ctx: ProviderContext, request: Webh
   const base = publicBase(settings, ctx);
   if (base) return `${base}${request.url}`;
   const proto = headerValue(request.headers, 'x-forwarded-proto')?.split(',')[0]?.trim() || 'http';
-  const host = headerValue(request.headers, 'x-forwarded-host') ?? headerValue(request.headers, 'host') ?? 'localhost';
+  const host =
+    headerValue(request.headers, 'x-forwarded-host') ?? headerValue(request.headers, 'host') ?? 'localhost';
   return `${proto}://${host}${request.url}`;
 }
 
@@ -93,7 +95,9 @@ export const twilioProvider: ChannelProvider = {
     }
     const account = params.find(([k]) => k === 'AccountSid')?.[1];
     if (account !== settings.accountSid) {
-      throw new WebhookRejected('ACCOUNT_MISMATCH', 'the webhook is for another Twilio account');
+      throw new BadRequest('RECIPIENT_MISMATCH', 'the webhook is for another Twilio account', {
+        field: 'body.AccountSid',
+      });
     }
     return {
       events: twilioEvents(params, new Date()),

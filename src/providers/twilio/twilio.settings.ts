@@ -32,8 +32,10 @@ const SERVICE_SID = /^MG[0-9a-fA-F]{32}$/;
 
 /** `from` in its stored form: `whatsapp:+E164`, `+E164` or a Messaging Service SID. */
 function fromSetting(value: unknown): string {
-  const hint = 'a sender, "whatsapp:+14155238886" (WhatsApp), "+14155238886" (SMS) or a Messaging Service SID "MG…"';
-  if (typeof value !== 'string' || value.trim() === '') throw new InvalidField('settings.from', `is required: ${hint}`);
+  const hint =
+    'a sender, "whatsapp:+14155238886" (WhatsApp), "+14155238886" (SMS) or a Messaging Service SID "MG…"';
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new InvalidField('settings.from', `is required: ${hint}`);
   const text = value.trim();
   if (SERVICE_SID.test(text)) return text;
   const e164 = toE164(text);
@@ -61,11 +63,16 @@ export function validateTwilioSettings(settings: Record<string, unknown>): Recor
     from: fromSetting(settings.from),
     apiRoot: apiRootSetting(settings.apiRoot, TWILIO_API_ROOT),
   };
-  if (settings.publicBaseUrl !== undefined && settings.publicBaseUrl !== null && settings.publicBaseUrl !== '') {
+  if (
+    settings.publicBaseUrl !== undefined &&
+    settings.publicBaseUrl !== null &&
+    settings.publicBaseUrl !== ''
+  ) {
     out.publicBaseUrl = apiRootSetting(settings.publicBaseUrl, '', 'settings.publicBaseUrl');
   }
   // A Messaging Service can be WhatsApp or SMS: `whatsapp: false` makes it SMS (the default is WhatsApp).
-  if (typeof out.from === 'string' && SERVICE_SID.test(out.from) && settings.whatsapp === false) out.whatsapp = false;
+  if (typeof out.from === 'string' && SERVICE_SID.test(out.from) && settings.whatsapp === false)
+    out.whatsapp = false;
   if (typeof settings.webhookUrl === 'string') out.webhookUrl = settings.webhookUrl;
   return out;
 }
@@ -74,9 +81,13 @@ export function validateTwilioSettings(settings: Record<string, unknown>): Recor
 export function twilioSettings(settings: Record<string, unknown>): TwilioSettings {
   const { accountSid, authToken, from, publicBaseUrl, apiRoot } = settings;
   if (typeof accountSid !== 'string' || typeof authToken !== 'string' || typeof from !== 'string') {
-    throw new ProviderError('CHANNEL_MISCONFIGURED', 'the twilio channel lacks accountSid, authToken or from', {
-      retryable: false,
-    });
+    throw new ProviderError(
+      'CHANNEL_MISCONFIGURED',
+      'the twilio channel lacks accountSid, authToken or from',
+      {
+        retryable: false,
+      },
+    );
   }
   return {
     accountSid,

@@ -62,7 +62,10 @@ export function viberError(method: string, status: number, statusMessage: string
     case VIBER_STATUS.receiverNotSubscribed:
       return new ProviderError('CLIENT_UNREACHABLE', message, { retryable: false, clientUnreachable: true });
     case VIBER_STATUS.tooManyRequests:
-      return new ProviderError('RATE_LIMITED', message, { retryable: true, retryAfterMs: RATE_LIMIT_WAIT_MS });
+      return new ProviderError('RATE_LIMITED', message, {
+        retryable: true,
+        retryAfterMs: RATE_LIMIT_WAIT_MS,
+      });
     case VIBER_STATUS.invalidUrl:
     case VIBER_STATUS.badData:
     case VIBER_STATUS.missingData:
@@ -89,7 +92,8 @@ export async function callViber(
     body: JSON.stringify(body),
     timeoutMs: 30_000,
   });
-  if (res.status < 200 || res.status >= 300) throw statusError(res, `Viber ${method} answered HTTP ${res.status}`);
+  if (res.status < 200 || res.status >= 300)
+    throw statusError(res, `Viber ${method} answered HTTP ${res.status}`);
   let answer: unknown;
   try {
     answer = parseViberJson(res.text);

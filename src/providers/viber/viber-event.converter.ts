@@ -21,7 +21,9 @@ function token(body: Json): string {
 
 function timestampOf(body: Json): Date {
   const t = body.timestamp;
-  return typeof t === 'number' && Number.isFinite(t) && t > 0 && t < 253402300800000 ? new Date(t) : new Date();
+  return typeof t === 'number' && Number.isFinite(t) && t > 0 && t < 253402300800000
+    ? new Date(t)
+    : new Date();
 }
 
 /** A Viber user object (`sender`, `user`) as an external user. */
@@ -46,8 +48,14 @@ function userId(body: Json): ExternalUser {
 function messageOf(body: Json): InboundEvent {
   const from = viberUser(body.sender, 'body.sender');
   const m = body.message;
-  if (!isRecord(m) || !str(m.type)) throw new InvalidField('body.message.type', 'is required', 'INVALID_PAYLOAD');
-  const base = { kind: 'message' as const, externalMessageId: token(body), from, timestamp: timestampOf(body) };
+  if (!isRecord(m) || !str(m.type))
+    throw new InvalidField('body.message.type', 'is required', 'INVALID_PAYLOAD');
+  const base = {
+    kind: 'message' as const,
+    externalMessageId: token(body),
+    from,
+    timestamp: timestampOf(body),
+  };
   const text = str(m.text);
   const media = (name: string | null = null, mimeType: string | null = null): InboundAttachment[] => {
     const url = str(m.media);
@@ -81,7 +89,12 @@ function messageOf(body: Json): InboundEvent {
       return { ...base, type: 'contact', text: parts.join(' ') || null };
     }
     default:
-      return { kind: 'unsupported', from, description: `message type ${String(m.type)}`, timestamp: base.timestamp };
+      return {
+        kind: 'unsupported',
+        from,
+        description: `message type ${String(m.type)}`,
+        timestamp: base.timestamp,
+      };
   }
 }
 

@@ -37,7 +37,12 @@ export function isPicture(a: Pick<OutboundAttachment, 'mimeType' | 'size'>): boo
 
 /** The send_message bodies of one of our messages, in order. */
 export function viberBodies(api: ViberApi, message: OutboundMessage): Record<string, unknown>[] {
-  const common = { receiver: message.to.externalId, min_api_version: 1, sender: sender(api), tracking_data: message.id };
+  const common = {
+    receiver: message.to.externalId,
+    min_api_version: 1,
+    sender: sender(api),
+    tracking_data: message.id,
+  };
   const bodies: Record<string, unknown>[] = [];
   let text = message.text;
   for (const a of message.attachments) {
@@ -58,7 +63,10 @@ export function viberBodies(api: ViberApi, message: OutboundMessage): Record<str
 }
 
 /** Sends; the first message token is the one receipts name. */
-export async function sendViberMessage(api: ViberApi, message: OutboundMessage): Promise<{ externalId: string }> {
+export async function sendViberMessage(
+  api: ViberApi,
+  message: OutboundMessage,
+): Promise<{ externalId: string }> {
   let first: string | null = null;
   for (const body of viberBodies(api, message)) {
     const answer = await callViber(api, 'send_message', body);

@@ -10,18 +10,31 @@
  * webhook; unregister removes it (`set_webhook` with an empty URL). Reconnectable.
  */
 import { InvalidField } from '../../errors.ts';
-import { type ChannelProvider, type ExternalUser, type ProviderContext, ProviderError, WebhookRejected } from '../provider.ts';
 import { download } from '../http.ts';
+import {
+  type ChannelProvider,
+  type ExternalUser,
+  type ProviderContext,
+  ProviderError,
+  WebhookRejected,
+} from '../provider.ts';
 import { headerValue, hmacHex, safeEqual } from '../signature.ts';
-import { callViber, type ViberApi } from './viber-api.client.ts';
 import { validateViberSettings, viberSettings } from './viber.settings.ts';
+import { callViber, type ViberApi } from './viber-api.client.ts';
 import { viberEvents, viberUser } from './viber-event.converter.ts';
 import { parseViberJson } from './viber-json.ts';
 import { sendViberMessage } from './viber-outbound.sender.ts';
 
 export const VIBER_SIGNATURE_HEADER = 'x-viber-content-signature';
 /** The callbacks asked for (`message` always comes). */
-export const VIBER_EVENT_TYPES = ['delivered', 'seen', 'failed', 'subscribed', 'unsubscribed', 'conversation_started'];
+export const VIBER_EVENT_TYPES = [
+  'delivered',
+  'seen',
+  'failed',
+  'subscribed',
+  'unsubscribed',
+  'conversation_started',
+];
 
 export function signViberBody(authToken: string, body: Buffer | string): string {
   return hmacHex('sha256', authToken, body);
@@ -61,9 +74,13 @@ export const viberProvider: ChannelProvider = {
   async register(ctx) {
     const api = apiOf(ctx);
     if (!ctx.publicUrl) {
-      throw new ProviderError('PUBLIC_URL_REQUIRED', 'Viber calls a webhook: configure the server public URL', {
-        retryable: false,
-      });
+      throw new ProviderError(
+        'PUBLIC_URL_REQUIRED',
+        'Viber calls a webhook: configure the server public URL',
+        {
+          retryable: false,
+        },
+      );
     }
     const account = await callViber(api, 'get_account_info', {});
     await callViber(api, 'set_webhook', {
@@ -81,7 +98,9 @@ export const viberProvider: ChannelProvider = {
   },
 
   probe(request) {
-    return request.method === 'POST' && isWebhookCheck(request.rawBody) ? { status: 200, body: { status: 0 } } : null;
+    return request.method === 'POST' && isWebhookCheck(request.rawBody)
+      ? { status: 200, body: { status: 0 } }
+      : null;
   },
 
   async parseWebhook(ctx, request) {

@@ -27,7 +27,10 @@ export function validateViberSettings(settings: Record<string, unknown>): Record
   );
   const name = settings.senderName;
   if (typeof name !== 'string' || name.trim() === '' || name.length > 28)
-    throw new InvalidField('settings.senderName', 'is required: the name shown with our messages, up to 28 characters');
+    throw new InvalidField(
+      'settings.senderName',
+      'is required: the name shown with our messages, up to 28 characters',
+    );
   const out: Record<string, unknown> = {
     authToken,
     senderName: name.trim(),
@@ -36,7 +39,10 @@ export function validateViberSettings(settings: Record<string, unknown>): Record
   if (settings.senderAvatar !== undefined && settings.senderAvatar !== null && settings.senderAvatar !== '') {
     const avatar = settings.senderAvatar;
     if (typeof avatar !== 'string' || !/^https?:\/\/\S+$/i.test(avatar) || avatar.length > 2000)
-      throw new InvalidField('settings.senderAvatar', 'must be an http(s) URL of an image (Viber shows it with our messages)');
+      throw new InvalidField(
+        'settings.senderAvatar',
+        'must be an http(s) URL of an image (Viber shows it with our messages)',
+      );
     out.senderAvatar = avatar;
   }
   return out;
@@ -45,7 +51,9 @@ export function validateViberSettings(settings: Record<string, unknown>): Record
 export function viberSettings(settings: Record<string, unknown>): ViberSettings {
   const { authToken, senderName, senderAvatar, apiRoot } = settings;
   if (typeof authToken !== 'string' || authToken === '') {
-    throw new ProviderError('CHANNEL_MISCONFIGURED', 'the viberbot channel has no authToken', { retryable: false });
+    throw new ProviderError('CHANNEL_MISCONFIGURED', 'the viberbot channel has no authToken', {
+      retryable: false,
+    });
   }
   return {
     authToken,
