@@ -31,7 +31,7 @@ export abstract class MessengerFake {
   #server: Server | null = null;
   root = '';
 
-  protected abstract handle(req: RecordedRequest, res: ServerResponse): void | Promise<void>;
+  protected abstract handle(req: RecordedRequest, res: ServerResponse): unknown;
 
   async listen(): Promise<void> {
     this.#server = createServer((req, res) => {

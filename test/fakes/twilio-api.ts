@@ -50,7 +50,7 @@ export class FakeTwilioApi extends MessengerFake {
     );
   }
 
-  protected handle(req: RecordedRequest, res: ServerResponse): void {
+  protected handle(req: RecordedRequest, res: ServerResponse): unknown {
     const expected = `Basic ${Buffer.from(`${this.accountSid}:${this.authToken}`).toString('base64')}`;
     const path = req.path.split('?')[0]!;
     if (req.headers.authorization !== expected) return this.#error(res, 401, 20003, 'Authenticate');
