@@ -24,7 +24,8 @@ import { jobRepository } from '../jobs/job.repository.ts';
 import type { JobOutcome } from '../jobs/worker.ts';
 import type { Prometheus } from '../observability/prometheus.ts';
 import { messageTypeOf } from '../providers/api/api.provider.ts';
-import { type OutboundMessage, ProviderError } from '../providers/provider.ts';
+import { type ChannelProvider, type OutboundMessage, ProviderError } from '../providers/provider.ts';
+import { type MessageTemplate, replyWindowState, templateText } from '../providers/reply-window.ts';
 import type { ProviderHost } from './provider-host.ts';
 
 export const SEND_JOB = 'message.send';
@@ -33,6 +34,8 @@ export const EDIT_JOB = 'message.edit';
 export interface SendInput {
   text?: string | null;
   fileIds?: string[];
+  /** An approved template instead of text and files (providers that send templates). */
+  template?: MessageTemplate;
 }
 
 export class OutboundPipeline {
@@ -50,6 +53,40 @@ export class OutboundPipeline {
       reason: string,
     ) => Promise<unknown> = async () => {},
   ) {}
+
+  /** The reply window of a client in a channel whose provider has one (null: no window). */
+  async #window(provider: ChannelProvider, channel: ChannelRow, clientId: string) {
+    if (!provider.replyWindow) return null;
+    const last = await sessionRepository.lastClientMessageAt(this.deps.db, clientId, channel.id);
+    const settings = this.host.providerChannel(channel).settings;
+    return { ...replyWindowState(provider.replyWindow, settings, last, this.deps.clock.now()), last };
+  }
+
+  /** Refuses a free-form send outside the reply window (409 WINDOW_CLOSED), or a template the provider cannot send. */
+  async #checkWindow(channel: ChannelRow, session: SessionRow, template: boolean): Promise<void> {
+    const provider = this.host.providerFor(channel)!;
+    if (template) {
+      if (!provider.sendsTemplates) {
+        throw new Conflict('TEMPLATES_NOT_SUPPORTED', `${channel.type} channels do not send templates`);
+      }
+      return;
+    }
+    const window = await this.#window(provider, channel, session.clientId);
+    if (!window || window.open) return;
+    throw new Conflict(
+      'WINDOW_CLOSED',
+      `${provider.name} accepts free-form replies only within ${provider.replyWindow!.hours} hours of the client's last message` +
+        (provider.sendsTemplates
+          ? '; send an approved template: {"template": {"name", "language", "components"}}'
+          : ''),
+      {
+        lastClientMessageAt: window.last?.toISOString() ?? null,
+        closedAt: window.closesAt?.toISOString() ?? null,
+        windowHours: provider.replyWindow!.hours,
+        templates: !!provider.sendsTemplates,
+      },
+    );
+  }
 
   /** Checks the caller may write in the session, and the channel can carry the message. */
   async #writable(sessionId: string, caller: Caller): Promise<{ session: SessionRow; channel: ChannelRow }> {
@@ -95,10 +132,15 @@ export class OutboundPipeline {
 
   /** Stores an operator's message `pending` with its outbox job; the worker sends it. */
   async send(sessionId: string, input: SendInput, caller: Caller): Promise<MessageView> {
-    const text = input.text?.trim() ? input.text : null;
+    const template = input.template;
+    if (template && (input.text || input.fileIds?.length)) {
+      throw new InvalidField('body.template', 'is sent alone: without text or files');
+    }
+    const text = template ? templateText(template) : input.text?.trim() ? input.text : null;
     const fileIds = [...new Set(input.fileIds ?? [])];
     if (!text && fileIds.length === 0) throw new InvalidField('body.text', 'a message needs text or files');
     const { session, channel } = await this.#writable(sessionId, caller);
+    await this.#checkWindow(channel, session, !!template);
     const stored = await fileRepository.byIds(this.deps.db, fileIds);
     const files = fileIds.map((id, i) => {
       const f = stored.find((s) => s.id === id);
@@ -134,7 +176,12 @@ export class OutboundPipeline {
         files.map((f) => f.id),
         session.id,
       );
-      await jobRepository.enqueue(tx.db, SEND_JOB, { messageId: message.id }, { maxAttempts: 8 });
+      await jobRepository.enqueue(
+        tx.db,
+        SEND_JOB,
+        { messageId: message.id, ...(template && { template }) },
+        { maxAttempts: 8 },
+      );
       await sessionRepository.touchOnMessage(tx.db, session.id, {
         direction: 'outgoing',
         at,
@@ -160,6 +207,8 @@ export class OutboundPipeline {
     const channel = session && (await channelRepository.byId(this.deps.db, session.channelId));
     if (!session || !channel || channel.state !== 'active' || !this.host.providerFor(channel)) return;
     if (this.#cannotDeliver(channel)) return;
+    const window = await this.#window(this.host.providerFor(channel)!, channel, session.clientId);
+    if (window && !window.open) return; // an automatic reply cannot reopen a closed window
     await this.deps.uow.run(async (tx) => {
       const at = this.deps.clock.now();
       const message = await messageRepository.insert(tx.db, {
@@ -270,10 +319,12 @@ export class OutboundPipeline {
       return this.#failed(message, session, 'CHANNEL_GONE', 'the channel can no longer send');
     }
     try {
-      const { externalId } = await provider.send(
-        this.host.context(channel),
-        await this.#outboundMessage(message, session),
-      );
+      const outbound = await this.#outboundMessage(message, session);
+      const window = await this.#window(provider, channel, session.clientId);
+      if (window) outbound.window = { tagged: window.tagged, lastClientMessageAt: window.last };
+      const template = job.payload.template as MessageTemplate | undefined;
+      if (template) outbound.template = template;
+      const { externalId } = await provider.send(this.host.context(channel), outbound);
       await this.deps.uow.run(async (tx) => {
         if (await messageRepository.markSent(tx.db, message.id, externalId)) {
           await emitMessageUpdated(

@@ -9,6 +9,7 @@
 import type { Readable } from 'node:stream';
 import type { MessageType } from '../domain/message/message.ts';
 import type { CodeOf } from '../errors/codes.ts';
+import type { MessageTemplate, ReplyWindowPolicy } from './reply-window.ts';
 
 /** What a provider sees of its channel. `settings` are decrypted; never log them. */
 export interface ProviderChannel {
@@ -138,6 +139,10 @@ export interface OutboundMessage {
   sender: { type: string; id: string | null; name?: string | null };
   /** The messenger's id of the message, for edits. */
   externalId?: string | null;
+  /** Where the provider has a reply window: whether this send is inside it only through a tag. */
+  window?: { tagged: boolean; lastClientMessageAt: Date | null };
+  /** An approved template to send instead of text (providers with `sendsTemplates`). */
+  template?: MessageTemplate;
 }
 
 export interface PollResult {
@@ -169,6 +174,14 @@ export interface ChannelProvider {
   readonly publicSettings: readonly string[];
   /** Whether `send` passes our message id so the messenger drops a repeated send (exactly-once). */
   readonly idempotentSend: boolean;
+
+  /**
+   * Free-form replies only within a window after the client's last message (see reply-window.ts):
+   * outside it a send is refused with 409 WINDOW_CLOSED.
+   */
+  readonly replyWindow?: ReplyWindowPolicy;
+  /** Whether `send` takes `message.template` (the way to write outside the reply window). */
+  readonly sendsTemplates?: boolean;
 
   /** Checks and normalises settings; throws InvalidField naming `settings.<key>`. */
   validateSettings(settings: Record<string, unknown>): Record<string, unknown>;

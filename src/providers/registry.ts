@@ -9,13 +9,24 @@
 import { CHANNEL_TYPES } from '../domain/channel/channel.ts';
 import { InvalidField } from '../errors.ts';
 import { apiProvider } from './api/api.provider.ts';
+import { instagramProvider } from './instagram/instagram.provider.ts';
+import { messengerProvider } from './messenger/messenger.provider.ts';
 import type { ChannelProvider } from './provider.ts';
 import { telegramBotProvider } from './telegram/telegram.provider.ts';
 import { twilioProvider } from './twilio/twilio.provider.ts';
 import { viberProvider } from './viber/viber.provider.ts';
+import { whatsappCloudProvider } from './whatsapp-cloud/whatsapp-cloud.provider.ts';
 
 export function builtinProviders(): ChannelProvider[] {
-  return [apiProvider, telegramBotProvider, twilioProvider, viberProvider];
+  return [
+    apiProvider,
+    telegramBotProvider,
+    whatsappCloudProvider,
+    twilioProvider,
+    messengerProvider,
+    instagramProvider,
+    viberProvider,
+  ];
 }
 
 /** The settings key that names a channel's provider when several serve its type. */

@@ -28,6 +28,9 @@ const OPEN_FOR = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND cha
 const LAST_OF_CHAIN = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2
   ORDER BY started_at DESC NULLS LAST, created_at DESC NULLS LAST LIMIT 1`;
 
+const LAST_CLIENT_MESSAGE_AT = `SELECT max(last_client_message_at) AS at FROM sessions
+  WHERE client_id = $1 AND channel_id = $2`;
+
 /** A session_history entry written with a change of the row (its to_state is the new state). */
 export interface HistoryEntry {
   event: string;
@@ -73,6 +76,12 @@ export const sessionRepository = {
   async openFor(db: Db, clientId: string, channelId: string): Promise<SessionRow | undefined> {
     const [row] = await hot(db)(OPEN_FOR, [clientId, channelId]);
     return row && S.map(row);
+  },
+
+  /** When the client last wrote in the channel, over all their sessions there (reply windows). */
+  async lastClientMessageAt(db: Db, clientId: string, channelId: string): Promise<Date | null> {
+    const [row] = await hot(db)<{ at: Date | string | null }>(LAST_CLIENT_MESSAGE_AT, [clientId, channelId]);
+    return row?.at ? new Date(row.at) : null;
   },
 
   /** The newest session of a client's chain in a channel. */

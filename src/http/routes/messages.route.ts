@@ -9,6 +9,7 @@ import { downloadHeaders } from '../../files/file-headers.ts';
 import { isUuid } from '../../lib/ids.ts';
 import { unstorableText } from '../../lib/text.ts';
 import type { Platform } from '../../platform.ts';
+import { type MessageTemplate, parseTemplate } from '../../providers/reply-window.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import { ErrorAnswer, FileBytes, IdParams, MessageSchema, Page, Uuid } from '../schemas.ts';
@@ -24,11 +25,11 @@ const FileSchema = Type.Object({
 
 const MAX_TEXT = 10_000;
 
-/** The JSON body of a send: {"text", "fileIds"}, checked by hand because the route also takes multipart. */
-function jsonSendBody(body: unknown): { text: string | null; fileIds: string[] } {
+/** The JSON body of a send: {"text", "fileIds"} or {"template"}, checked by hand because the route also takes multipart. */
+function jsonSendBody(body: unknown): { text: string | null; fileIds: string[]; template?: MessageTemplate } {
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new InvalidField('body', 'must be a JSON object');
-  const { text, fileIds, ...rest } = body as Record<string, unknown>;
+  const { text, fileIds, template, ...rest } = body as Record<string, unknown>;
   const extra = Object.keys(rest)[0];
   if (extra) throw new InvalidField(`body.${extra}`, 'is not an allowed property');
   if (text !== undefined && text !== null && (typeof text !== 'string' || text.length > MAX_TEXT)) {
@@ -40,7 +41,11 @@ function jsonSendBody(body: unknown): { text: string | null; fileIds: string[] }
   (fileIds ?? []).forEach((id: unknown, i: number) => {
     if (!isUuid(id)) throw new InvalidField(`body.fileIds[${i}]`, 'must be a UUID');
   });
-  return { text: (text as string | undefined) ?? null, fileIds: (fileIds as string[] | undefined) ?? [] };
+  return {
+    text: (text as string | undefined) ?? null,
+    fileIds: (fileIds as string[] | undefined) ?? [],
+    ...(template !== undefined && { template: parseTemplate(template) }),
+  };
 }
 
 /** A body the multipart parser could not read is the caller's mistake: a 400, not a 500. */
@@ -110,12 +115,12 @@ export function messageRoutes(platform: Platform) {
         schema: {
           tags: ['messages'],
           summary:
-            'Send a message: JSON {"text","fileIds"} or multipart (field "text" and files); stored pending, sent by the worker',
+            'Send a message: JSON {"text","fileIds"}, JSON {"template":{"name","language","components"}} (WhatsApp, outside the 24-hour window) or multipart (field "text" and files); stored pending, sent by the worker',
           params: IdParams,
           response: {
             201: MessageSchema,
             409: ErrorAnswer(
-              'It cannot be sent now: `SESSION_CLOSED`, `CHANNEL_NOT_ACTIVE`, `CHANNEL_CANNOT_SEND` (no provider), `CHANNEL_CANNOT_DELIVER` (the provider says why, e.g. no callbackUrl), `CLIENT_UNREACHABLE`.',
+              'It cannot be sent now: `SESSION_CLOSED`, `CHANNEL_NOT_ACTIVE`, `CHANNEL_CANNOT_SEND` (no provider), `CHANNEL_CANNOT_DELIVER` (the provider says why, e.g. no callbackUrl), `CLIENT_UNREACHABLE`, `WINDOW_CLOSED` (WhatsApp, Messenger, Instagram: more than 24 hours since the client last wrote; details say whether a template is offered), `TEMPLATES_NOT_SUPPORTED`.',
             ),
           },
         },
