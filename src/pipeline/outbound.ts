@@ -348,8 +348,9 @@ export class OutboundPipeline {
       }
       if (err.opts.clientUnreachable)
         await clientRepository.markUnreachable(this.deps.db, session.clientId, err.message);
+      const outcome = await this.#failed(message, session, err.code, err.message);
       if (err.opts.channelError) await this.markChannelError(channel.id, `${err.code}: ${err.message}`);
-      return this.#failed(message, session, err.code, err.message);
+      return outcome;
     }
   }
 

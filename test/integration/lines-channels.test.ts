@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
 import { CHANNEL_TYPES, RECONNECTABLE_CHANNEL_TYPES } from '../../src/domain/channel/channel.ts';
 import { builtinProviders } from '../../src/providers/registry.ts';
+import { FakeMetaGraphApi, PAGE_ID } from '../fakes/meta-graph-api.ts';
 import { PROVIDERLESS_TYPES, stubProvider, stubProviders } from '../fakes/stub-providers.ts';
 import { FakeTelegramApi } from '../fakes/telegram-api.ts';
 import { describeEachDatabase } from '../helpers/app.ts';
@@ -135,6 +136,21 @@ describeEachDatabase(
           const fake = await FakeTelegramApi.start();
           t.after(() => fake.close());
           extra = { settings: { token: fake.token, apiRoot: fake.apiRoot } };
+        }
+        if (type === 'facebook' || type === 'instagram') {
+          const fake = await FakeMetaGraphApi.start();
+          t.after(() => fake.close());
+          extra = {
+            settings: {
+              // The real provider, not the stub this suite registers for type-only rules.
+              provider: type === 'facebook' ? 'messenger' : 'instagram',
+              pageAccessToken: fake.token,
+              appSecret: 'meta-app-secret',
+              verifyToken: 'meta-verify-token',
+              pageId: PAGE_ID,
+              apiRoot: fake.apiRoot,
+            },
+          };
         }
         const channel = await createChannel(ctx(), line.id, type, extra);
         await ctx().request('POST', `/api/v1/channels/${channel.id}/disconnect`);

@@ -77,6 +77,7 @@ describeEachDatabase(
       const line = await createLine(ctx());
       return createChannel(ctx(), line.id, 'whatsapp', {
         settings: {
+          provider: 'whatsappCloud',
           accessToken: fake.token,
           appSecret: APP_SECRET,
           verifyToken: VERIFY_TOKEN,
@@ -91,6 +92,7 @@ describeEachDatabase(
       const channel = await whatsappChannel();
       assert.equal((channel as any).source, PHONE_NUMBER_ID);
       assert.deepEqual((channel as any).settings, {
+        provider: 'whatsappCloud',
         accessToken: '********',
         appSecret: '********',
         verifyToken: '********',
@@ -113,6 +115,7 @@ describeEachDatabase(
           name: 'bad token',
           type: 'whatsapp',
           settings: {
+            provider: 'whatsappCloud',
             accessToken: 'EAAG-wrong-token-0123456789',
             appSecret: APP_SECRET,
             verifyToken: VERIFY_TOKEN,
