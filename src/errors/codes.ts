@@ -101,6 +101,12 @@ export const ERROR_CODES = {
     status: 409,
     meaning: 'the channel cannot deliver messages (a setting is missing)',
   },
+  WINDOW_CLOSED: {
+    status: 409,
+    meaning:
+      'more than the messenger’s reply window (WhatsApp, Messenger, Instagram: 24 h) since the client last wrote; `details.templates` says whether a template send is offered',
+  },
+  TEMPLATES_NOT_SUPPORTED: { status: 409, meaning: 'the channel’s messenger sends no message templates' },
   CHANNEL_SOURCE_TAKEN: { status: 409, meaning: 'a live channel of this type already has this source' },
   CHANNEL_ALREADY_ACTIVE: { status: 409, meaning: 'the channel is active already' },
   CHANNEL_ALREADY_DISCONNECTED: { status: 409, meaning: 'the channel is disconnected already' },
