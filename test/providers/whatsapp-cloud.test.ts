@@ -138,6 +138,7 @@ describeEachDatabase(
           name: 'x',
           type: 'whatsapp',
           settings: {
+            provider: 'whatsappCloud',
             accessToken: fake.token,
             appSecret: APP_SECRET,
             verifyToken: VERIFY_TOKEN,
