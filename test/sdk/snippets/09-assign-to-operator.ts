@@ -1,0 +1,7 @@
+const session = await System.lines.sessions.search()
+    .where((f,c) => c.and(
+        f.__deletedAt.eq(null),
+        f.__id.eq(Context.data.sessionId!),
+    ))
+    .first();
+await session.assignToOperator(Context.data.user);
