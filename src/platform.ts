@@ -4,7 +4,7 @@
  * together. main.ts and the tests build the same thing.
  */
 import path from 'node:path';
-import type { Db, RawQuery } from './db/client.ts';
+import type { Db } from './db/client.ts';
 import type { Clock } from './domain/deps.ts';
 import { EventBus } from './domain/events/domain-events.ts';
 import { FileService } from './files/file.service.ts';
@@ -38,8 +38,6 @@ import { createServices, type Services } from './services.ts';
 
 export interface PlatformOptions {
   db: Db;
-  /** Raw prepared statements for the hot paths (the inbound fast path); without it they use Drizzle. */
-  raw?: RawQuery;
   secrets: SecretBox;
   /** Root of the local file store. */
   filesDir: string;
@@ -124,7 +122,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     new LocalFileStore(path.resolve(opts.filesDir)),
     services.sessions,
   );
-  const inbound = new InboundPipeline(services.deps, services.sessions, wake, opts.raw);
+  const inbound = new InboundPipeline(services.deps, services.sessions, wake);
   const markChannelError = (id: string, reason: string) => services.channels.setState(id, 'error', reason);
   const outbound = new OutboundPipeline(
     services.deps,

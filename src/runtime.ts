@@ -44,7 +44,6 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
     await migrate(database.db);
     const platform = createPlatform({
       db: database.db,
-      raw: database.raw,
       redisUrl: config.redisUrl,
       secrets: new SecretBox(resolveSecretKey(config)),
       filesDir: config.filesDir,

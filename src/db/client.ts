@@ -18,12 +18,8 @@ export type Schema = typeof schema;
 /** A database or a transaction: repositories accept either. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>;
 
-/** A parameterised statement run outside Drizzle (hot paths): prepared on a server, rows back. */
-export type RawQuery = <T = Record<string, unknown>>(text: string, params: unknown[]) => Promise<T[]>;
-
 export interface Database {
   readonly db: Db;
-  readonly raw: RawQuery;
   readonly kind: 'pglite' | 'postgres';
   /** The embedded instance, when kind is pglite. */
   readonly pglite?: PGlite;
@@ -64,15 +60,8 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
     const heartbeat = postgres(opts.url, { ...common, max: 1 });
     monitor.start(() => heartbeat`SELECT 1`);
     const db = drizzlePostgres({ client: preparing(client, monitor), schema }) as unknown as Db;
-    const raw: RawQuery = async (text, params) => {
-      monitor.assertUp();
-      return (await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
-        prepare: true,
-      })) as never;
-    };
     return {
       db,
-      raw,
       kind: 'postgres',
       monitor,
       close: async () => {
@@ -89,8 +78,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   const client = new PGlite(dir, opts.pgliteDump ? { loadDataDir: opts.pgliteDump } : {});
   await client.waitReady;
   const db = drizzlePglite({ client, schema }) as unknown as Db;
-  const raw: RawQuery = async (text, params) => (await client.query(text, params)).rows as never;
-  return { db, raw, kind: 'pglite', close: () => client.close(), pglite: client };
+  return { db, kind: 'pglite', close: () => client.close(), pglite: client };
 }
 
 /** Statements longer than this (big search filters) are not kept prepared. */

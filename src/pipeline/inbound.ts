@@ -5,7 +5,6 @@
  * a new Waiting one chained to the previous, stores the message, queues attachment downloads and
  * writes the domain events. The caller acknowledges the messenger only after it returns.
  */
-import type { RawQuery } from '../db/client.ts';
 import type { ActorRef } from '../db/schema.ts';
 import type { Tx } from '../db/unit-of-work.ts';
 import type { ChannelRow } from '../domain/channel/channel.repository.ts';
@@ -15,12 +14,12 @@ import type { Deps } from '../domain/deps.ts';
 import { lineRepository } from '../domain/line/line.repository.ts';
 import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
+import { recordMessage } from '../domain/message/record-message.ts';
 import { sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { InvalidTransition } from '../domain/session/session-machine.ts';
-import { jobRepository } from '../jobs/job.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
-import { FastPathWriter } from './inbound-fast-path.ts';
+import { InboundBatcher } from './inbound-batcher.ts';
 import { sanitizeInboundEvent, sanitizeProfile } from './inbound-sanitize.ts';
 
 export const ATTACHMENT_JOB = 'attachment.download';
@@ -40,15 +39,16 @@ class DuplicateMessage extends Error {}
 type ProfileLookup = (externalUserId: string) => Promise<ExternalUser | null>;
 
 export class InboundPipeline {
-  readonly #fastPath: FastPathWriter | null;
+  readonly #batcher: InboundBatcher;
+  /** How many messages took each way: the batched statement, or the general transaction. */
+  readonly ways = { batched: 0, general: 0 };
 
   constructor(
     private readonly deps: Deps,
     private readonly sessions: SessionService,
     private readonly onJobsQueued: () => void = () => {},
-    raw?: RawQuery,
   ) {
-    this.#fastPath = raw ? new FastPathWriter(raw) : null;
+    this.#batcher = new InboundBatcher(deps.db);
   }
 
   /**
@@ -106,6 +106,7 @@ export class InboundPipeline {
     const fast = await this.#fast(channel, event);
     if (fast === 'stored') return true;
     if (fast === 'duplicate') return false;
+    this.ways.general++;
     const known = fast.clientId
       ? await clientRepository.byId(db, fast.clientId)
       : await clientRepository.byExternalId(db, channel.id, event.from.externalId);
@@ -117,57 +118,47 @@ export class InboundPipeline {
         const client = known ?? (await this.#findOrCreateClient(tx, channel, event.from, profile));
         const actor: ActorRef = { type: 'client', id: client.id };
         const { session } = await this.sessions.openForClient(tx, { channel, client, actor });
-        const at = this.deps.clock.now();
-        const message = await messageRepository.insertUnlessDuplicate(tx.db, {
-          sessionId: session.id,
-          channelId: channel.id,
-          direction: 'incoming',
-          type: event.type,
-          text: event.text ?? null,
-          attachments: attachments.map((a) => ({
-            fileId: null,
-            name: a.name ?? null,
-            mimeType: a.mimeType ?? null,
-            size: a.size ?? null,
-            ref: a.ref,
-          })),
-          senderType: 'client',
-          senderId: client.id,
-          externalId: event.externalMessageId,
-          status: 'delivered',
-          createdAt: at,
-          updatedAt: at,
+        const message = await recordMessage(tx, {
+          session,
+          at: this.deps.clock.now(),
+          unlessDuplicate: true,
+          values: {
+            channelId: channel.id,
+            direction: 'incoming',
+            type: event.type,
+            text: event.text ?? null,
+            attachments: attachments.map((a) => ({
+              fileId: null,
+              name: a.name ?? null,
+              mimeType: a.mimeType ?? null,
+              size: a.size ?? null,
+              ref: a.ref,
+            })),
+            senderType: 'client',
+            senderId: client.id,
+            externalId: event.externalMessageId,
+            status: 'delivered',
+          },
+          touch: { byOperator: false },
+          jobs: (m) => [
+            ...(session.state === 'AssignedToBot' && session.botId
+              ? [
+                  {
+                    kind: BOT_DELIVERY_JOB,
+                    payload: { messageId: m.id, botId: session.botId },
+                    maxAttempts: 3,
+                  },
+                ]
+              : []),
+            ...attachments.map((_, index) => ({
+              kind: ATTACHMENT_JOB,
+              payload: { messageId: m.id, index },
+              maxAttempts: 8,
+            })),
+          ],
         });
         if (!message) throw new DuplicateMessage();
-        await sessionRepository.touchOnMessage(tx.db, session.id, {
-          direction: 'incoming',
-          at,
-          byOperator: false,
-        });
-        if (session.state === 'AssignedToBot' && session.botId) {
-          await jobRepository.enqueue(
-            tx.db,
-            BOT_DELIVERY_JOB,
-            { messageId: message.id, botId: session.botId },
-            { maxAttempts: 3 },
-          );
-          queued = true;
-        }
-        for (let index = 0; index < attachments.length; index++) {
-          await jobRepository.enqueue(
-            tx.db,
-            ATTACHMENT_JOB,
-            { messageId: message.id, index },
-            { maxAttempts: 8 },
-          );
-        }
-        tx.emit('message.created', message.id, {
-          messageId: message.id,
-          sessionId: session.id,
-          lineId: session.lineId,
-          direction: 'incoming',
-          senderType: 'client',
-        });
+        if (session.state === 'AssignedToBot' && session.botId) queued = true;
       });
     } catch (err) {
       if (err instanceof DuplicateMessage) return false;
@@ -180,13 +171,13 @@ export class InboundPipeline {
     return true;
   }
 
-  /** The one-statement path for the common case (see inbound-fast-path.ts). */
+  /** The one-statement path for the common case (see message-batch.repository.ts). */
   async #fast(
     channel: ChannelRow,
     event: Extract<InboundEvent, { kind: 'message' }>,
   ): Promise<'stored' | 'duplicate' | { clientId: string | null }> {
-    if (!this.#fastPath || (event.attachments?.length ?? 0) > 0) return { clientId: null };
-    const result = await this.#fastPath.write({
+    if ((event.attachments?.length ?? 0) > 0) return { clientId: null };
+    const result = await this.#batcher.write({
       channelId: channel.id,
       externalUserId: event.from.externalId,
       type: event.type,
@@ -196,6 +187,7 @@ export class InboundPipeline {
     });
     if (result.kind === 'general') return { clientId: result.clientId };
     if (result.kind === 'duplicate') return 'duplicate';
+    this.ways.batched++;
     this.deps.bus.publish(result.event);
     if (!result.clientOnline) await this.#seen(channel, result.clientId);
     return 'stored';

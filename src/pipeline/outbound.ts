@@ -12,6 +12,7 @@ import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { type MessageRow, messageRepository } from '../domain/message/message.repository.ts';
 import { type MessageView, messageView } from '../domain/message/message.service.ts';
 import type { MessageType } from '../domain/message/message.ts';
+import { recordMessage } from '../domain/message/record-message.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { isOpen, type SessionState } from '../domain/session/session.ts';
@@ -157,44 +158,29 @@ export class OutboundPipeline {
     }));
     const senderType = caller.role === 'bot' ? 'bot' : 'operator';
     const row = await this.deps.uow.run(async (tx) => {
-      const at = this.deps.clock.now();
-      const message = await messageRepository.insert(tx.db, {
-        sessionId: session.id,
-        channelId: channel.id,
-        direction: 'outgoing',
-        type: messageTypeOf(attachments) as MessageType,
-        text,
-        attachments,
-        senderType,
-        senderId: caller.id,
-        status: 'pending',
-        createdAt: at,
-        updatedAt: at,
-      });
+      const message = (await recordMessage(tx, {
+        session,
+        at: this.deps.clock.now(),
+        values: {
+          channelId: channel.id,
+          direction: 'outgoing',
+          type: messageTypeOf(attachments) as MessageType,
+          text,
+          attachments,
+          senderType,
+          senderId: caller.id,
+          status: 'pending',
+        },
+        touch: { byOperator: senderType === 'operator', operatorId: caller.id },
+        jobs: (m) => [
+          { kind: SEND_JOB, payload: { messageId: m.id, ...(template && { template }) }, maxAttempts: 8 },
+        ],
+      }))!;
       await fileRepository.attachToSession(
         tx.db,
         files.map((f) => f.id),
         session.id,
       );
-      await jobRepository.enqueue(
-        tx.db,
-        SEND_JOB,
-        { messageId: message.id, ...(template && { template }) },
-        { maxAttempts: 8 },
-      );
-      await sessionRepository.touchOnMessage(tx.db, session.id, {
-        direction: 'outgoing',
-        at,
-        byOperator: senderType === 'operator',
-        operatorId: caller.id,
-      });
-      tx.emit('message.created', message.id, {
-        messageId: message.id,
-        sessionId: session.id,
-        lineId: session.lineId,
-        direction: 'outgoing',
-        senderType,
-      });
       return message;
     });
     this.onJobsQueued();
@@ -209,28 +195,22 @@ export class OutboundPipeline {
     if (this.#cannotDeliver(channel)) return;
     const window = await this.#window(this.host.providerFor(channel)!, channel, session.clientId);
     if (window && !window.open) return; // an automatic reply cannot reopen a closed window
-    await this.deps.uow.run(async (tx) => {
-      const at = this.deps.clock.now();
-      const message = await messageRepository.insert(tx.db, {
-        sessionId,
-        channelId: channel.id,
-        direction: 'outgoing',
-        type: 'text',
-        text,
-        senderType: 'system',
-        status: 'pending',
-        createdAt: at,
-        updatedAt: at,
-      });
-      await jobRepository.enqueue(tx.db, SEND_JOB, { messageId: message.id }, { maxAttempts: 8 });
-      tx.emit('message.created', message.id, {
-        messageId: message.id,
-        sessionId,
-        lineId: session.lineId,
-        direction: 'outgoing',
-        senderType: 'system',
-      });
-    });
+    await this.deps.uow.run((tx) =>
+      recordMessage(tx, {
+        session,
+        at: this.deps.clock.now(),
+        values: {
+          channelId: channel.id,
+          direction: 'outgoing',
+          type: 'text',
+          text,
+          senderType: 'system',
+          status: 'pending',
+        },
+        touch: false,
+        jobs: (m) => [{ kind: SEND_JOB, payload: { messageId: m.id }, maxAttempts: 8 }],
+      }),
+    );
     this.onJobsQueued();
   }
 

@@ -84,7 +84,6 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
   const filesDir = await mkdtemp(path.join(tmpdir(), 'omniline-files-'));
   const platform = createPlatform({
     db: database.db,
-    raw: database.raw,
     secrets: new SecretBox('test-secret-key-0123456789abcdef0123'),
     filesDir,
     clock,

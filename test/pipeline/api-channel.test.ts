@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
-import { writeFastPath } from '../../src/pipeline/inbound-fast-path.ts';
+import { insertMessageBatch } from '../../src/domain/message/message-batch.repository.ts';
 import { signApiBody } from '../../src/providers/api/api.provider.ts';
 import { ApiCallbackServer } from '../fakes/api-callback.ts';
 import { stubProviders } from '../fakes/stub-providers.ts';
@@ -145,7 +145,7 @@ describeEachDatabase(
         at,
       });
       const twice = unique('m');
-      const results = await writeFastPath(ctx().database.raw, [
+      const results = await insertMessageBatch(ctx().database.db, [
         item(ann, unique('m'), 'one'),
         item(ann, twice, 'two "quoted" \\ {braces}'),
         item(ann, twice, 'two again'),

@@ -1,5 +1,21 @@
 import type { Tx } from '../../db/unit-of-work.ts';
+import type { DomainEventMap } from '../events/domain-events.ts';
 import { sessionRepository } from '../session/session.repository.ts';
+import type { MessageRow } from './message.repository.ts';
+
+/** The one `message.created` payload, for every path that stores a message (the batch SQL mirrors it). */
+export function messageCreatedPayload(
+  message: Pick<MessageRow, 'id' | 'sessionId' | 'direction' | 'senderType'>,
+  lineId: string,
+): DomainEventMap['message.created'] {
+  return {
+    messageId: message.id,
+    sessionId: message.sessionId,
+    lineId,
+    direction: message.direction,
+    senderType: message.senderType,
+  };
+}
 
 /** Emits `message.updated` for a change of a message (or, with no message, of a session's messages). */
 export async function emitMessageUpdated(

@@ -1,5 +1,6 @@
 /**
- * The common case of Receive in ONE statement: a known client writing into their open session
+ * The batched recipe of recordMessage (record-message.ts) for the common case of Receive, in ONE
+ * statement: a known client writing into their open session
  * (Waiting or with an operator) with a text message. De-duplication, the message, the session's
  * counters and timers and the domain event are written together in a single autocommit round trip
  * (a prepared statement on a server). Anything else — a new client, no open session, a bot session,
@@ -17,9 +18,11 @@
  * LATERAL ... LIMIT 1 keeps the planner from hashing a whole table for a batch of one); the counters
  * of a session written to twice in one batch add up.
  */
-import type { RawQuery } from '../db/client.ts';
-import type { DomainEvent } from '../domain/events/domain-events.ts';
-import type { MessageRow } from '../domain/message/message.repository.ts';
+import type { Db } from '../../db/client.ts';
+import { hot } from '../../db/hot-sql.ts';
+import type { DomainEvent } from '../events/domain-events.ts';
+import { messageCreatedPayload } from './message.events.ts';
+import type { MessageRow } from './message.repository.ts';
 
 export const FAST_PATH_SQL = `
 WITH i AS (
@@ -73,6 +76,7 @@ u AS (
 ),
 e AS (
   INSERT INTO domain_events (name, aggregate_id, payload)
+  -- messageCreatedPayload's fields, in SQL (message-batch.repository.test.ts holds them equal)
   SELECT 'message.created', m.id, jsonb_build_object('messageId', m.id, 'sessionId', m.session_id,
     'lineId', s.line_id, 'direction', 'incoming', 'senderType', 'client')
   FROM m JOIN s ON s.id = m.session_id
@@ -121,7 +125,7 @@ export type FastPathResult =
   | { kind: 'general'; clientId: string | null };
 
 /** Writes a batch of messages in one statement; one result per message, in order. */
-export async function writeFastPath(raw: RawQuery, batch: FastPathMessage[]): Promise<FastPathResult[]> {
+export async function insertMessageBatch(db: Db, batch: FastPathMessage[]): Promise<FastPathResult[]> {
   // One JSON parameter carries the batch: the same text on every driver, and one prepared plan.
   const input = batch.map((m, i) => ({
     ord: i + 1,
@@ -132,7 +136,7 @@ export async function writeFastPath(raw: RawQuery, batch: FastPathMessage[]): Pr
     external_id: m.externalMessageId,
     at: m.at.toISOString(),
   }));
-  const rows = await raw<FastPathRow>(FAST_PATH_SQL, [JSON.stringify(input)]);
+  const rows = await hot(db)<FastPathRow>(FAST_PATH_SQL, [JSON.stringify(input)]);
   const claimed = new Set<string>();
   const results: FastPathResult[] = batch.map(() => ({
     kind: 'general',
@@ -185,77 +189,9 @@ function stored(m: FastPathMessage, row: FastPathRow): FastPathResult {
     event: {
       id: Number(row.event_id),
       name: 'message.created',
-      payload: {
-        messageId,
-        sessionId,
-        lineId: row.line_id!,
-        direction: 'incoming',
-        senderType: 'client',
-      },
+      payload: messageCreatedPayload(message, row.line_id!),
       createdAt: new Date(row.event_at!),
       view: { message, followers: row.operator_id ? [row.operator_id] : (row.offered_to ?? []) },
     },
   };
-}
-
-interface Pending {
-  message: FastPathMessage;
-  resolve(result: FastPathResult): void;
-  reject(err: unknown): void;
-}
-
-/**
- * Group commit for the fast path: at most `maxInFlight` statements at a time; whatever arrives
- * meanwhile waits for the next one (up to `maxBatch` messages per statement).
- */
-export class FastPathWriter {
-  #queue: Pending[] = [];
-  #inFlight = 0;
-  #scheduled = false;
-
-  constructor(
-    private readonly raw: RawQuery,
-    private readonly maxInFlight = 8,
-    private readonly maxBatch = 64,
-  ) {}
-
-  write(message: FastPathMessage): Promise<FastPathResult> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ message, resolve, reject });
-      this.#schedule();
-    });
-  }
-
-  #schedule(): void {
-    if (this.#scheduled || this.#inFlight >= this.maxInFlight || this.#queue.length === 0) return;
-    // Let the messages parsed in this turn of the event loop join the statement.
-    this.#scheduled = true;
-    setImmediate(() => {
-      this.#scheduled = false;
-      while (this.#inFlight < this.maxInFlight && this.#queue.length > 0) {
-        void this.#flush(this.#queue.splice(0, this.maxBatch));
-      }
-    });
-  }
-
-  async #flush(batch: Pending[]): Promise<void> {
-    this.#inFlight++;
-    try {
-      const results = await writeFastPath(
-        this.raw,
-        batch.map((p) => p.message),
-      );
-      for (const [i, p] of batch.entries()) p.resolve(results[i]!);
-    } catch (err) {
-      if (batch.length === 1) batch[0]!.reject(err);
-      // One statement for all failed: each message gets its own answer.
-      else
-        await Promise.all(
-          batch.map((p) => writeFastPath(this.raw, [p.message]).then(([r]) => p.resolve(r!), p.reject)),
-        );
-    } finally {
-      this.#inFlight--;
-      this.#schedule();
-    }
-  }
 }
