@@ -2,6 +2,8 @@
  * One transaction plus the domain events it produces: events are inserted in the same transaction
  * and published on the bus only after the commit.
  */
+
+import { domainEventRepository, type EventRow } from '../domain/events/domain-event.repository.ts';
 import type {
   DomainEvent,
   DomainEventMap,
@@ -11,21 +13,6 @@ import type {
 } from '../domain/events/domain-events.ts';
 import type { Db } from './client.ts';
 import { hot } from './hot-sql.ts';
-
-const eventInserts: string[] = [];
-/** The insert of `n` domain events; rows come back in VALUES order (ids ascend with it). */
-function insertEvents(n: number): string {
-  let text = eventInserts[n];
-  if (!text) {
-    const rows = Array.from(
-      { length: n },
-      (_, i) => `($${3 * i + 1}, $${3 * i + 2}::uuid, $${3 * i + 3}::jsonb)`,
-    );
-    text = `INSERT INTO domain_events (name, aggregate_id, payload) VALUES ${rows.join(', ')} RETURNING id, created_at`;
-    eventInserts[n] = text;
-  }
-  return text;
-}
 
 export interface Tx {
   db: Db;
@@ -83,9 +70,9 @@ export class UnitOfWork {
       if (pending.length > 0) {
         // Not awaited here: the insert goes out together with COMMIT. Should it fail, the
         // transaction is aborted and its COMMIT rolls back, which fails the transaction too.
-        events.inserting = hot(db)(
-          insertEvents(pending.length),
-          pending.flatMap((e) => [e.name, e.aggregateId, JSON.stringify(e.payload)]),
+        events.inserting = hot(db)<EventRow>(
+          domainEventRepository.insertValues(pending.length),
+          domainEventRepository.valuesParams(pending),
         );
         events.inserting.catch(() => undefined);
       }
@@ -122,8 +109,4 @@ export class UnitOfWork {
   }
 }
 
-/** A domain_events row as its insert returns it. */
-export interface EventRow {
-  id: string | number;
-  created_at: string | Date;
-}
+export type { EventRow } from '../domain/events/domain-event.repository.ts';

@@ -2,7 +2,6 @@ import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { hot, RowWriter, rowShape } from '../../db/hot-sql.ts';
 import { type ActorRef, answerTimes, sessionHistory, sessions } from '../../db/schema.ts';
-import type { EventRow } from '../../db/unit-of-work.ts';
 import { NotFound } from '../../errors.ts';
 import {
   type AccountField,
@@ -10,6 +9,7 @@ import {
   type ClientRow,
   clientShape,
 } from '../client/client.repository.ts';
+import { domainEventRepository, type EventRow } from '../events/domain-event.repository.ts';
 import type { PendingEvent } from '../events/domain-events.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
 
@@ -50,11 +50,8 @@ const historyParams = (h: HistoryEntry) => [
   JSON.stringify(h.details ?? {}),
 ];
 
-/** Inserts `event` for each row (id) of the CTE `source`; its 2 parameters from `$first`. */
-const eventInsert = (source: string, first: number) =>
-  `INSERT INTO domain_events (name, aggregate_id, payload)
-   SELECT $${first}, id, $${first + 1}::jsonb FROM ${source} RETURNING id, created_at`;
-const eventParams = (e: PendingEvent) => [e.name, JSON.stringify(e.payload)];
+const eventInsert = domainEventRepository.insertFrom;
+const eventParams = domainEventRepository.fromParams;
 
 /** The hot statements are hand-written SQL (see db/hot-sql.ts); the rest is Drizzle. */
 export const sessionRepository = {
