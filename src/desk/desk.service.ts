@@ -5,8 +5,8 @@
  */
 import { lineIdsOfUser } from '../domain/access/access.repository.ts';
 import type { Deps } from '../domain/deps.ts';
-import { messageRepository } from '../domain/message/message.repository.ts';
 import { type MessageView, messageView } from '../domain/message/message.service.ts';
+import { recordMessage } from '../domain/message/record-message.ts';
 import { operatorRepository } from '../domain/operator/operator.repository.ts';
 import type { SearchRequest } from '../domain/search/filter.ts';
 import type { SessionRow } from '../domain/session/session.repository.ts';
@@ -94,30 +94,24 @@ export class DeskService {
     if (caller.role === 'bot') throw new Forbidden('notes are for staff');
     if (!text.trim()) throw new InvalidField('body.text', 'a note needs text');
     const session = await this.sessions.visible(sessionId, caller);
-    const row = await this.deps.uow.run(async (tx) => {
-      const at = this.deps.clock.now();
-      // No outbox job and no touch of the session: a note is neither sent nor an answer.
-      const message = await messageRepository.insert(tx.db, {
-        sessionId: session.id,
-        channelId: session.channelId,
-        direction: 'outgoing',
-        type: 'note',
-        text,
-        senderType: 'operator',
-        senderId: caller.id,
-        status: 'sent',
-        createdAt: at,
-        updatedAt: at,
-      });
-      tx.emit('message.created', message.id, {
-        messageId: message.id,
-        sessionId: session.id,
-        lineId: session.lineId,
-        direction: 'outgoing',
-        senderType: 'operator',
-      });
-      return message;
-    });
+    // No outbox job and no touch of the session: a note is neither sent nor an answer.
+    const row = await this.deps.uow.run(
+      async (tx) =>
+        (await recordMessage(tx, {
+          session,
+          at: this.deps.clock.now(),
+          values: {
+            channelId: session.channelId,
+            direction: 'outgoing',
+            type: 'note',
+            text,
+            senderType: 'operator',
+            senderId: caller.id,
+            status: 'sent',
+          },
+          touch: false,
+        }))!,
+    );
     return messageView(row);
   }
 

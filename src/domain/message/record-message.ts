@@ -4,6 +4,7 @@
  * an operator's or bot's reply and a system message use it; the batched ingest statement
  * (message-batch.repository.ts) is the same recipe for the common inbound case, in one statement.
  *
+ * An internal note (desk.service.ts) takes it too, untouched and with no job: it is never sent.
  * System messages (the outside-hours auto-reply) do not touch the session: they are not conversation
  * activity, so they neither reorder an operator's list by last message nor count as unread by the
  * client, and they never answer the client (no first-answer or answer time).
