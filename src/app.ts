@@ -21,6 +21,7 @@ import { channelRoutes } from './http/routes/channels.route.ts';
 import { clientRoutes, contactRoutes } from './http/routes/clients.route.ts';
 import { deskRoutes } from './http/routes/desk.route.ts';
 import { botRoutes, groupRoutes, lineRoutes } from './http/routes/lines.route.ts';
+import { livechatRoutes } from './http/routes/livechat.route.ts';
 import { messageRoutes } from './http/routes/messages.route.ts';
 import { metricsRoutes } from './http/routes/metrics.route.ts';
 import { sessionRoutes } from './http/routes/sessions.route.ts';
@@ -97,6 +98,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await limits.limitRequests(scope, 'webhook', limits.settings.webhookRateLimit, channelKey);
     webhookRoutes(scope, opts.platform, opts.bodyLimitBytes ?? 1024 * 1024);
   });
+  await app.register(async (scope) => livechatRoutes(scope, opts.platform));
   const ctx: RouteContext = { services, auth: createAuth(services.users), limits };
   await app.register(
     async (api) => {

@@ -42,6 +42,8 @@ export interface Config {
   clientOfflineTimeoutSeconds: number;
   /** Hosts providers may fetch from although they are private (the SSRF guard's allow-list). */
   fetchAllowPrivate: string[];
+  /** An IP2Location LITE DB11 CSV file: live-chat visitors' coordinates; none, none. */
+  geoipCsv: string | null;
 }
 
 export class ConfigError extends Error {
@@ -231,6 +233,10 @@ export const VARIABLES = {
     'the first admin’s password (≥ 8 characters); without it one is generated and printed once',
     { shown: 'generated', minLength: 8 },
   ),
+  geoipCsv: optional(
+    'OMNILINE_GEOIP_CSV',
+    'an IP2Location LITE DB11 CSV file (IPv4): live-chat visitors get `coordinates` from it; without one they have none',
+  ),
   redisUrl: url('REDIS_URL', ['redis:', 'rediss:'], 'cross-node fan-out (cluster mode)'),
   publicUrl: url(
     'OMNILINE_PUBLIC_URL',
@@ -338,6 +344,18 @@ export const SECURITY_VARIABLES = {
     [0, 100_000_000],
     'webhook requests per minute per channel; off by default: one busy channel takes thousands a second',
     '`0` (off)',
+  ),
+  livechatVisitorRateLimit: integer(
+    'OMNILINE_LIVECHAT_VISITOR_RATE_LIMIT',
+    S.livechatVisitorRateLimit,
+    [0, 100_000_000],
+    'live-chat widget requests per minute per visitor (429 `TOO_MANY_REQUESTS`); 0: off',
+  ),
+  livechatIpRateLimit: integer(
+    'OMNILINE_LIVECHAT_IP_RATE_LIMIT',
+    S.livechatIpRateLimit,
+    [0, 100_000_000],
+    'live-chat widget requests per minute per address, all its visitors together; 0: off',
   ),
   metricsToken: optional(
     'OMNILINE_METRICS_TOKEN',

@@ -10,8 +10,11 @@ import { EventBus } from './domain/events/domain-events.ts';
 import { FileService } from './files/file.service.ts';
 import { LocalFileStore } from './files/file-store.ts';
 import { JobWorker, type WorkerOptions } from './jobs/worker.ts';
+import type { GeoIp } from './lib/geoip.ts';
 import type { SecretBox } from './lib/secret-box.ts';
+import { ClientConnections } from './live/client-connections.ts';
 import { LiveService } from './live/live-service.ts';
+import { channels as liveChannels } from './live/operator-events.ts';
 import { Prometheus } from './observability/prometheus.ts';
 import { AttachmentLoader } from './pipeline/attachments.ts';
 import { providerLifecycle } from './pipeline/channel-lifecycle.ts';
@@ -60,6 +63,8 @@ export interface PlatformOptions {
   security?: Partial<SecuritySettings>;
   /** A client silent this long goes offline, on lines that set no timeout of their own (seconds; 0 never). */
   clientOfflineTimeoutSeconds?: number;
+  /** IP → location for live-chat visitors (OMNILINE_GEOIP_CSV); none: no coordinates. */
+  geoip?: GeoIp | null;
   log?: ProviderContext['log'] & { error(obj: object, msg: string): void };
 }
 
@@ -81,6 +86,7 @@ export interface Platform {
   live: LiveService;
   /** Login guard and request-rate limits, shared across nodes through Redis when there is one. */
   limits: Limits;
+  geoip: GeoIp | null;
   /** Starts background work: the job worker and the pollers. */
   start(): void;
   stop(): Promise<void>;
@@ -157,7 +163,14 @@ export function createPlatform(opts: PlatformOptions): Platform {
     workspace,
     host,
     gateway: opts.realtime,
+    clients: new ClientConnections(services.deps, host, services.channelCache, inbound, {
+      graceMs: presenceGraceMs,
+      log: opts.log,
+    }),
     log: opts.log,
+  });
+  host.setClientPusher(async (channelId, externalId, data) => {
+    await live.gateway.publish(liveChannels.client(channelId, externalId), data);
   });
   live.start();
   prometheus.countConnections(() => live.gateway.connectionCount);
@@ -192,6 +205,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     broker,
     live,
     limits,
+    geoip: opts.geoip ?? null,
     start() {
       worker.start();
       pollers.start();

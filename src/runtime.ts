@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config } from './config.ts';
 import { type Database, openDatabase } from './db/client.ts';
 import { migrate } from './db/migrate.ts';
+import { GeoIp } from './lib/geoip.ts';
 import { SecretBox } from './lib/secret-box.ts';
 import { createPlatform, type Platform, type PlatformOptions } from './platform.ts';
 import { loadPlugins } from './plugins.ts';
@@ -51,6 +52,7 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
       security: config.security,
       clientOfflineTimeoutSeconds: config.clientOfflineTimeoutSeconds,
       fetchAllowPrivate: config.fetchAllowPrivate,
+      geoip: config.geoipCsv ? new GeoIp(config.geoipCsv) : null,
       plugins: await loadPlugins(config.plugins),
       log,
     });

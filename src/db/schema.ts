@@ -520,3 +520,37 @@ export const cannedReplies = pgTable(
       .where(sql`${t.userId} IS NOT NULL AND ${t.deletedAt} IS NULL`),
   ],
 );
+
+/**
+ * A live-chat visitor's last page load (`POST /livechat/:channelId/visitors`): where they chat from,
+ * shown with their sessions (chatSessionStarted's `referer`, `clientIp`, `coordinates`). The visitor
+ * becomes a client with their first message; this row exists from the first page load.
+ */
+export const livechatVisitors = pgTable(
+  'livechat_visitors',
+  {
+    channelId: uuid('channel_id').notNull(),
+    externalId: text('external_id').notNull(),
+    pageUrl: text('page_url'),
+    referer: text('referer'),
+    ip: text('ip'),
+    /** From the configured GeoIP database only; null when there is none or it knows nothing. */
+    coordinates: jsonb('coordinates').$type<Record<string, unknown>>(),
+    verified: boolean('verified').notNull().default(false),
+    seenAt: ts('seen_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ name: 'livechat_visitors_pk', columns: [t.channelId, t.externalId] })],
+);
+
+/** The client's satisfaction rating of a closed session (CSAT, 1–5), one per session. */
+export const sessionRatings = pgTable(
+  'session_ratings',
+  {
+    sessionId: uuid('session_id').primaryKey(),
+    lineId: uuid('line_id').notNull(),
+    rating: smallint('rating').notNull(),
+    comment: text('comment'),
+    ratedAt: ts('rated_at').notNull().defaultNow(),
+  },
+  (t) => [index('session_ratings_line_idx').on(t.lineId, t.ratedAt)],
+);

@@ -30,6 +30,7 @@ import {
   type OperatorStatus,
   type WorkspaceService,
 } from '../routing/workspace.service.ts';
+import type { ClientConnections, ClientIdentity } from './client-connections.ts';
 import { LiveNotifier } from './notifier.ts';
 import { channels, type OperatorEvent } from './operator-events.ts';
 
@@ -49,10 +50,19 @@ export interface LiveOptions {
   workspace: WorkspaceService;
   host: ProviderHost;
   gateway?: Partial<GatewayOptions>;
+  /** Clients who connect themselves (live-chat visitors): `connect.data.channel` names their channel. */
+  clients?: ClientConnections;
   log?: { error(obj: object, msg: string): void; warn(obj: object, msg?: string): void };
 }
 
-const callerOf = (user: GatewayUser) => user.info as Caller;
+const CLIENT_PREFIX = 'client:';
+/** A connected client (a live-chat visitor), or null for an operator's connection. */
+const clientOf = (user: GatewayUser): ClientIdentity | null =>
+  user.userId.startsWith(CLIENT_PREFIX) ? (user.info as ClientIdentity) : null;
+const callerOf = (user: GatewayUser): Caller => {
+  if (clientOf(user)) throw new ProtocolError(ErrorCode.permissionDenied, 'operators only');
+  return user.info as Caller;
+};
 
 /** History kept per stream (constants: asked for on every publication). */
 const OPERATOR_HISTORY = { historySize: 100, historyTtlMs: 10 * 60_000 } as const;
@@ -70,26 +80,47 @@ export class LiveService {
     this.gateway = new Gateway({
       broker: opts.broker,
       log: opts.log,
-      authenticate: ({ token }) => this.#authenticate(token),
-      serverSideChannels: (user) => [channels.operator(user.userId)],
-      canSubscribe: (user, channel) => this.#canWatch(callerOf(user), channel),
-      onConnect: (user, client) =>
-        void this.#connected(user, client).catch((err) => opts.log?.error({ err }, 'connect hook')),
-      onDisconnect: (user) =>
-        void this.#disconnected(user).catch((err) => opts.log?.error({ err }, 'disconnect hook')),
+      authenticate: ({ token, data, origin }) => {
+        const channelId = (data as { channel?: unknown } | undefined)?.channel;
+        return typeof channelId === 'string'
+          ? this.#authenticateClient(channelId, token, origin)
+          : this.#authenticate(token);
+      },
+      serverSideChannels: (user) => {
+        const who = clientOf(user);
+        return [who ? channels.client(who.channelId, who.externalId) : channels.operator(user.userId)];
+      },
+      canSubscribe: (user, channel) => !clientOf(user) && this.#canWatch(callerOf(user), channel),
+      onConnect: (user, client) => {
+        const who = clientOf(user);
+        if (who) return opts.clients?.connected(who);
+        void this.#connected(user, client).catch((err) => opts.log?.error({ err }, 'connect hook'));
+      },
+      onDisconnect: (user) => {
+        const who = clientOf(user);
+        if (who) return opts.clients?.disconnected(who);
+        void this.#disconnected(user).catch((err) => opts.log?.error({ err }, 'disconnect hook'));
+      },
       onSend: (user, data) => this.#onSend(user, data),
       // Operators' own streams keep enough to recover a reconnect; watched line and session streams
       // (published on every message, mostly with nobody watching) keep little.
-      historyOf: (channel) => (channel.startsWith('operator:') ? OPERATOR_HISTORY : WATCHED_HISTORY),
+      historyOf: (channel) =>
+        channel.startsWith('operator:') || channel.startsWith(CLIENT_PREFIX)
+          ? OPERATOR_HISTORY
+          : WATCHED_HISTORY,
       ...opts.gateway,
     });
-    this.gateway.rpc('typing', (user, data) => this.#typing(callerOf(user), data));
+    this.gateway.rpc('typing', (user, data) => {
+      const who = clientOf(user);
+      return who ? this.#clientTyping(who) : this.#typing(callerOf(user), data);
+    });
     this.gateway.rpc('setStatus', (user, data) => this.#setStatus(callerOf(user), data));
     this.notifier = new LiveNotifier(deps, this, opts.log);
   }
 
   start(): void {
     this.notifier.start();
+    this.opts.clients?.start();
     const bus = this.deps.bus;
     // A revoked token ends its live connections at once, on every node: the disconnect goes out as
     // soon as the revocation commits, ahead of anything published after it.
@@ -117,6 +148,7 @@ export class LiveService {
   async stop(): Promise<void> {
     for (const off of this.#offs.splice(0)) off();
     this.notifier.stop();
+    this.opts.clients?.stop();
     await this.gateway.close();
   }
 
@@ -139,6 +171,23 @@ export class LiveService {
       if (err instanceof AppError && (err.status === 401 || err.status === 403)) return null;
       throw err;
     }
+  }
+
+  /** A live-chat visitor's widget: the channel's provider checks the token and the page's origin. */
+  async #authenticateClient(
+    channelId: string,
+    token: string | undefined,
+    origin: string | undefined,
+  ): Promise<GatewayUser | null> {
+    if (!token || !this.opts.clients) return null;
+    const who = await this.opts.clients.authenticate(channelId, token, origin);
+    if (!who) return null;
+    return { userId: `${CLIENT_PREFIX}${who.channelId}:${who.externalId}`, info: who };
+  }
+
+  async #clientTyping(who: ClientIdentity): Promise<Record<string, never>> {
+    await this.opts.clients?.typing(who);
+    return {};
   }
 
   /** Supervisors and admins watch the lines they serve and those lines' sessions. */
@@ -204,6 +253,7 @@ export class LiveService {
   }
 
   async #onSend(user: GatewayUser, data: unknown): Promise<void> {
+    if (clientOf(user)) return;
     if ((data as { event?: unknown })?.event === 'typing')
       await this.#typing(callerOf(user), data).catch(() => undefined);
   }

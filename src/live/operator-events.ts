@@ -44,6 +44,8 @@ export interface ChatSession {
   clientExternalId?: string | null;
   clientBanned?: boolean | null;
   referer?: string;
+  /** Not in the vendor document: the page a live-chat visitor writes from. */
+  pageUrl?: string | null;
   clientIp?: string | null;
   coordinates?: ClientCoordinates | null;
   unreadClientMessageCount?: number | null;
@@ -174,4 +176,6 @@ export const channels = {
   operator: (id: string) => `operator:${id}`,
   line: (id: string) => `line:${id}`,
   session: (id: string) => `session:${id}`,
+  /** A client's own stream, for clients that connect themselves (a live-chat visitor). */
+  client: (channelId: string, externalId: string) => `client:${channelId}:${externalId}`,
 };

@@ -6,7 +6,7 @@ import type { Deps } from '../domain/deps.ts';
 import type { MessageRow } from '../domain/message/message.repository.ts';
 import { messageView } from '../domain/message/message.service.ts';
 import type { SessionRow } from '../domain/session/session.repository.ts';
-import type { ChatSession } from './operator-events.ts';
+import type { ChatSession, ClientCoordinates } from './operator-events.ts';
 
 const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
 const seconds = (from: Date, to: Date) => Math.max(0, Math.round((to.getTime() - from.getTime()) / 1000));
@@ -32,7 +32,10 @@ const VIEW_SELECT = `SELECT ${S.columns},
     (SELECT row_to_json(m) FROM messages m
       WHERE m.session_id = s.id AND m.direction = 'incoming' AND m.seq > (lo.message->>'seq')::bigint
       ORDER BY m.seq ASC NULLS FIRST LIMIT 1) AS v_first_after,
-    (SELECT json_build_object('id', u.id, 'name', u.name) FROM users u WHERE u.id = s.previous_operator_id) AS v_previous
+    (SELECT json_build_object('id', u.id, 'name', u.name) FROM users u WHERE u.id = s.previous_operator_id) AS v_previous,
+    (SELECT json_build_object('page_url', v.page_url, 'referer', v.referer, 'ip', v.ip, 'coordinates', v.coordinates)
+      FROM livechat_visitors v JOIN clients c ON c.id = s.client_id
+      WHERE v.channel_id = s.channel_id AND v.external_id = c.external_id) AS v_visit
   FROM sessions s
   LEFT JOIN LATERAL (
     SELECT row_to_json(m) AS message FROM messages m
@@ -69,6 +72,13 @@ function toChatSession(deps: Deps, row: Record<string, unknown>): ChatSession {
   const lastOperator = json('v_last_operator') ? M.map(json('v_last_operator')!) : undefined;
   const firstAfter = json('v_first_after') ? M.map(json('v_first_after')!) : undefined;
   const previous = json('v_previous') as { id: string; name: string } | null;
+  // Where a live-chat visitor chats from (their last page load): the page, where they came from, the address.
+  const visit = json('v_visit') as {
+    page_url: string | null;
+    referer: string | null;
+    ip: string | null;
+    coordinates: ClientCoordinates | null;
+  } | null;
   const now = deps.clock.now();
   const name =
     [client?.firstName, client?.lastName].filter(Boolean).join(' ') ||
@@ -93,8 +103,9 @@ function toChatSession(deps: Deps, row: Record<string, unknown>): ChatSession {
     lastMessage: last ? messageView(last) : null,
     clientExternalId: client?.externalId ?? null,
     clientBanned: client?.banned ?? null,
-    clientIp: null,
-    coordinates: null,
+    ...(visit && { referer: visit.referer ?? visit.page_url ?? undefined, pageUrl: visit.page_url }),
+    clientIp: visit?.ip ?? null,
+    coordinates: visit?.coordinates ?? null,
     unreadClientMessageCount: s.unreadByOperator,
     unreadClientMessageExists: s.unreadByOperator > 0,
     messengerType: channel?.type ?? null,

@@ -19,6 +19,9 @@ export interface ProviderHostOptions {
 
 const PROFILE_TIMEOUT_MS = 5000;
 
+/** Publishes to a client's own realtime stream (the live gateway's `client:<channel>:<id>`). */
+export type ClientPusher = (channelId: string, externalUserId: string, data: unknown) => Promise<void>;
+
 const silent: ProviderContext['log'] = { info() {}, warn() {} };
 
 export class ProviderHost {
@@ -26,6 +29,7 @@ export class ProviderHost {
   readonly #settings = new WeakMap<ChannelRow, Record<string, unknown>>();
   /** The guarded fetch per settings object: the channel's configured hosts are trusted. */
   readonly #fetches = new WeakMap<Record<string, unknown>, typeof fetch>();
+  #pushToClient: ClientPusher | null = null;
 
   constructor(
     readonly registry: ProviderRegistry,
@@ -40,6 +44,11 @@ export class ProviderHost {
 
   get log(): ProviderContext['log'] {
     return this.opts.log ?? silent;
+  }
+
+  /** Binds the realtime gateway (created after the host) for providers' `ctx.pushToClient`. */
+  setClientPusher(push: ClientPusher): void {
+    this.#pushToClient = push;
   }
 
   /** The provider serving a channel (the one its settings name when several serve its type). */
@@ -78,6 +87,10 @@ export class ProviderHost {
       publicUrl: this.opts.publicUrl,
       fetch: this.#fetchFor(channel.settings),
       log: this.opts.log ?? silent,
+      ...(this.#pushToClient && {
+        pushToClient: (externalUserId: string, data: unknown) =>
+          this.#pushToClient!(channel.id, externalUserId, data),
+      }),
     };
   }
 

@@ -7,6 +7,7 @@
  * unified events and unified messages into requests. The pipeline does the rest.
  */
 import type { Readable } from 'node:stream';
+import type { MessageView } from '../domain/message/message.service.ts';
 import type { MessageType } from '../domain/message/message.ts';
 import type { CodeOf } from '../errors/codes.ts';
 import type { MessageTemplate, ReplyWindowPolicy } from './reply-window.ts';
@@ -27,6 +28,27 @@ export interface ProviderContext {
   /** fetch, injectable for tests; providers use it for every HTTP call. */
   fetch: typeof fetch;
   log: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /**
+   * Publishes to a client's own realtime stream (with history, so a reconnecting client recovers
+   * it), for channels whose clients connect to the gateway themselves (the live-chat widget).
+   * Absent where the process runs no gateway.
+   */
+  pushToClient?(externalUserId: string, data: unknown): Promise<void>;
+}
+
+/** What happened to a client's conversation, for channels that show it (see `notify`). */
+export type ClientNotice =
+  /** The client's own message, stored: their other tabs and devices show it too. */
+  | { type: 'received'; sessionId: string; message: MessageView }
+  | { type: 'read'; sessionId: string; readAt: string }
+  | { type: 'closed'; sessionId: string; closedAt: string; byClient: boolean }
+  | { type: 'assigned'; sessionId: string; operator: { id: string; name: string | null } };
+
+/** A client connecting to the realtime gateway (or calling the HTTP API) with a token the provider issued. */
+export interface ClientCredentials {
+  token: string;
+  /** The Origin header of the WebSocket upgrade or HTTP request. */
+  origin: string | undefined;
 }
 
 /** A messenger user as a message or a profile lookup describes them. */
@@ -218,6 +240,14 @@ export interface ChannelProvider {
   edit?(ctx: ProviderContext, message: OutboundMessage & { externalId: string }): Promise<void>;
   /** Profile of a messenger user; null when unknown. */
   fetchProfile?(ctx: ProviderContext, externalUserId: string): Promise<ExternalUser | null>;
+  /**
+   * Who a client connecting with a token of this channel is (the live-chat visitor), or null when
+   * the token or the origin is refused. Throw ProviderError('TOKEN_EXPIRED') for an expired token
+   * (the client asks for a new one and reconnects).
+   */
+  authenticateClient?(ctx: ProviderContext, credentials: ClientCredentials): { externalId: string } | null;
+  /** Shows the client what happened to their conversation, where the channel can (read, closed, assigned). */
+  notify?(ctx: ProviderContext, to: ExternalUser, notice: ClientNotice): Promise<void>;
   /** Opens an inbound attachment by the ref the provider put in the event. */
   loadAttachment?(ctx: ProviderContext, ref: string): Promise<LoadedAttachment>;
 }

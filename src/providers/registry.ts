@@ -10,6 +10,7 @@ import { CHANNEL_TYPES } from '../domain/channel/channel.ts';
 import { InvalidField } from '../errors.ts';
 import { apiProvider } from './api/api.provider.ts';
 import { instagramProvider } from './instagram/instagram.provider.ts';
+import { livechatProvider } from './livechat/livechat.provider.ts';
 import { messengerProvider } from './messenger/messenger.provider.ts';
 import type { ChannelProvider } from './provider.ts';
 import { telegramBotProvider } from './telegram/telegram.provider.ts';
@@ -26,6 +27,7 @@ export function builtinProviders(): ChannelProvider[] {
     messengerProvider,
     instagramProvider,
     viberProvider,
+    livechatProvider,
   ];
 }
 

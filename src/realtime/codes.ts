@@ -43,6 +43,7 @@ export const Errors = {
   limitExceeded: () => new ProtocolError(106, 'limit exceeded'),
   badRequest: () => new ProtocolError(107, 'bad request'),
   notAvailable: () => new ProtocolError(108, 'not available'),
+  tokenExpired: () => new ProtocolError(109, 'token expired'),
   tooManyRequests: () => new ProtocolError(111, 'too many requests', true),
   unrecoverablePosition: () => new ProtocolError(112, 'unrecoverable position'),
 };

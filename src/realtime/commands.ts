@@ -161,6 +161,7 @@ export class CommandProcessor {
         token: token || undefined,
         data: req.data,
         name: req.name || undefined,
+        origin: conn.origin,
       });
       if (conn.state === CLOSED) return;
       if (user === null) return this.core.kick(conn, Disconnects.invalidToken);

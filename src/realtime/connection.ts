@@ -42,6 +42,8 @@ export class Connection {
   /** Command rate window. */
   rateStart = 0;
   rateCount = 0;
+  /** The upgrade request's Origin header (clients of a website are checked against it). */
+  origin: string | undefined = undefined;
 
   constructor(
     readonly socket: GatewaySocket,

@@ -227,9 +227,10 @@ export class Gateway implements GatewayCore, SocketSink {
 
   // ---- connections -----------------------------------------------------------------------------
 
-  private readonly accept = (ws: WebSocket): void => {
+  private readonly accept = (ws: WebSocket, req: IncomingMessage): void => {
     const socket = ws as GatewaySocket;
     const conn = new Connection(socket, Date.now());
+    conn.origin = req.headers.origin;
     socket.conn = conn;
     socket.on('message', this.listeners.message);
     socket.on('close', this.listeners.close);

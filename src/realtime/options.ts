@@ -19,6 +19,8 @@ export interface ConnectCredentials {
   data?: unknown;
   /** The client's name (`js` for the SDK). */
   name?: string;
+  /** The WebSocket upgrade's Origin header. */
+  origin?: string;
 }
 
 type Awaitable<T> = T | Promise<T>;

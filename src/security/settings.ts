@@ -17,6 +17,10 @@ export interface SecuritySettings {
   apiRateLimit: number;
   /** Webhook requests per minute per channel. */
   webhookRateLimit: number;
+  /** Live-chat widget requests per minute per visitor (`/livechat/…`). */
+  livechatVisitorRateLimit: number;
+  /** Live-chat widget requests per minute per address, whichever visitors they are. */
+  livechatIpRateLimit: number;
   /** When set, `GET /metrics` requires `Authorization: Bearer <this>`. */
   metricsToken: string | null;
   /**
@@ -35,6 +39,8 @@ export const DEFAULT_SECURITY: SecuritySettings = {
   loginIpRateLimit: 100,
   apiRateLimit: 10_000,
   webhookRateLimit: 0,
+  livechatVisitorRateLimit: 120,
+  livechatIpRateLimit: 1200,
   metricsToken: null,
   trustProxy: false,
 };
