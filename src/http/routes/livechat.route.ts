@@ -76,7 +76,7 @@ export async function livechatRoutes(app: FastifyInstance, platform: Platform): 
     const settings = host.context(channel).channel.settings;
     const origin = request.headers.origin;
     if (!originAllowed(settings, origin))
-      throw new AppError(403, 'ORIGIN_NOT_ALLOWED', `origin ${origin ?? '(none)'} may not use this widget`);
+      throw new AppError('ORIGIN_NOT_ALLOWED', `origin ${origin ?? '(none)'} may not use this widget`);
     if (origin) {
       reply.header('access-control-allow-origin', origin);
       reply.header('vary', 'origin');
@@ -173,13 +173,11 @@ export async function livechatRoutes(app: FastifyInstance, platform: Platform): 
           const secret = settings.identitySecret;
           if (typeof secret !== 'string')
             throw new AppError(
-              403,
               'IDENTITY_REFUSED',
               'this channel has no identity secret: identities cannot be verified',
             );
           if (!identityValid(secret, identity.id, identity.hash))
             throw new AppError(
-              403,
               'IDENTITY_REFUSED',
               'identity.hash is not HMAC-SHA256(identity secret, identity.id)',
             );

@@ -50,7 +50,10 @@ function visitorProfileOf(
   origin: string | undefined,
 ): ExternalUser {
   if (!originAllowed(ctx.channel.settings, origin))
-    throw new WebhookRejected('ORIGIN_NOT_ALLOWED', `origin ${origin ?? '(none)'} may not use this widget`);
+    throw new WebhookRejected(
+      'VISITOR_ORIGIN_REFUSED',
+      `origin ${origin ?? '(none)'} may not use this widget`,
+    );
   if (!token)
     throw new WebhookRejected('VISITOR_TOKEN_REQUIRED', 'Authorization: Bearer <visitor token> is required');
   let visitor: ReturnType<typeof verifyVisitorToken>;
