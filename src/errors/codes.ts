@@ -45,19 +45,19 @@ export const ERROR_CODES = {
   INVALID_SECRET_TOKEN: { status: 401, meaning: 'a webhook’s secret token header is missing or wrong' },
   INVALID_VISITOR_TOKEN: {
     status: 401,
-    meaning: 'a live-chat visitor token that is not valid for this channel',
+    meaning: 'a visitor token not valid for this channel',
   },
   VISITOR_TOKEN_REQUIRED: {
     status: 401,
-    meaning: 'a live-chat call without `Authorization: Bearer <visitor token>`',
+    meaning: 'a live-chat call without a visitor token',
   },
   VISITOR_TOKEN_EXPIRED: {
     status: 401,
-    meaning: 'the visitor token has expired: ask `POST /livechat/{channelId}/visitors` for a new one',
+    meaning: 'the visitor token has expired (ask for a new one)',
   },
   VISITOR_ORIGIN_REFUSED: {
     status: 401,
-    meaning: 'a live-chat call from a page whose origin the channel does not allow',
+    meaning: 'a visitor call from an origin the channel refuses',
   },
   CHANNEL_MISCONFIGURED: { status: 401, meaning: 'the channel has no secret to verify its webhooks with' },
   // 403: not for you
@@ -67,10 +67,10 @@ export const ERROR_CODES = {
   USER_BLOCKED: { status: 403, meaning: 'the user is blocked' },
   INVALID_DOWNLOAD_LINK: { status: 403, meaning: 'the signed download link is not for this file' },
   DOWNLOAD_LINK_EXPIRED: { status: 403, meaning: 'the signed download link has expired' },
-  ORIGIN_NOT_ALLOWED: { status: 403, meaning: 'the live-chat channel does not allow pages of this origin' },
+  ORIGIN_NOT_ALLOWED: { status: 403, meaning: 'the live-chat channel refuses pages of this origin' },
   IDENTITY_REFUSED: {
     status: 403,
-    meaning: 'a live-chat identity whose hash is not HMAC-SHA256(identity secret, id)',
+    meaning: 'a live-chat identity with a wrong hash',
   },
   CHALLENGE_REFUSED: { status: 403, meaning: 'a webhook verification challenge with the wrong verify token' },
   // 404: no such thing (or not one you may see)
@@ -102,7 +102,7 @@ export const ERROR_CODES = {
   HEADERS_TOO_LARGE: { status: 431, meaning: 'the request line and headers exceed the allowed size' },
   // 409: not now, the state does not allow it
   SESSION_OPEN: { status: 409, meaning: 'a session is rated once it is closed' },
-  ALREADY_RATED: { status: 409, meaning: 'the session has its satisfaction rating already' },
+  ALREADY_RATED: { status: 409, meaning: 'the session is rated already' },
   SESSION_CLOSED: { status: 409, meaning: 'the session is closed; start a new one to write to the client' },
   SESSION_ALREADY_ACCEPTED: { status: 409, meaning: 'another operator has taken the session' },
   SHORTCUT_TAKEN: { status: 409, meaning: 'a canned reply with this shortcut exists in that scope' },
