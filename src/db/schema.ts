@@ -292,6 +292,8 @@ export const sessions = pgTable(
     awaitingAnswerSince: ts('awaiting_answer_since'),
     unreadByOperator: integer('unread_by_operator').notNull().default(0),
     unreadByClient: integer('unread_by_client').notNull().default(0),
+    /** What the conversation is about, where the messenger names it (an e-mail thread's subject). */
+    title: text('title'),
   },
   (t) => [
     uniqueIndex('sessions_one_open_per_client_uq')

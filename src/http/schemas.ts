@@ -236,6 +236,11 @@ export const SessionSchema = Type.Object({
   operatorGroupId: Nullable(Uuid),
   botId: Nullable(Uuid),
   previousSessionId: Nullable(Uuid),
+  title: Nullable(
+    Type.String({
+      description: "What the conversation is about: an e-mail thread's subject; null elsewhere",
+    }),
+  ),
   startedAt: Timestamp,
   operatorAssignedAt: NullableTs,
   firstAnswerAt: NullableTs,

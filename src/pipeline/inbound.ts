@@ -15,8 +15,9 @@ import { lineRepository } from '../domain/line/line.repository.ts';
 import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
 import { recordMessage } from '../domain/message/record-message.ts';
-import { sessionRepository } from '../domain/session/session.repository.ts';
+import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
+import { isOpen, type SessionState } from '../domain/session/session.ts';
 import { InvalidTransition } from '../domain/session/session-machine.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
 import { InboundBatcher } from './inbound-batcher.ts';
@@ -35,6 +36,8 @@ export interface ReceiveResult {
 
 /** Thrown inside a transaction to roll it back when a concurrent copy of the message won. */
 class DuplicateMessage extends Error {}
+/** Thrown inside a transaction to roll it back: an automated message with no open session to go to. */
+class NoSessionForAutomated extends Error {}
 
 type ProfileLookup = (externalUserId: string) => Promise<ExternalUser | null>;
 
@@ -64,9 +67,11 @@ export class InboundPipeline {
     for (const received of events) {
       const event = sanitizeInboundEvent(received);
       switch (event.kind) {
-        case 'message':
-          (await this.#message(channel, event, fetchProfile)) ? result.stored++ : result.duplicates++;
+        case 'message': {
+          const outcome = await this.#message(channel, event, fetchProfile);
+          result[outcome === 'stored' ? 'stored' : outcome === 'duplicate' ? 'duplicates' : 'ignored']++;
           break;
+        }
         case 'edited':
           (await this.#edited(channel, event)) ? result.updated++ : result.ignored++;
           break;
@@ -97,15 +102,15 @@ export class InboundPipeline {
     channel: ChannelRow,
     event: Extract<InboundEvent, { kind: 'message' }>,
     fetchProfile: ProfileLookup | undefined,
-  ): Promise<boolean> {
+  ): Promise<'stored' | 'duplicate' | 'ignored'> {
     const db = this.deps.db;
     if (event.echo) {
       // Our own send coming back: recognised by its external id, never stored twice.
-      return false;
+      return 'duplicate';
     }
     const fast = await this.#fast(channel, event);
-    if (fast === 'stored') return true;
-    if (fast === 'duplicate') return false;
+    if (fast === 'stored') return 'stored';
+    if (fast === 'duplicate') return 'duplicate';
     this.ways.general++;
     const known = fast.clientId
       ? await clientRepository.byId(db, fast.clientId)
@@ -116,8 +121,7 @@ export class InboundPipeline {
     try {
       await this.deps.uow.run(async (tx) => {
         const client = known ?? (await this.#findOrCreateClient(tx, channel, event.from, profile));
-        const actor: ActorRef = { type: 'client', id: client.id };
-        const { session } = await this.sessions.openForClient(tx, { channel, client, actor });
+        const session = await this.#sessionFor(tx, channel, client, event);
         const message = await recordMessage(tx, {
           session,
           at: this.deps.clock.now(),
@@ -141,7 +145,7 @@ export class InboundPipeline {
           },
           touch: { byOperator: false },
           jobs: (m) => [
-            ...(session.state === 'AssignedToBot' && session.botId
+            ...(session.state === 'AssignedToBot' && session.botId && !event.automated
               ? [
                   {
                     kind: BOT_DELIVERY_JOB,
@@ -158,17 +162,51 @@ export class InboundPipeline {
           ],
         });
         if (!message) throw new DuplicateMessage();
-        if (session.state === 'AssignedToBot' && session.botId) queued = true;
+        if (session.state === 'AssignedToBot' && session.botId && !event.automated) queued = true;
       });
     } catch (err) {
-      if (err instanceof DuplicateMessage) return false;
+      if (err instanceof DuplicateMessage) return 'duplicate';
+      if (err instanceof NoSessionForAutomated) return 'ignored';
       throw err;
     }
     if (queued) this.onJobsQueued();
     // They wrote: the messenger takes our answers again (Viber re-subscribes a writing user).
     if (known?.unreachable) await clientRepository.markReachable(db, known.id);
     if (known && !known.online) await this.#seen(channel, known.id);
-    return true;
+    return 'stored';
+  }
+
+  /**
+   * The session a message goes to: the open session of the conversation it answers (e-mail
+   * threading), else the client's open session, else a new one chained — except that an automated
+   * message never opens a session.
+   */
+  async #sessionFor(
+    tx: Tx,
+    channel: ChannelRow,
+    client: ClientRow,
+    event: Extract<InboundEvent, { kind: 'message' }>,
+  ): Promise<SessionRow> {
+    const threadId = await messageRepository.sessionOfExternalIds(
+      tx.db,
+      channel.id,
+      event.thread?.references ?? [],
+    );
+    const threaded = threadId ? await sessionRepository.byId(tx.db, threadId) : undefined;
+    if (threaded && isOpen(threaded.state as SessionState)) return threaded;
+    if (event.automated) {
+      const open = await sessionRepository.openFor(tx.db, client.id, channel.id);
+      if (!open) throw new NoSessionForAutomated();
+      return open;
+    }
+    const actor: ActorRef = { type: 'client', id: client.id };
+    const opened = await this.sessions.openForClient(tx, {
+      channel,
+      client,
+      actor,
+      title: event.thread?.title ?? null,
+    });
+    return opened.session;
   }
 
   /** The one-statement path for the common case (see message-batch.repository.ts). */
@@ -176,7 +214,7 @@ export class InboundPipeline {
     channel: ChannelRow,
     event: Extract<InboundEvent, { kind: 'message' }>,
   ): Promise<'stored' | 'duplicate' | { clientId: string | null }> {
-    if ((event.attachments?.length ?? 0) > 0) return { clientId: null };
+    if ((event.attachments?.length ?? 0) > 0 || event.thread || event.automated) return { clientId: null };
     const result = await this.#batcher.write({
       channelId: channel.id,
       externalUserId: event.from.externalId,

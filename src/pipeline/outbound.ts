@@ -245,7 +245,11 @@ export class OutboundPipeline {
     return messageView(row);
   }
 
-  async #outboundMessage(message: MessageRow, session: SessionRow): Promise<OutboundMessage> {
+  async #outboundMessage(
+    message: MessageRow,
+    session: SessionRow,
+    threads = false,
+  ): Promise<OutboundMessage> {
     const client = await clientRepository.byId(this.deps.db, session.clientId);
     if (!client) throw new ProviderError('CLIENT_GONE', 'the client no longer exists', { retryable: false });
     const sender = message.senderId
@@ -256,8 +260,15 @@ export class OutboundPipeline {
       message.attachments.map((a) => a.fileId).filter((id): id is string => !!id),
     );
     const now = this.deps.clock.now();
+    const thread = threads
+      ? {
+          title: session.title,
+          references: await messageRepository.externalIdsOfSession(this.deps.db, session.id),
+        }
+      : undefined;
     return {
       id: message.id,
+      thread,
       to: {
         externalId: client.externalId,
         username: client.username,
@@ -299,7 +310,7 @@ export class OutboundPipeline {
       return this.#failed(message, session, 'CHANNEL_GONE', 'the channel can no longer send');
     }
     try {
-      const outbound = await this.#outboundMessage(message, session);
+      const outbound = await this.#outboundMessage(message, session, provider.threads);
       const window = await this.#window(provider, channel, session.clientId);
       if (window) outbound.window = { tagged: window.tagged, lastClientMessageAt: window.last };
       const template = job.payload.template as MessageTemplate | undefined;
@@ -361,7 +372,7 @@ export class OutboundPipeline {
     if (!channel || !provider?.edit) return { fail: { error: 'the channel cannot edit' } };
     try {
       await provider.edit(this.host.context(channel), {
-        ...(await this.#outboundMessage(message, session)),
+        ...(await this.#outboundMessage(message, session, provider.threads)),
         externalId: message.externalId,
       });
       return undefined;

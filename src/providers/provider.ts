@@ -83,6 +83,17 @@ export type InboundEvent =
       timestamp: Date;
       /** True for the messenger echoing a message this channel sent (never stored twice). */
       echo?: boolean;
+      /**
+       * Where the messenger threads conversations (e-mail): the ids of the messages this one answers
+       * (In-Reply-To, then References newest first) and the conversation's title (the subject). A
+       * reply to a message of an open session goes to that session; a new session takes the title.
+       */
+      thread?: { references: string[]; title?: string | null };
+      /**
+       * Sent by a machine (an auto-reply, a mailing list): stored only into an open session, never
+       * opens one and is never answered (no mail loops).
+       */
+      automated?: boolean;
     }
   | { kind: 'edited'; externalMessageId: string; from: ExternalUser; text: string | null; timestamp: Date }
   /** The client read our messages (up to one, or all when absent). */
@@ -165,6 +176,11 @@ export interface OutboundMessage {
   window?: { tagged: boolean; lastClientMessageAt: Date | null };
   /** An approved template to send instead of text (providers with `sendsTemplates`). */
   template?: MessageTemplate;
+  /**
+   * The conversation, for messengers that thread by reference (e-mail): the session's title and the
+   * messenger ids of its messages, oldest first (In-Reply-To is the last, References all of them).
+   */
+  thread?: { title: string | null; references: string[] };
 }
 
 export interface PollResult {
@@ -196,6 +212,8 @@ export interface ChannelProvider {
   readonly publicSettings: readonly string[];
   /** Whether `send` passes our message id so the messenger drops a repeated send (exactly-once). */
   readonly idempotentSend: boolean;
+  /** Whether messages thread by reference (e-mail): `send` then gets `OutboundMessage.thread`. */
+  readonly threads?: boolean;
 
   /**
    * Free-form replies only within a window after the client's last message (see reply-window.ts):

@@ -9,6 +9,7 @@
 import { CHANNEL_TYPES } from '../domain/channel/channel.ts';
 import { InvalidField } from '../errors.ts';
 import { apiProvider } from './api/api.provider.ts';
+import { inboxProvider } from './inbox/inbox.provider.ts';
 import { instagramProvider } from './instagram/instagram.provider.ts';
 import { livechatProvider } from './livechat/livechat.provider.ts';
 import { messengerProvider } from './messenger/messenger.provider.ts';
@@ -28,6 +29,7 @@ export function builtinProviders(): ChannelProvider[] {
     instagramProvider,
     viberProvider,
     livechatProvider,
+    inboxProvider,
   ];
 }
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, isNull, lt, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/client.ts';
 import { messages } from '../../db/schema.ts';
 
@@ -81,6 +81,41 @@ export const messageRepository = {
         ),
       );
     return row;
+  },
+
+  /**
+   * The session of the newest message of the channel, either direction, whose messenger id is one of
+   * `externalIds` (an e-mail's In-Reply-To and References): the conversation a reply belongs to.
+   */
+  async sessionOfExternalIds(db: Db, channelId: string, externalIds: string[]): Promise<string | null> {
+    if (externalIds.length === 0) return null;
+    const [row] = await db
+      .select({ sessionId: messages.sessionId })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.channelId, channelId),
+          inArray(messages.direction, ['incoming', 'outgoing']),
+          inArray(messages.externalId, externalIds),
+          isNull(messages.deletedAt),
+        ),
+      )
+      .orderBy(desc(messages.seq))
+      .limit(1);
+    return row?.sessionId ?? null;
+  },
+
+  /** The messenger ids of a session's messages, oldest first (the newest `limit`): an e-mail's References. */
+  async externalIdsOfSession(db: Db, sessionId: string, limit = 30): Promise<string[]> {
+    const rows = await db
+      .select({ externalId: messages.externalId })
+      .from(messages)
+      .where(
+        and(eq(messages.sessionId, sessionId), isNotNull(messages.externalId), isNull(messages.deletedAt)),
+      )
+      .orderBy(desc(messages.seq))
+      .limit(limit);
+    return rows.map((r) => r.externalId!).reverse();
   },
 
   async update(

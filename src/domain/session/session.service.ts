@@ -126,6 +126,8 @@ export class SessionService {
       actor: ActorRef;
       state?: SessionState;
       operatorId?: string | null;
+      /** The title of a new session (an e-mail subject); an open session keeps its own. */
+      title?: string | null;
     },
   ): Promise<{ session: SessionRow; created: boolean }> {
     const { channel, client } = args;
@@ -449,6 +451,7 @@ function newSession(a: {
   botId: string | null;
   previousSessionId: string | null;
   now: Date;
+  title?: string | null;
 }): [typeof sessions.$inferInsert, HistoryEntry] {
   const operatorId = a.operatorId ?? null;
   return [
@@ -466,6 +469,7 @@ function newSession(a: {
       queuedAt: a.state === 'Waiting' ? a.now : null,
       previousSessionId: a.previousSessionId,
       startedAt: a.now,
+      ...(a.title ? { title: a.title } : {}),
     },
     { event: 'open', fromState: null, actor: a.actor, details: { previousSessionId: a.previousSessionId } },
   ];

@@ -15,6 +15,8 @@ export interface SessionView {
   operatorGroupId: string | null;
   botId: string | null;
   previousSessionId: string | null;
+  /** What the conversation is about (an e-mail thread's subject); null where the messenger names nothing. */
+  title: string | null;
   startedAt: string;
   operatorAssignedAt: string | null;
   firstAnswerAt: string | null;
@@ -46,6 +48,7 @@ export function sessionView(r: SessionRow): SessionView {
     operatorGroupId: r.operatorGroupId,
     botId: r.botId,
     previousSessionId: r.previousSessionId,
+    title: r.title,
     startedAt: r.startedAt.toISOString(),
     operatorAssignedAt: iso(r.operatorAssignedAt),
     firstAnswerAt: iso(r.firstAnswerAt),

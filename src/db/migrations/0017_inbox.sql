@@ -1,0 +1,2 @@
+-- The inbox channel: a session's title (an e-mail thread's subject).
+ALTER TABLE "sessions" ADD COLUMN "title" text;
