@@ -18,7 +18,13 @@ import {
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Source = Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 })));
 const Settings = Type.Optional(
-  FreeForm('Provider settings (tokens, secrets): write-only, stored encrypted.'),
+  FreeForm(
+    'Provider settings (tokens, secrets): write-only, stored encrypted. By type — api: `{secret, callbackUrl}`; ' +
+      'telegramBot: `{token, mode, apiRoot}`; inbox: `{imap: {host, port, secure, user, password, folder}, ' +
+      'smtp: {host, port, secure, user, password, from}, backfillDays, smtpIn: {address}}` (`secure` defaults ' +
+      'to true, ports to 993/465 with TLS and 143/587 without, `folder` to INBOX, `backfillDays` to 7; the ' +
+      'passwords never come back).',
+  ),
 );
 
 export function channelRoutes(app: App, { services, auth }: RouteContext): void {

@@ -1,0 +1,139 @@
+/**
+ * bench:email — 2,000 mails appended to a real Dovecot folder while an inbox channel reads it: how fast
+ * they are stored (each exactly once) and whether the process memory stays flat.
+ * Database: PostgreSQL at DATABASE_URL when set (a scratch database), else PGlite.
+ * Target: all stored within the run at >= 200 msg/s, RSS flat within 10 %. Writes bench/results/email.json.
+ */
+import { sql } from 'drizzle-orm';
+import { queryRows } from '../src/db/client.ts';
+import { startTestApp } from '../test/helpers/app.ts';
+import { dovecotMissing, startDovecot } from '../test/helpers/dovecot.ts';
+import { createLine } from '../test/helpers/factories.ts';
+import { SmtpSink } from '../test/helpers/smtp-sink.ts';
+import { formatTable, hostInfo, writeJson } from './lib.ts';
+
+const TOTAL = Number(process.env.BENCH_EMAILS ?? 2000);
+
+async function main() {
+  const missing = dovecotMissing();
+  if (missing) {
+    console.log(`bench:email skipped: ${missing}`);
+    return;
+  }
+  const dovecot = await startDovecot();
+  const smtp = await SmtpSink.start();
+  const kind = process.env.DATABASE_URL ? 'postgres' : 'pglite';
+  const ctx = await startTestApp(kind, { background: true });
+  try {
+    const user = 'bench@help.test';
+    await dovecot.addUser(user, 'bench-pw');
+    const line = await createLine(ctx);
+    const res = await ctx.request('POST', '/api/v1/channels', {
+      body: {
+        lineId: line.id,
+        name: 'bench mail',
+        type: 'inbox',
+        settings: {
+          imap: { host: dovecot.host, port: dovecot.port, secure: false, user, password: 'bench-pw' },
+          smtp: {
+            host: '127.0.0.1',
+            port: smtp.port,
+            secure: false,
+            user: smtp.user,
+            password: smtp.password,
+            from: 'bench@help.test',
+          },
+        },
+      },
+    });
+    if (res.status !== 201) throw new Error(`channel: ${JSON.stringify(res.body)}`);
+    const channelId = res.body.id as string;
+    const count = async () =>
+      (
+        await queryRows<{ n: number; d: number }>(
+          ctx.db,
+          sql`SELECT count(*)::int AS n, count(DISTINCT external_id)::int AS d FROM messages WHERE channel_id = ${channelId}`,
+        )
+      )[0]!;
+
+    const rss: number[] = [];
+    const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const raws = Array.from({ length: TOTAL }, (_, i) =>
+      [
+        `From: Client ${i % 50} <client${i % 50}@client.test>`,
+        'To: bench@help.test',
+        `Subject: bench ${i}`,
+        `Message-ID: <bench-${i}@client.test>`,
+        `Date: ${new Date().toUTCString()}`,
+        'Content-Type: text/plain; charset=utf-8',
+        '',
+        `Message number ${i}: the printer is on fire again.`,
+        '',
+      ].join('\r\n'),
+    );
+    const started = performance.now();
+    const appending = dovecot.append(user, 'bench-pw', raws);
+    let appendedAt = 0;
+    void appending.then(() => {
+      appendedAt = performance.now();
+    });
+    let last = { n: 0, d: 0 };
+    const deadline = started + 10 * 60_000;
+    while (last.n < TOTAL && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      last = await count();
+    }
+    const storedAt = performance.now();
+    await appending;
+    await new Promise((r) => setTimeout(r, 2000));
+    last = await count();
+    clearInterval(sampler);
+    const seconds = (storedAt - started) / 1000;
+    const rate = last.n / seconds;
+    // Flat: the peak of the last quarter of the run against the peak of its second quarter (warmed up).
+    const q = Math.floor(rss.length / 4);
+    const peak = (a: number[]) => Math.max(...a);
+    const early = peak(rss.slice(q, 2 * q));
+    const late = peak(rss.slice(3 * q));
+    const growth = (late - early) / early;
+    const result = {
+      database: kind,
+      total: TOTAL,
+      stored: last.n,
+      distinctMessageIds: last.d,
+      exactlyOnce: last.n === TOTAL && last.d === TOTAL,
+      appendSeconds: appendedAt ? (appendedAt - started) / 1000 : null,
+      storeSeconds: seconds,
+      messagesPerSecond: Math.round(rate),
+      target: { messagesPerSecond: 200, rssGrowthMax: 0.1 },
+      rssMb: { secondQuarterPeak: Math.round(early / 1e6), lastQuarterPeak: Math.round(late / 1e6) },
+      rssGrowth: Number(growth.toFixed(3)),
+      met: last.n === TOTAL && last.d === TOTAL && rate >= 200 && growth <= 0.1,
+      host: hostInfo(),
+      at: new Date().toISOString(),
+    };
+    console.log(
+      formatTable(
+        ['db', 'stored', 'distinct', 'seconds', 'msg/s', 'rss growth', 'met'],
+        [
+          [
+            kind,
+            last.n,
+            last.d,
+            seconds.toFixed(1),
+            Math.round(rate),
+            `${(growth * 100).toFixed(1)} %`,
+            String(result.met),
+          ],
+        ],
+      ),
+    );
+    writeJson(new URL('./results/email.json', import.meta.url).pathname, result);
+  } finally {
+    await ctx.close();
+    await smtp.close();
+    await dovecot.stop();
+  }
+}
+
+await main();
