@@ -259,7 +259,7 @@ describeEachDatabase('channel types need a provider', (ctx) => {
     const line = await createLine(ctx());
     const [row] = await queryRows<{ id: string }>(
       ctx().db,
-      sql`INSERT INTO channels (line_id, name, type, state) VALUES (${line.id}, ${unique('old')}, 'inbox', 'disconnected')
+      sql`INSERT INTO channels (line_id, name, type, state) VALUES (${line.id}, ${unique('old')}, 'instagram', 'disconnected')
           RETURNING id`,
     );
     const res = await ctx().request('POST', `/api/v1/channels/${row!.id}/reconnect`);
