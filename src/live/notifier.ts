@@ -189,7 +189,7 @@ export class LiveNotifier {
   async #message(
     messageId: string,
     sessionId: string,
-    event: 'chatMessageCreated' | 'chatMessageEdited',
+    event: 'chatMessageCreated' | 'chatMessageEdited' | 'chatMessageStatusChanged',
     known?: DomainEventViews['message.created'],
   ): Promise<void> {
     // This runs for every message: what the writer handed over, else one read for both.
@@ -205,6 +205,9 @@ export class LiveNotifier {
 
   async #updated(p: DomainEventMap['message.updated']): Promise<void> {
     if (p.change === 'edited') return this.#message(p.messageId, p.sessionId, 'chatMessageEdited');
+    if (p.messageId && (p.change === 'sent' || p.change === 'delivered' || p.change === 'failed')) {
+      return this.#message(p.messageId, p.sessionId, 'chatMessageStatusChanged');
+    }
     if (p.change !== 'read') return;
     const followers = await this.#followers(p.sessionId);
     if (!followers) return;

@@ -88,6 +88,12 @@ export interface ChatMessageEdited {
   data: { chatId: string; sessionId: string; message: MessageView };
 }
 
+/** Ours, not in the vendor catalogue: an outgoing message's delivery status changed (sent, delivered, failed). */
+export interface ChatMessageStatusChanged {
+  event: 'chatMessageStatusChanged';
+  data: { chatId: string; sessionId: string; message: MessageView };
+}
+
 export interface ChatMessageRead {
   event: 'chatMessageRead';
   data: { chatId: string; sessionId: string; readAt: string };
@@ -157,6 +163,7 @@ export type OperatorEvent =
   | ChatSessionAdded
   | ChatMessageCreated
   | ChatMessageEdited
+  | ChatMessageStatusChanged
   | ChatMessageRead
   | ChatSessionDeleted
   | ChatSessionSwitchedFromBotToOperator

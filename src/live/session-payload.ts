@@ -27,7 +27,7 @@ const VIEW_SELECT = `SELECT ${S.columns},
     (SELECT row_to_json(c) FROM clients c WHERE c.id = s.client_id) AS v_client,
     (SELECT ch.type FROM channels ch WHERE ch.id = s.channel_id) AS v_channel_type,
     (SELECT row_to_json(m) FROM messages m WHERE m.session_id = s.id AND m.deleted_at IS NULL
-      ORDER BY m.seq DESC NULLS LAST LIMIT 1) AS v_last,
+      AND m.type <> 'note' ORDER BY m.seq DESC NULLS LAST LIMIT 1) AS v_last,
     lo.message AS v_last_operator,
     (SELECT row_to_json(m) FROM messages m
       WHERE m.session_id = s.id AND m.direction = 'incoming' AND m.seq > (lo.message->>'seq')::bigint

@@ -118,7 +118,8 @@ function handle(e: LiveEvent): void {
       void store.refreshChat(sessionId);
       break;
     case 'chatMessageCreated':
-    case 'chatMessageEdited': {
+    case 'chatMessageEdited':
+    case 'chatMessageStatusChanged': {
       const message = d.message as Message;
       if (!store.chats.has(message.sessionId)) void store.refreshChat(message.sessionId);
       store.upsertMessage(message);

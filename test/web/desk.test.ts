@@ -1,0 +1,148 @@
+/**
+ * The operator desk in a real browser (Debian's Chromium through playwright-core) against a real
+ * server on PGlite: two operators and a supervisor, each in a browser context of their own; a
+ * client writing through the api channel. Screenshots of each screen go to test-results/.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { ApiCallbackServer } from '../fakes/api-callback.ts';
+import { startTestApp, type TestContext } from '../helpers/app.ts';
+import { browserSkipReason, ensureWebBuilt, launchBrowser, screenshotPath } from '../helpers/browser.ts';
+import { createChannel, createLine, createUser, unique } from '../helpers/factories.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { API_SECRET, apiWebhook, clientMessage } from '../helpers/webhooks.ts';
+
+describe('operator desk in a browser [pglite]', { skip: browserSkipReason }, () => {
+  let ctx: TestContext;
+  let browser: Browser;
+  let callback: ApiCallbackServer;
+  before(async () => {
+    ensureWebBuilt();
+    callback = await ApiCallbackServer.start();
+    ctx = await startTestApp('pglite', { listen: true, background: true });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await ctx?.close();
+    await callback?.close();
+  });
+
+  async function signIn(login: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
+    const page = await context.newPage();
+    await page.goto(`${ctx.url}/desk/`);
+    await page.getByLabel('Login').fill(login);
+    await page.getByLabel('Password').fill('password-123');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('status').waitFor();
+    return page;
+  }
+
+  it('offers, accepts, replies, sees typing, transfers, notes, closes; supervises; a second login ends the first', async () => {
+    const op1 = await createUser(ctx, 'operator', { name: 'Olga' });
+    const op2 = await createUser(ctx, 'operator', { name: 'Pavel' });
+    const sup = await createUser(ctx, 'supervisor', { name: 'Sam' });
+    const line = await createLine(ctx, {
+      operatorIds: [op1.id, op2.id, sup.id],
+      queue: { routingRule: 'toAll' },
+    });
+    const channel = await createChannel(ctx, line.id, 'api', {
+      settings: { secret: API_SECRET, callbackUrl: `${callback.url}/desk` },
+    });
+
+    const [p1, p2, ps] = [await signIn(op1.login), await signIn(op2.login), await signIn(sup.login)];
+    for (const p of [p1, p2]) {
+      await p.getByTestId('status').selectOption('online');
+    }
+    await waitFor(async () => {
+      const s = await ctx.request('GET', '/api/v1/me/status', { token: op2.token });
+      return s.body.status === 'online';
+    });
+    await p1.screenshot({ path: screenshotPath('desk-01-empty') });
+
+    // A client writes; the offer shows live in both operators' desks. Their name is text, not HTML.
+    const clientId = unique('client');
+    const name = '<img src=x onerror=alert(1)> Ann';
+    const hello = await apiWebhook(
+      ctx,
+      channel.id,
+      clientMessage(clientId, 'Hello, I need help', { from: { id: clientId, name } }),
+    );
+    assert.equal(hello.status, 200);
+    for (const p of [p1, p2]) {
+      await p.getByTestId('list-offers').getByTestId('chat').first().waitFor();
+      assert.equal(await p.getByTestId('list-offers').locator('.name').first().textContent(), name);
+      assert.equal(await p.locator('img[src="x"]').count(), 0);
+    }
+    await p2.screenshot({ path: screenshotPath('desk-02-offer') });
+
+    // Olga accepts; Pavel's offer disappears.
+    await p1.getByTestId('list-offers').getByTestId('chat').first().click();
+    await p1.getByTestId('accept').click();
+    await p1.getByTestId('list-mine').getByTestId('chat').first().waitFor();
+    await p2.getByTestId('list-offers').getByTestId('chat').waitFor({ state: 'detached' });
+    await p1.getByTestId('composer').waitFor();
+
+    // A reply, sent with Enter, reaches the client's callback.
+    await p1.getByTestId('composer').fill('Hi Ann, how can I help?');
+    await p1.getByTestId('composer').press('Enter');
+    await waitFor(
+      () => callback.requests.find((r) => r.body?.text === 'Hi Ann, how can I help?'),
+      10_000,
+      'the reply callback',
+    );
+    await p1.locator('[data-testid="bubble-out"][data-status="sent"]').first().waitFor();
+
+    // The client types; Olga sees it.
+    await apiWebhook(ctx, channel.id, { event: 'typing', from: { id: clientId } });
+    await p1.getByTestId('client-typing').waitFor();
+    await p1.screenshot({ path: screenshotPath('desk-03-conversation') });
+
+    // An internal note: shown to staff, never delivered to the client.
+    await p1.getByTestId('note-mode').click();
+    await p1.getByTestId('composer').fill('VIP client, be quick');
+    await p1.getByTestId('composer').press('Enter');
+    await p1.getByTestId('bubble-note').waitFor();
+    await p1.screenshot({ path: screenshotPath('desk-04-note') });
+
+    // Transfer to Pavel: it leaves Olga's desk and arrives in his.
+    await p1.getByTestId('transfer-target').selectOption({ label: 'Pavel' });
+    await p1.getByTestId('transfer').click();
+    await p1.getByTestId('list-mine').getByTestId('chat').waitFor({ state: 'detached' });
+    await p2.getByTestId('list-mine').getByTestId('chat').first().click();
+    await p2.getByTestId('bubble-note').getByText('VIP client, be quick').waitFor();
+    await p2.screenshot({ path: screenshotPath('desk-05-transferred') });
+
+    // Pavel closes it: it moves to "closed recently".
+    await p2.getByTestId('close').click();
+    await p2.getByTestId('list-closed').getByTestId('chat').first().waitFor();
+    assert.equal(await p2.getByTestId('list-mine').getByTestId('chat').count(), 0);
+    assert.ok(
+      !callback.requests.some((r) => JSON.stringify(r.body ?? '').includes('VIP client')),
+      'the note never reached the client',
+    );
+
+    // The supervisor sees the session in the line's sessions and in the metrics.
+    await ps.getByTestId('to-supervision').click();
+    await ps.getByTestId('sv-table').getByText(name).waitFor();
+    await waitFor(
+      async () => Number(await ps.getByTestId('metric-new').textContent()) >= 1,
+      10_000,
+      'metrics',
+    );
+    await ps.getByTestId('metric-operators').getByText('Pavel').waitFor();
+    await ps.getByTestId('query').fill('state:Closed');
+    await ps.getByRole('button', { name: 'Search' }).click();
+    await ps.getByTestId('sv-table').getByText(name).waitFor();
+    await ps.screenshot({ path: screenshotPath('desk-06-supervision') });
+
+    // Olga signs in again elsewhere: the first desk is ended.
+    const again = await signIn(op1.login);
+    await p1.getByTestId('ended').waitFor();
+    assert.match((await p1.getByTestId('ended').textContent()) ?? '', /signed in elsewhere/);
+    await p1.screenshot({ path: screenshotPath('desk-07-signed-in-elsewhere') });
+    await again.getByTestId('status').waitFor();
+  });
+});
