@@ -17,7 +17,7 @@ import { Type } from 'typebox';
 import type { ChannelRow } from '../../domain/channel/channel.repository.ts';
 import { lineRepository } from '../../domain/line/line.repository.ts';
 import { livechatRepository } from '../../domain/livechat/livechat.repository.ts';
-import { AppError, Conflict, NotFound } from '../../errors.ts';
+import { AppError, Conflict, InvalidField, NotFound } from '../../errors.ts';
 import { isUuid } from '../../lib/ids.ts';
 import type { Platform } from '../../platform.ts';
 import { bearer, visitorOf } from '../../providers/livechat/livechat.provider.ts';
@@ -71,8 +71,9 @@ export async function livechatRoutes(app: FastifyInstance, platform: Platform): 
   // Every request: a live-chat channel, a page of an allowed origin (CORS for it, 403 for others).
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const { channelId } = request.params as Partial<Params>;
-    const channel = channelId && isUuid(channelId) ? await channelCache.get(channelId) : undefined;
-    if (channel?.type !== 'livechat') throw new NotFound('Channel', channelId ?? '');
+    if (!channelId || !isUuid(channelId)) throw new InvalidField('params.channelId', 'must be a UUID');
+    const channel = await channelCache.get(channelId);
+    if (channel?.type !== 'livechat') throw new NotFound('Channel', channelId);
     const settings = host.context(channel).channel.settings;
     const origin = request.headers.origin;
     if (!originAllowed(settings, origin))
