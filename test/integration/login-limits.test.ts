@@ -273,9 +273,15 @@ describeEachDatabase('default limits', (ctx) => {
 const PUBLIC_OPERATIONS = [
   'GET /api/v1/files/{id}/download',
   'GET /healthz',
+  // The live-chat widget's calls carry a visitor token (from POST …/visitors), not a staff token.
+  'GET /livechat/{channelId}/config',
+  'GET /livechat/{channelId}/messages',
   'GET /metrics',
   'GET /webhooks/{provider}/{channelId}',
   'POST /api/v1/auth/login',
+  'POST /livechat/{channelId}/messages',
+  'POST /livechat/{channelId}/rating',
+  'POST /livechat/{channelId}/visitors',
   'POST /webhooks/{provider}/{channelId}',
 ];
 
