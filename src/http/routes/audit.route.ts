@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { App, RouteContext } from '../route-context.ts';
 import { Nullable, Page, SearchBody, Uuid } from '../schemas.ts';
+import { listRoute, TextFilter } from './collection-list.ts';
 
 const AuditSchema = Type.Object({
   id: Type.Integer(),
@@ -32,4 +33,19 @@ export function auditRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.audit.search(req.body),
   );
+  listRoute(app, {
+    url: '/audit',
+    tags: ['audit'],
+    summary: 'The security audit log, newest first, a page at a time (admin)',
+    preHandler: auth.require('admin'),
+    item: AuditSchema,
+    filters: {
+      action: TextFilter('action', 'the action, `login.failed`', 100),
+      login: TextFilter('login', 'the login tried', 100),
+      ip: TextFilter('ip', 'the address it came from', 100),
+      reason: TextFilter('reason', 'why it was refused', 100),
+      userId: { field: 'userId', schema: Uuid },
+    },
+    search: (request) => services.audit.search(request),
+  });
 }

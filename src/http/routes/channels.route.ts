@@ -1,10 +1,11 @@
 import { Type } from 'typebox';
-import { CHANNEL_TYPES } from '../../domain/channel/channel.ts';
+import { CHANNEL_STATES, CHANNEL_TYPES } from '../../domain/channel/channel.ts';
 import { InvalidField } from '../../errors.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import {
   ChannelSchema,
+  Enum,
   ErrorAnswer,
   FreeForm,
   IdParams,
@@ -14,6 +15,7 @@ import {
   SearchBody,
   Uuid,
 } from '../schemas.ts';
+import { listRoute, TextFilter } from './collection-list.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Source = Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 })));
@@ -81,6 +83,21 @@ export function channelRoutes(app: App, { services, auth }: RouteContext): void 
     },
     (req) => services.channels.search(req.body, callerOf(req)),
   );
+  listRoute(app, {
+    url: '/channels',
+    tags,
+    summary: 'List channels (of your lines, unless admin; settings masked), a page at a time',
+    preHandler: auth.any,
+    item: ChannelSchema,
+    softDeleted: true,
+    filters: {
+      lineId: { field: 'lineId', schema: Uuid },
+      type: { field: 'type', schema: Enum(CHANNEL_TYPES) },
+      state: { field: 'state', schema: Enum(CHANNEL_STATES) },
+      name: TextFilter('name', 'the channel’s name'),
+    },
+    search: (request, req) => services.channels.search(request, callerOf(req)),
+  });
   app.patch(
     '/channels/:id',
     {

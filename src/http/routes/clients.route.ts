@@ -13,6 +13,7 @@ import {
   SearchBody,
   Uuid,
 } from '../schemas.ts';
+import { listRoute, TextFilter } from './collection-list.ts';
 
 const Text = (max: number) => Type.Optional(Nullable(Type.String({ maxLength: max })));
 
@@ -39,6 +40,24 @@ export function clientRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.clients.search(req.body, callerOf(req)),
   );
+  listRoute(app, {
+    url: '/clients',
+    tags,
+    summary: 'List clients (of your lines’ channels, unless admin), a page at a time',
+    preHandler: auth.any,
+    item: ClientSchema,
+    softDeleted: true,
+    filters: {
+      channelId: { field: 'channelId', schema: Uuid },
+      username: TextFilter('username', 'the messenger username'),
+      externalId: TextFilter('externalId', 'the id in the messenger', 500),
+      phone: TextFilter('phone', 'the phone number', 50),
+      email: TextFilter('email', 'the e-mail address', 320),
+      banned: { field: 'banned', schema: Type.Boolean() },
+      online: { field: 'online', schema: Type.Boolean() },
+    },
+    search: (request, req) => services.clients.search(request, callerOf(req)),
+  });
   app.patch(
     '/clients/:id',
     {
@@ -110,6 +129,20 @@ export function contactRoutes(app: App, { services, auth }: RouteContext): void 
     },
     (req) => services.contacts.search(req.body, callerOf(req)),
   );
+  listRoute(app, {
+    url: '/contacts',
+    tags,
+    summary: 'List contacts, a page at a time',
+    preHandler: auth.any,
+    item: ContactSchema,
+    softDeleted: true,
+    filters: {
+      name: TextFilter('name', 'the contact’s name'),
+      phone: TextFilter('phones', 'one of the contact’s phone numbers', 50),
+      email: TextFilter('emails', 'one of the contact’s e-mail addresses', 320),
+    },
+    search: (request, req) => services.contacts.search(request, callerOf(req)),
+  });
   app.patch(
     '/contacts/:id',
     {

@@ -13,6 +13,7 @@ import {
   SearchBody,
   Uuid,
 } from '../schemas.ts';
+import { listRoute, TextFilter } from './collection-list.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 const LineBody = {
@@ -60,6 +61,16 @@ export function lineRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.lines.search(req.body, callerOf(req)),
   );
+  listRoute(app, {
+    url: '/lines',
+    tags,
+    summary: 'List lines (yours, unless admin), a page at a time',
+    preHandler: auth.any,
+    item: LineSchema,
+    softDeleted: true,
+    filters: { name: TextFilter('name', 'the line’s name') },
+    search: (request, req) => services.lines.search(request, callerOf(req)),
+  });
   app.patch(
     '/lines/:id',
     {
@@ -125,6 +136,16 @@ export function groupRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.groups.search(req.body),
   );
+  listRoute(app, {
+    url: '/groups',
+    tags,
+    summary: 'List operator groups, a page at a time',
+    preHandler: auth.any,
+    item: GroupSchema,
+    softDeleted: true,
+    filters: { name: TextFilter('name', 'the group’s name') },
+    search: (request) => services.groups.search(request),
+  });
   app.patch(
     '/groups/:id',
     {
@@ -211,6 +232,16 @@ export function botRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.bots.search(req.body),
   );
+  listRoute(app, {
+    url: '/bots',
+    tags,
+    summary: 'List bots (settings masked), a page at a time',
+    preHandler: auth.any,
+    item: BotSchema,
+    softDeleted: true,
+    filters: { name: TextFilter('name', 'the bot’s name') },
+    search: (request) => services.bots.search(request),
+  });
   app.patch(
     '/bots/:id',
     {

@@ -1,15 +1,23 @@
 import { Type } from 'typebox';
 import { MAX_MESSAGE_PAGE } from '../../domain/message/message.service.ts';
 import {
+  MESSAGE_DIRECTIONS,
+  MESSAGE_STATUSES,
+  MESSAGE_TYPES,
+  SENDER_TYPES,
+} from '../../domain/message/message.ts';
+import {
   type AssignTarget,
   DEFAULT_HISTORY_PAGE,
   MAX_HISTORY_PAGE,
 } from '../../domain/session/session.service.ts';
+import { PRIORITIES, SESSION_STATES } from '../../domain/session/session.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import {
   CursorPage,
   CursorQuery,
+  Enum,
   ErrorAnswer,
   HistoryEntrySchema,
   IdParams,
@@ -20,6 +28,7 @@ import {
   SessionSchema,
   Uuid,
 } from '../schemas.ts';
+import { listRoute } from './collection-list.ts';
 
 export function sessionRoutes(app: App, { services, auth }: RouteContext): void {
   const tags = ['sessions'];
@@ -67,6 +76,25 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
     },
     (req) => s.search(req.body, callerOf(req)),
   );
+  listRoute(app, {
+    url: '/sessions',
+    tags,
+    summary: 'List sessions, a page at a time, by simple filters',
+    preHandler: auth.any,
+    item: SessionSchema,
+    softDeleted: true,
+    filters: {
+      state: { field: 'state', schema: Enum(SESSION_STATES) },
+      lineId: { field: 'lineId', schema: Uuid },
+      channelId: { field: 'channelId', schema: Uuid },
+      clientId: { field: 'clientIds', schema: { ...Uuid, description: 'a client among the session’s' } },
+      operatorId: { field: 'operatorId', schema: Uuid },
+      groupId: { field: 'operatorGroupId', schema: Uuid },
+      botId: { field: 'botId', schema: Uuid },
+      priority: { field: 'priority', schema: Enum(PRIORITIES) },
+    },
+    search: (request, req) => s.search(request, callerOf(req)),
+  });
   app.post(
     '/sessions/:id/assign',
     {
@@ -214,4 +242,20 @@ export function sessionRoutes(app: App, { services, auth }: RouteContext): void 
     },
     (req) => services.messages.search(req.body, callerOf(req)),
   );
+  listRoute(app, {
+    url: '/messages',
+    tags: ['messages'],
+    summary: 'List messages of the sessions you may see, newest first, by simple filters',
+    preHandler: auth.any,
+    item: MessageSchema,
+    filters: {
+      sessionId: { field: 'sessionId', schema: Uuid },
+      channelId: { field: 'channelId', schema: Uuid },
+      direction: { field: 'direction', schema: Enum(MESSAGE_DIRECTIONS) },
+      type: { field: 'type', schema: Enum(MESSAGE_TYPES) },
+      status: { field: 'status', schema: Enum(MESSAGE_STATUSES) },
+      senderType: { field: 'senderType', schema: Enum(SENDER_TYPES) },
+    },
+    search: (request, req) => services.messages.search(request, callerOf(req)),
+  });
 }

@@ -1,8 +1,9 @@
 import { Type } from 'typebox';
-import { STAFF_ROLES } from '../../domain/user/user.ts';
+import { ROLES, STAFF_ROLES } from '../../domain/user/user.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import { Enum, ErrorAnswer, IdParams, NoContent, Page, SearchBody, UserSchema } from '../schemas.ts';
+import { listRoute, TextFilter } from './collection-list.ts';
 
 const Password = Type.String({ minLength: 8, maxLength: 500 });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -68,6 +69,22 @@ export function userRoutes(app: App, { services, auth }: RouteContext): void {
     },
     (req) => services.users.search(req.body, callerOf(req)),
   );
+  listRoute(app, {
+    url: '/users',
+    tags,
+    summary: 'List staff users, a page at a time',
+    description: `${scope} So \`login\`, \`blocked\` and \`deleted\` filter for admins only.`,
+    preHandler: auth.any,
+    item: StaffSchema,
+    softDeleted: true,
+    filters: {
+      role: { field: 'role', schema: Enum(ROLES) },
+      name: TextFilter('name', 'the user’s name'),
+      login: TextFilter('login', 'the login', 100),
+      blocked: { field: 'blocked', schema: Type.Boolean() },
+    },
+    search: (request, req) => services.users.search(request, callerOf(req)),
+  });
   app.patch(
     '/users/:id',
     {
