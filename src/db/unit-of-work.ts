@@ -1,6 +1,8 @@
 /**
- * One transaction plus the domain events it produces: events are inserted in the same transaction
- * and published on the bus only after the commit.
+ * One unit of work plus the domain events it produces: events are inserted with the work and
+ * published on the bus only after it committed. This is the one publish path of stored events:
+ * nothing else calls `EventBus.publish`. A unit of work is a transaction, or (`autocommit`) ONE
+ * statement that writes its events itself (`tx.written`).
  */
 
 import { domainEventRepository, type EventRow } from '../domain/events/domain-event.repository.ts';
@@ -24,6 +26,11 @@ export interface Tx {
    * transaction has to fail its statement (see omniline_raise), not throw in node afterwards.
    */
   defer(write: Promise<unknown>): void;
+  /**
+   * Events the work's own statements inserted (the batched ingest statement, a one-statement session
+   * change): published with the emitted ones once the work is done.
+   */
+  written(events: readonly DomainEvent[]): void;
 }
 
 export interface RunOptions {
@@ -35,7 +42,16 @@ export interface RunOptions {
    * COMMIT after it flushes the WAL up to its own record, so nothing durable can build on a lost one.
    */
   asyncCommit?: boolean;
+  /**
+   * The work is one statement that is its own unit of work: no BEGIN/COMMIT around it, and so no
+   * `emit` — its events are inserted by the statement and handed over with `written`.
+   */
+  autocommit?: boolean;
 }
+
+const noEmit = () => {
+  throw new Error('an autocommit unit of work writes its events itself (tx.written)');
+};
 
 export class UnitOfWork {
   constructor(
@@ -44,6 +60,17 @@ export class UnitOfWork {
   ) {}
 
   async run<T>(work: (tx: Tx) => Promise<T>, opts: RunOptions = {}): Promise<T> {
+    const written: DomainEvent[] = [];
+    if (opts.autocommit) {
+      const value = await work({
+        db: this.db,
+        emit: noEmit,
+        defer: noEmit,
+        written: (events) => written.push(...events),
+      });
+      this.#publish(written);
+      return value;
+    }
     const pending: PendingEvent[] = [];
     const events: { inserting: Promise<EventRow[]> | null } = {
       inserting: null,
@@ -51,6 +78,7 @@ export class UnitOfWork {
     const deferred: Promise<unknown>[] = [];
     const transaction = this.db.transaction(async (db) => {
       pending.length = 0;
+      written.length = 0;
       deferred.length = 0;
       events.inserting = null;
       if (opts.asyncCommit) {
@@ -66,6 +94,7 @@ export class UnitOfWork {
           write.catch(() => undefined);
           deferred.push(write);
         },
+        written: (events) => written.push(...events),
       });
       if (pending.length > 0) {
         // Not awaited here: the insert goes out together with COMMIT. Should it fail, the
@@ -88,24 +117,13 @@ export class UnitOfWork {
       throw err;
     }
     await Promise.all(deferred);
-    this.published(pending, (await events.inserting) ?? []);
+    // The work's own statements' events came first (their ids are lower).
+    this.#publish([...written, ...domainEventRepository.stored(pending, (await events.inserting) ?? [])]);
     return result;
   }
 
-  /**
-   * Publishes events that were inserted by a write that is its own unit of work: ONE statement
-   * (autocommit) that changed a row and inserted its events, `rows` being that insert's
-   * `RETURNING id, created_at` in `pending` order.
-   */
-  published(pending: PendingEvent[], rows: readonly EventRow[]): void {
-    rows.forEach((r, i) => {
-      this.bus.publish({
-        id: Number(r.id),
-        name: pending[i]!.name,
-        payload: pending[i]!.payload,
-        createdAt: new Date(r.created_at),
-      } as DomainEvent);
-    });
+  #publish(events: readonly DomainEvent[]): void {
+    for (const event of events) this.bus.publish(event);
   }
 }
 

@@ -215,18 +215,26 @@ export class InboundPipeline {
     event: Extract<InboundEvent, { kind: 'message' }>,
   ): Promise<'stored' | 'duplicate' | { clientId: string | null }> {
     if ((event.attachments?.length ?? 0) > 0 || event.thread || event.automated) return { clientId: null };
-    const result = await this.#batcher.write({
+    const message = {
       channelId: channel.id,
       externalUserId: event.from.externalId,
       type: event.type,
       text: event.text ?? null,
       externalMessageId: event.externalMessageId,
       at: this.deps.clock.now(),
-    });
+    };
+    // The batched statement is its own unit of work: its event is published like any other.
+    const result = await this.deps.uow.run(
+      async (tx) => {
+        const result = await this.#batcher.write(message);
+        if (result.kind === 'stored') tx.written([result.event]);
+        return result;
+      },
+      { autocommit: true },
+    );
     if (result.kind === 'general') return { clientId: result.clientId };
     if (result.kind === 'duplicate') return 'duplicate';
     this.ways.batched++;
-    this.deps.bus.publish(result.event);
     if (!result.clientOnline) await this.#seen(channel, result.clientId);
     return 'stored';
   }

@@ -3,7 +3,9 @@
  * statement: a known client writing into their open session
  * (Waiting or with an operator) with a text message. De-duplication, the message, the session's
  * counters and timers and the domain event are written together in a single autocommit round trip
- * (a prepared statement on a server). Anything else — a new client, no open session, a bot session,
+ * (a prepared statement on a server). The counter rule (`countIncomingFrom`), the events insert
+ * (`domainEventRepository.insertSelect`) and the payload (`messageCreatedPayloadSql`) are the ones the
+ * general path uses, not copies. Anything else — a new client, no open session, a bot session,
  * attachments — goes the general way in a transaction.
  *
  * Group commit: messages arriving while earlier statements are in flight are queued and written
@@ -20,8 +22,10 @@
  */
 import type { Db } from '../../db/client.ts';
 import { hot } from '../../db/hot-sql.ts';
+import { domainEventRepository } from '../events/domain-event.repository.ts';
 import type { DomainEvent } from '../events/domain-events.ts';
-import { messageCreatedPayload } from './message.events.ts';
+import { countIncomingFrom } from '../session/session.repository.ts';
+import { messageCreatedPayload, messageCreatedPayloadSql } from './message.events.ts';
 import type { MessageRow } from './message.repository.ts';
 
 export const FAST_PATH_SQL = `
@@ -67,21 +71,16 @@ m AS (
   RETURNING id, seq, session_id, channel_id, external_id, created_at
 ),
 u AS (
-  UPDATE sessions SET last_message_at = g.last_at, last_client_message_at = g.last_at,
-    unread_by_operator = unread_by_operator + g.n,
-    awaiting_answer_since = COALESCE(awaiting_answer_since, g.first_at), updated_at = g.last_at
-  FROM (SELECT session_id, count(*)::int AS n, min(created_at) AS first_at, max(created_at) AS last_at
-        FROM m GROUP BY session_id) g
-  WHERE sessions.id = g.session_id
+  ${countIncomingFrom(`(SELECT session_id, count(*)::int AS n, min(created_at) AS first_at, max(created_at) AS last_at
+        FROM m GROUP BY session_id)`)}
 ),
 e AS (
-  INSERT INTO domain_events (name, aggregate_id, payload)
-  -- messageCreatedPayload's fields, in SQL (message-batch.repository.test.ts holds them equal)
-  SELECT 'message.created', m.id, jsonb_build_object('messageId', m.id, 'sessionId', m.session_id,
-    'lineId', s.line_id, 'direction', 'incoming', 'senderType', 'client')
+  ${domainEventRepository.insertSelect(`SELECT 'message.created', m.id, ${messageCreatedPayloadSql(
+    { id: 'm.id', sessionId: 'm.session_id', direction: "'incoming'", senderType: "'client'" },
+    's.line_id',
+  )}
   FROM m JOIN s ON s.id = m.session_id
-  ORDER BY m.seq
-  RETURNING id, aggregate_id, created_at
+  ORDER BY m.seq`)}
 )
 SELECT i.ord, c.client_id, c.online AS client_online,
        s.id AS session_id, s.line_id, s.operator_id, s.offered_to,

@@ -3,7 +3,7 @@ import type { DomainEventMap } from '../events/domain-events.ts';
 import { sessionRepository } from '../session/session.repository.ts';
 import type { MessageRow } from './message.repository.ts';
 
-/** The one `message.created` payload, for every path that stores a message (the batch SQL mirrors it). */
+/** The one `message.created` payload, for every path that stores a message (the batch SQL is made from it). */
 export function messageCreatedPayload(
   message: Pick<MessageRow, 'id' | 'sessionId' | 'direction' | 'senderType'>,
   lineId: string,
@@ -15,6 +15,18 @@ export function messageCreatedPayload(
     direction: message.direction,
     senderType: message.senderType,
   };
+}
+
+/**
+ * `messageCreatedPayload` in SQL, for a statement that builds the payload itself (the batched ingest
+ * statement): the same builder run over SQL expressions, so the fields are named once.
+ */
+export function messageCreatedPayloadSql(
+  message: { id: string; sessionId: string; direction: string; senderType: string },
+  lineId: string,
+): string {
+  const fields = Object.entries(messageCreatedPayload(message, lineId));
+  return `jsonb_build_object(${fields.map(([key, expr]) => `'${key}', ${expr}`).join(', ')})`;
 }
 
 /** Emits `message.updated` for a change of a message (or, with no message, of a session's messages). */

@@ -10,7 +10,7 @@ import {
   clientShape,
 } from '../client/client.repository.ts';
 import { domainEventRepository, type EventRow } from '../events/domain-event.repository.ts';
-import type { PendingEvent } from '../events/domain-events.ts';
+import type { DomainEvent, PendingEvent } from '../events/domain-events.ts';
 import { OPEN_SESSION_STATES } from './session.ts';
 
 export type SessionRow = typeof sessions.$inferSelect;
@@ -49,6 +49,21 @@ const historyParams = (h: HistoryEntry) => [
   JSON.stringify(h.actor),
   JSON.stringify(h.details ?? {}),
 ];
+
+/**
+ * The session counter rule for incoming messages, said once: `source` gives per session (session_id)
+ * `n` new client messages, the first at `first_at`, the last at `last_at`. The last message times
+ * move, the operator's unread count adds up and the next-answer timer starts unless it runs. The
+ * general path (touchOnMessage) and the batched ingest statement (message-batch.repository.ts) use it.
+ */
+export const countIncomingFrom = (source: string) =>
+  `UPDATE sessions SET last_message_at = g.last_at, last_client_message_at = g.last_at,
+    unread_by_operator = unread_by_operator + g.n,
+    awaiting_answer_since = COALESCE(awaiting_answer_since, g.first_at), updated_at = g.last_at
+  FROM ${source} g WHERE sessions.id = g.session_id`;
+const COUNT_INCOMING = countIncomingFrom(
+  '(SELECT $1::uuid AS session_id, 1 AS n, $2::timestamptz AS first_at, $2::timestamptz AS last_at)',
+);
 
 const eventInsert = domainEventRepository.insertFrom;
 const eventParams = domainEventRepository.fromParams;
@@ -128,7 +143,7 @@ export const sessionRepository = {
     event: PendingEvent,
   ): Promise<
     | { client: ClientRow; made: false }
-    | { client: ClientRow; made: true; session: SessionRow; event: EventRow }
+    | { client: ClientRow; made: true; session: SessionRow; event: DomainEvent }
     | null
   > {
     const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
@@ -158,7 +173,10 @@ export const sessionRepository = {
       client,
       made: true,
       session: S.map(row.v_session as Record<string, unknown>),
-      event: { id: row.v_event_id as string, created_at: row.v_event_at as string },
+      event: domainEventRepository.stored(
+        [event],
+        [{ id: row.v_event_id as string, created_at: row.v_event_at as string }],
+      )[0]!,
     };
   },
 
@@ -191,7 +209,7 @@ export const sessionRepository = {
   /**
    * A state change that is its own unit of work, in ONE autocommit statement: the patch, its history
    * entry and its domain event, written only if the row is still the `version` read (nothing is
-   * locked in between). Returns the event's row, or null when the row changed meanwhile or is gone,
+   * locked in between). Returns the stored event, or null when the row changed meanwhile or is gone,
    * and then nothing was written.
    */
   async transitionIf(
@@ -201,7 +219,7 @@ export const sessionRepository = {
     values: Partial<SessionRow>,
     history: HistoryEntry,
     event: PendingEvent,
-  ): Promise<EventRow | null> {
+  ): Promise<DomainEvent | null> {
     const keys = Object.keys(values).filter((k) => values[k as keyof typeof values] !== undefined);
     const n = keys.length + 2;
     const [row] = await hot(db)<EventRow>(
@@ -211,7 +229,7 @@ export const sessionRepository = {
        ${eventInsert('u', n + 5)}`,
       [id, version, ...sessionWriter.params(values, keys), ...historyParams(history), ...eventParams(event)],
     );
-    return row ?? null;
+    return row ? domainEventRepository.stored([event], [row])[0]! : null;
   },
 
   /** Up to `limit` history entries of a session, oldest first, after entry `afterId` (exclusive). */
@@ -252,16 +270,7 @@ export const sessionRepository = {
     m: { direction: 'incoming' | 'outgoing'; at: Date; byOperator: boolean; operatorId?: string | null },
   ): Promise<void> {
     if (m.direction === 'incoming') {
-      await db
-        .update(sessions)
-        .set({
-          lastMessageAt: m.at,
-          lastClientMessageAt: m.at,
-          unreadByOperator: sql`${sessions.unreadByOperator} + 1`,
-          awaitingAnswerSince: sql`COALESCE(${sessions.awaitingAnswerSince}, ${m.at.toISOString()}::timestamptz)`,
-          updatedAt: m.at,
-        })
-        .where(eq(sessions.id, id));
+      await hot(db)(COUNT_INCOMING, [id, m.at]);
       return;
     }
     if (!m.byOperator) {

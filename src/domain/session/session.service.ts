@@ -190,17 +190,21 @@ export class SessionService {
     // the event are written by one statement. It finds a known account's client instead, and the
     // general way (in a transaction) goes on from there.
     const first = this.#firstSession(channel, open);
-    const found = await sessionRepository.openForNewAccount(
-      this.deps.db,
-      { field: kind, value },
-      first.values,
-      first.history,
-      first.event,
+    const found = await this.deps.uow.run(
+      async (tx) => {
+        const found = await sessionRepository.openForNewAccount(
+          tx.db,
+          { field: kind, value },
+          first.values,
+          first.history,
+          first.event,
+        );
+        if (found?.made) tx.written([found.event]);
+        return found;
+      },
+      { autocommit: true },
     );
-    if (found?.made) {
-      this.deps.uow.published([first.event], [found.event]);
-      return { session: sessionView(found.session), created: true };
-    }
+    if (found?.made) return { session: sessionView(found.session), created: true };
     const result = await this.deps.uow.run(async (tx) => {
       // None found nor made: another caller made this account's client just now, or a client has
       // the account as its external id under another account value.
@@ -292,18 +296,22 @@ export class SessionService {
       const session = await this.#actable(id, read?.row, caller, action, target);
       const change = this.#decide(session, event, actor, await this.#factsFor(db, session, event));
       if (!change) return sessionView(session);
-      const written = await sessionRepository.transitionIf(
-        db,
-        id,
-        read!.version,
-        change.values,
-        change.history,
-        change.event,
+      const written = await this.deps.uow.run(
+        async (tx) => {
+          const stored = await sessionRepository.transitionIf(
+            tx.db,
+            id,
+            read!.version,
+            change.values,
+            change.history,
+            change.event,
+          );
+          if (stored) tx.written([stored]);
+          return stored;
+        },
+        { autocommit: true },
       );
-      if (written) {
-        this.deps.uow.published([change.event], [written]);
-        return sessionView(change.next);
-      }
+      if (written) return sessionView(change.next);
     }
     const written = await this.deps.uow.run(async (tx) => {
       const row = await sessionRepository.byId(tx.db, id, { forUpdate: true });
