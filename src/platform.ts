@@ -165,6 +165,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     gateway: opts.realtime,
     clients: new ClientConnections(services.deps, host, services.channelCache, inbound, {
       graceMs: presenceGraceMs,
+      fileUrl: (id) => files.links.url(id, services.deps.clock.now(), host.publicUrl).url,
       log: opts.log,
     }),
     log: opts.log,

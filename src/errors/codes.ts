@@ -99,6 +99,10 @@ export const ERROR_CODES = {
   TOO_MANY_FIELDS: { status: 413, meaning: 'a multipart body with more fields than allowed' },
   PARAM_TOO_LONG: { status: 414, meaning: 'a path parameter past 64 KiB (only through `inject`)' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'a body of a content type the route does not take' },
+  FILE_TYPE_NOT_ALLOWED: {
+    status: 415,
+    meaning: 'an uploaded file whose content (as sniffed) is of a type not accepted there',
+  },
   HEADERS_TOO_LARGE: { status: 431, meaning: 'the request line and headers exceed the allowed size' },
   // 409: not now, the state does not allow it
   SESSION_OPEN: { status: 409, meaning: 'a session is rated once it is closed' },

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Deps } from '../domain/deps.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import type { Caller } from '../domain/user/user.ts';
-import { Forbidden, NotFound } from '../errors.ts';
+import { AppError, Forbidden, NotFound } from '../errors.ts';
 import { type FileRow, fileRepository } from './file.repository.ts';
 import { FileLinks } from './file-links.ts';
 import type { FileStore } from './file-store.ts';
@@ -50,16 +50,29 @@ export class FileService {
       mimeType?: string | null;
       sessionId?: string | null;
       uploadedBy?: string | null;
+      /** A smaller cap than MAX_FILE_BYTES (the store throws FileTooLarge past it). */
+      maxBytes?: number;
+      /** The types (as sniffed) to keep; another is refused (415 FILE_TYPE_NOT_ALLOWED), no row stored. */
+      accept?: readonly string[];
     },
     db = this.deps.db,
   ): Promise<FileRow> {
-    const blob = await this.store.put(source, { maxBytes: MAX_FILE_BYTES, headBytes: SNIFF_BYTES });
+    const blob = await this.store.put(source, {
+      maxBytes: Math.min(meta.maxBytes ?? MAX_FILE_BYTES, MAX_FILE_BYTES),
+      headBytes: SNIFF_BYTES,
+    });
+    // What the bytes are, not what the sender said they are.
+    const mimeType = sniffMimeType(blob.head, meta.mimeType);
+    if (meta.accept && !meta.accept.includes(mimeType))
+      throw new AppError('FILE_TYPE_NOT_ALLOWED', `files of type ${mimeType} are not accepted here`, {
+        mimeType,
+        accepted: meta.accept,
+      });
     return fileRepository.insert(db, {
       sha256: blob.sha256,
       size: blob.size,
       storageKey: blob.key,
-      // What the bytes are, not what the sender said they are.
-      mimeType: sniffMimeType(blob.head, meta.mimeType),
+      mimeType,
       name: meta.name ?? null,
       sessionId: meta.sessionId ?? null,
       uploadedBy: meta.uploadedBy ?? null,

@@ -39,6 +39,8 @@ interface Presence {
 export interface ClientConnectionsOptions {
   /** How long a client stays online after their last connection closed (ms). */
   graceMs: number;
+  /** A signed download link of a stored file (what a client's own attachments show). */
+  fileUrl?: (fileId: string) => string;
   log?: { error(obj: object, msg: string): void };
 }
 
@@ -133,6 +135,9 @@ export class ClientConnections {
               type: 'received',
               sessionId: message.sessionId,
               message: messageView(message),
+              fileUrls: message.attachments.map((a) =>
+                a.fileId && this.opts.fileUrl ? this.opts.fileUrl(a.fileId) : null,
+              ),
             });
         });
       }),

@@ -19,6 +19,7 @@ import { type SessionRow, sessionRepository } from '../domain/session/session.re
 import type { SessionService } from '../domain/session/session.service.ts';
 import { isOpen, type SessionState } from '../domain/session/session.ts';
 import { InvalidTransition } from '../domain/session/session-machine.ts';
+import { fileRepository } from '../files/file.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
 import { InboundBatcher } from './inbound-batcher.ts';
 import { sanitizeInboundEvent, sanitizeProfile } from './inbound-sanitize.ts';
@@ -117,7 +118,7 @@ export class InboundPipeline {
       : await clientRepository.byExternalId(db, channel.id, event.from.externalId);
     const profile = known ? null : await this.#profile(event.from.externalId, fetchProfile);
     const attachments = event.attachments ?? [];
-    let queued = attachments.length > 0;
+    let queued = attachments.some((a) => !a.fileId);
     try {
       await this.deps.uow.run(async (tx) => {
         const client = known ?? (await this.#findOrCreateClient(tx, channel, event.from, profile));
@@ -132,11 +133,11 @@ export class InboundPipeline {
             type: event.type,
             text: event.text ?? null,
             attachments: attachments.map((a) => ({
-              fileId: null,
+              fileId: a.fileId ?? null,
               name: a.name ?? null,
               mimeType: a.mimeType ?? null,
               size: a.size ?? null,
-              ref: a.ref,
+              ref: a.fileId ? null : a.ref,
             })),
             senderType: 'client',
             senderId: client.id,
@@ -154,14 +155,15 @@ export class InboundPipeline {
                   },
                 ]
               : []),
-            ...attachments.map((_, index) => ({
-              kind: ATTACHMENT_JOB,
-              payload: { messageId: m.id, index },
-              maxAttempts: 8,
-            })),
+            ...attachments.flatMap((a, index) =>
+              a.fileId ? [] : [{ kind: ATTACHMENT_JOB, payload: { messageId: m.id, index }, maxAttempts: 8 }],
+            ),
           ],
         });
         if (!message) throw new DuplicateMessage();
+        // Files already in the store (a live-chat upload) belong to this session from now on.
+        const stored = attachments.flatMap((a) => (a.fileId ? [a.fileId] : []));
+        await fileRepository.attachToSession(tx.db, stored, session.id);
         if (session.state === 'AssignedToBot' && session.botId && !event.automated) queued = true;
       });
     } catch (err) {

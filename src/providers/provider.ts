@@ -38,8 +38,11 @@ export interface ProviderContext {
 
 /** What happened to a client's conversation, for channels that show it (see `notify`). */
 export type ClientNotice =
-  /** The client's own message, stored: their other tabs and devices show it too. */
-  | { type: 'received'; sessionId: string; message: MessageView }
+  /**
+   * The client's own message, stored: their other tabs and devices show it too. `fileUrls` are
+   * signed download links of its attachments, in order (null while a file is not stored yet).
+   */
+  | { type: 'received'; sessionId: string; message: MessageView; fileUrls: (string | null)[] }
   | { type: 'read'; sessionId: string; readAt: string }
   | { type: 'closed'; sessionId: string; closedAt: string; byClient: boolean }
   | { type: 'assigned'; sessionId: string; operator: { id: string; name: string | null } };
@@ -65,6 +68,11 @@ export interface ExternalUser {
 export interface InboundAttachment {
   /** How the provider finds the bytes again (a file id, a URL…), passed back to loadAttachment. */
   ref: string;
+  /**
+   * The bytes are in our file store already (a live-chat visitor's upload): the message points at
+   * this file at once (bound to the message's session), nothing is downloaded and `ref` is unused.
+   */
+  fileId?: string | null;
   name?: string | null;
   mimeType?: string | null;
   size?: number | null;

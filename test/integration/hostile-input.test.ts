@@ -224,6 +224,12 @@ const OPERATIONS: Record<string, Operation> = {
   'DELETE /api/v1/canned-replies/{id}': {},
   'GET /livechat/{channelId}/config': { public: true, params: livechat },
   'POST /livechat/{channelId}/visitors': { public: true, params: livechat },
+  'POST /livechat/{channelId}/files': {
+    public: true,
+    params: livechat,
+    multipart: true,
+    skip: visitorLimited,
+  },
   'POST /livechat/{channelId}/messages': { public: true, params: livechat, skip: visitorLimited },
   'GET /livechat/{channelId}/messages': { public: true, params: livechat, skip: visitorLimited },
   'POST /livechat/{channelId}/rating': { public: true, params: livechat, skip: visitorLimited },

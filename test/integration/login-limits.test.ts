@@ -279,6 +279,7 @@ const PUBLIC_OPERATIONS = [
   'GET /metrics',
   'GET /webhooks/{provider}/{channelId}',
   'POST /api/v1/auth/login',
+  'POST /livechat/{channelId}/files',
   'POST /livechat/{channelId}/messages',
   'POST /livechat/{channelId}/rating',
   'POST /livechat/{channelId}/visitors',

@@ -83,6 +83,18 @@ export async function connectVisitor(baseUrl: string, channelId: string, opts: V
         body,
       });
     },
+    /** Uploads one file (multipart part `file`), as the widget does before naming it in a message. */
+    async upload(bytes: Uint8Array | string, filename: string, type: string) {
+      const form = new FormData();
+      form.append('file', new Blob([bytes], { type }), filename);
+      const res = await fetch(`${baseUrl}/livechat/${channelId}/files`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, ...(opts.origin && { origin: opts.origin }) },
+        body: form,
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    },
     history(before?: string) {
       const q = before ? `?limit=2&before=${before}` : '?limit=2';
       return visitorRequest(baseUrl, 'GET', `/livechat/${channelId}/messages${q}`, {

@@ -49,7 +49,8 @@ export const livechatRepository = {
 
   /**
    * The visitor's messages on the channel, every session of theirs, newest first, older than
-   * `before` (a message's seq). Deleted messages and soft-deleted sessions are left out.
+   * `before` (a message's seq). Deleted messages, soft-deleted sessions and the operators' internal
+   * notes (type `note`: staff only) are left out.
    */
   async history(
     db: Db,
@@ -64,7 +65,7 @@ export const livechatRepository = {
             m.created_at, m.seq, u.name AS sender_name
           FROM clients c
           JOIN sessions s ON s.client_id = c.id AND s.channel_id = c.channel_id AND s.deleted_at IS NULL
-          JOIN messages m ON m.session_id = s.id AND m.deleted_at IS NULL
+          JOIN messages m ON m.session_id = s.id AND m.deleted_at IS NULL AND m.type <> 'note'
           LEFT JOIN users u ON m.sender_type = 'operator' AND u.id::text = m.sender_id
           WHERE c.channel_id = ${channelId} AND c.external_id = ${externalId} AND c.deleted_at IS NULL
             ${before === null ? sql`` : sql`AND m.seq < ${before}`}

@@ -4,6 +4,7 @@
  *
  *   GET  /config      the widget's look and whether anyone is there to answer (else: the offline form)
  *   POST /visitors    a visitor token (anonymous id, or a site user verified by HMAC), and the visit
+ *   POST /files       one uploaded file (capped, type-checked by content), for a message to carry
  *   POST /messages    the visitor's message / read / typing / close — through the provider and the
  *                     inbound pipeline, like any webhook (a resend of one message uuid is stored once)
  *   GET  /messages    the visitor's own history, newest first, paged by cursor
@@ -18,10 +19,12 @@ import type { ChannelRow } from '../../domain/channel/channel.repository.ts';
 import { lineRepository } from '../../domain/line/line.repository.ts';
 import { livechatRepository } from '../../domain/livechat/livechat.repository.ts';
 import { AppError, Conflict, InvalidField, NotFound } from '../../errors.ts';
+import { FileTooLarge } from '../../files/file-store.ts';
 import { isUuid } from '../../lib/ids.ts';
 import type { Platform } from '../../platform.ts';
 import { bearer, visitorOf } from '../../providers/livechat/livechat.provider.ts';
 import { originAllowed, widgetSettings } from '../../providers/livechat/livechat.settings.ts';
+import { UPLOAD_TYPES, uploadRef } from '../../providers/livechat/uploads.ts';
 import type { VisitorMessage } from '../../providers/livechat/visitor-events.ts';
 import {
   anonymousVisitorId,
@@ -31,6 +34,7 @@ import {
 } from '../../providers/livechat/visitor-token.ts';
 import { isOpenAt, queueOf } from '../../routing/queue-settings.ts';
 import { ErrorAnswer } from '../schemas.ts';
+import { malformedMultipart, storable } from './messages.route.ts';
 
 interface Params {
   channelId: string;
@@ -217,7 +221,7 @@ export async function livechatRoutes(app: FastifyInstance, platform: Platform): 
           tags,
           security,
           summary: "The visitor's message, read receipt, typing or end of chat",
-          description: `${VISITOR_AUTH} Body: \`{"event":"message","messageId":"<uuid>","text"}\`, \`{"event":"read","messageId"?}\`, \`{"event":"typing"}\` or \`{"event":"close"}\`. A message uuid sent twice is stored once.`,
+          description: `${VISITOR_AUTH} Body: \`{"event":"message","messageId":"<uuid>","text","files"?:[upload id]}\` (text may be left out when files are sent), \`{"event":"read","messageId"?}\`, \`{"event":"typing"}\` or \`{"event":"close"}\`. A message uuid sent twice is stored once.`,
           body: Type.Unknown(),
           response: {
             200: Type.Object({ ok: Type.Boolean(), stored: Type.Integer(), duplicates: Type.Integer() }),
@@ -239,6 +243,92 @@ export async function livechatRoutes(app: FastifyInstance, platform: Platform): 
         });
         const stats = await inbound.receive(channel, result.events);
         return { ok: true, stored: stats.stored, duplicates: stats.duplicates };
+      },
+    );
+
+    scope.post<{ Params: Params }>(
+      '/livechat/:channelId/files',
+      {
+        schema: {
+          tags,
+          security,
+          summary: 'Upload one file (an image, a document) to send in a visitor message',
+          description:
+            `${VISITOR_AUTH} Body: \`multipart/form-data\` with one part \`file\`. The file must be at most the ` +
+            "channel's `maxUploadBytes` (413 `PAYLOAD_TOO_LARGE`; 0: uploads are off) and, by its content " +
+            '(sniffed, not the declared type), one of the `uploadTypes` of `GET /config` (415 ' +
+            '`FILE_TYPE_NOT_ALLOWED`). The answer `id` goes into the message: ' +
+            '`{"event":"message","messageId","text"?,"files":[id]}` (at most 5); an id works only for the visitor who uploaded it, ' +
+            'and the file then belongs to their session. `url` downloads the file (signed, expiring).',
+          consumes: ['multipart/form-data'],
+          response: {
+            201: VisitorUploadSchema,
+            401: ErrorAnswer('No, a wrong or an expired visitor token.'),
+            413: ErrorAnswer('Larger than the channel allows (`PAYLOAD_TOO_LARGE`, `details.maxBytes`).'),
+            415: ErrorAnswer(
+              'Not multipart (`UNSUPPORTED_MEDIA_TYPE`), or a file of a type not accepted (`FILE_TYPE_NOT_ALLOWED`).',
+            ),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { channel, settings, provider } = ctxOf(request);
+        const visitorId = visitor(request);
+        const maxBytes = widgetSettings(settings).maxUploadBytes;
+        if (!request.isMultipart())
+          throw new AppError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            'the body must be multipart/form-data with a part "file"',
+          );
+        if (maxBytes === 0)
+          throw new AppError('PAYLOAD_TOO_LARGE', 'this channel takes no uploads', { maxBytes });
+        let stored: Awaited<ReturnType<typeof platform.files.save>> | null = null;
+        const parts = request.parts({ limits: { files: 1, fileSize: maxBytes + 1 } });
+        for (;;) {
+          let step: Awaited<ReturnType<typeof parts.next>>;
+          try {
+            step = await parts.next();
+          } catch (err) {
+            throw malformedMultipart(err);
+          }
+          if (step.done) break;
+          const part = step.value;
+          const path = `body.${storable(part.fieldname, 'body', 'a field name ')}`;
+          if (part.type !== 'file' || part.fieldname !== 'file' || stored)
+            throw new InvalidField(path, 'is not an allowed part (send one file, in a part named "file")');
+          const name = part.filename ? storable(part.filename, path, 'the file name ').slice(0, 255) : null;
+          const mimeType = storable(part.mimetype, path, 'the content type ');
+          try {
+            stored = await platform.files.save(part.file, {
+              name,
+              mimeType,
+              maxBytes,
+              accept: UPLOAD_TYPES,
+            });
+          } catch (err) {
+            part.file.resume();
+            if (err instanceof FileTooLarge || (err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE')
+              throw new AppError('PAYLOAD_TOO_LARGE', `the file is larger than ${maxBytes} bytes`, {
+                maxBytes,
+              });
+            throw part.file.errored ? malformedMultipart(part.file.errored) : err;
+          }
+        }
+        if (!stored) throw new InvalidField('body.file', 'is required: a part named "file"');
+        const file = {
+          fileId: stored.id,
+          name: stored.name,
+          mimeType: stored.mimeType,
+          size: stored.size,
+        };
+        const secret = provider.channel.settings.tokenSecret as string;
+        return reply.status(201).send({
+          id: uploadRef(secret, channel.id, visitorId, file),
+          name: file.name,
+          mimeType: file.mimeType,
+          size: file.size,
+          url: platform.files.links.url(file.fileId, deps.clock.now(), host.publicUrl).url,
+        });
       },
     );
 
@@ -352,6 +442,14 @@ interface VisitorBody {
   referrer?: string;
   identity?: { id: string; name?: string; email?: string; hash: string };
 }
+
+const VisitorUploadSchema = Type.Object({
+  id: Type.String({ description: 'The upload id to name in a message’s `files`' }),
+  name: Type.Union([Type.String(), Type.Null()]),
+  mimeType: Type.String({ description: 'What the bytes are (sniffed)' }),
+  size: Type.Integer(),
+  url: Type.String({ description: 'A signed download link (expires)' }),
+});
 
 const VisitorBodySchema = Type.Object(
   {

@@ -49,7 +49,7 @@ function jsonSendBody(body: unknown): { text: string | null; fileIds: string[]; 
 }
 
 /** A body the multipart parser could not read is the caller's mistake: a 400, not a 500. */
-function malformedMultipart(err: unknown): unknown {
+export function malformedMultipart(err: unknown): unknown {
   if (err instanceof AppError || typeof (err as { statusCode?: unknown }).statusCode === 'number') return err;
   return new InvalidField(
     'body',
@@ -59,7 +59,7 @@ function malformedMultipart(err: unknown): unknown {
 }
 
 /** Refuses a multipart string the database could not store (NUL, unpaired surrogates). */
-function storable(value: string, path: string, what = ''): string {
+export function storable(value: string, path: string, what = ''): string {
   const reason = unstorableText(value);
   if (reason) throw new InvalidField(path, `${what}${reason}`);
   return value;

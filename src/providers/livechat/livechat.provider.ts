@@ -11,6 +11,7 @@
  *      `authenticateClient` checks the token and the page's origin.
  */
 import { InvalidField } from '../../errors.ts';
+import { messageTypeOf } from '../api/api.provider.ts';
 import type { ChannelProvider, ExternalUser, ProviderContext } from '../provider.ts';
 import { ProviderError, WebhookRejected } from '../provider.ts';
 import { headerValue } from '../signature.ts';
@@ -20,6 +21,7 @@ import {
   PUBLIC_SETTINGS,
   validateLivechatSettings,
 } from './livechat.settings.ts';
+import { MAX_FILES_PER_MESSAGE, openUploadRef, type UploadedFile } from './uploads.ts';
 import type { VisitorEvent, VisitorMessage } from './visitor-events.ts';
 import { verifyVisitorToken } from './visitor-token.ts';
 
@@ -72,6 +74,30 @@ function visitorProfileOf(
     lastName: rest.join(' ') || null,
     email: visitor.email,
   };
+}
+
+/** The visitor's uploads a message names (`files`: upload references of theirs). */
+function uploadsOf(ctx: ProviderContext, visitorId: string, v: unknown): UploadedFile[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.length > MAX_FILES_PER_MESSAGE)
+    throw new InvalidField(
+      'body.files',
+      `must be an array of at most ${MAX_FILES_PER_MESSAGE} upload ids`,
+      'INVALID_PAYLOAD',
+    );
+  return v.map((ref, i) => {
+    const file =
+      typeof ref === 'string' && ref.length <= 2000
+        ? openUploadRef(tokenSecretOf(ctx), ctx.channel.id, visitorId, ref)
+        : null;
+    if (!file)
+      throw new InvalidField(
+        `body.files[${i}]`,
+        'must be the id of a file this visitor uploaded (POST /livechat/{channelId}/files)',
+        'INVALID_PAYLOAD',
+      );
+    return file;
+  });
 }
 
 export const bearer = (headers: Record<string, string | string[] | undefined>) =>
@@ -127,10 +153,17 @@ export const livechatProvider: ChannelProvider = {
             'must be the message uuid the widget made',
             'INVALID_PAYLOAD',
           );
-        const text = body.text;
-        if (typeof text !== 'string' || text.trim() === '')
-          throw new InvalidField('body.text', 'is required', 'INVALID_PAYLOAD');
-        if (text.length > MAX_TEXT)
+        const files = uploadsOf(ctx, from.externalId, body.files);
+        const text = body.text ?? null;
+        if (text !== null && typeof text !== 'string')
+          throw new InvalidField('body.text', 'must be a string', 'INVALID_PAYLOAD');
+        if ((text === null || text.trim() === '') && files.length === 0)
+          throw new InvalidField(
+            'body.text',
+            'is required (unless the message carries files)',
+            'INVALID_PAYLOAD',
+          );
+        if (text !== null && text.length > MAX_TEXT)
           throw new InvalidField('body.text', `must be at most ${MAX_TEXT} characters`, 'INVALID_PAYLOAD');
         return {
           events: [
@@ -138,8 +171,15 @@ export const livechatProvider: ChannelProvider = {
               kind: 'message',
               externalMessageId: messageId.toLowerCase(),
               from,
-              type: 'text',
-              text,
+              type: messageTypeOf(files),
+              text: text?.trim() === '' ? null : text,
+              attachments: files.map((f) => ({
+                ref: '',
+                fileId: f.fileId,
+                name: f.name,
+                mimeType: f.mimeType,
+                size: f.size,
+              })),
               timestamp,
             },
           ],
@@ -202,7 +242,12 @@ export const livechatProvider: ChannelProvider = {
             author: 'visitor',
             name: null,
             text: m.text,
-            attachments: [],
+            attachments: m.attachments.map((a, i) => ({
+              name: a.name,
+              mimeType: a.mimeType,
+              size: a.size,
+              url: notice.fileUrls[i] ?? null,
+            })),
             createdAt: m.createdAt,
             cursor: m.cursor,
           },

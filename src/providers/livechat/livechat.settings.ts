@@ -8,6 +8,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidField } from '../../errors.ts';
+import { MAX_FILE_BYTES } from '../../files/file.service.ts';
+import { DEFAULT_MAX_UPLOAD_BYTES, UPLOAD_TYPES } from './uploads.ts';
 
 export const LANGUAGES = ['en', 'ru'] as const;
 export const POSITIONS = ['right', 'left'] as const;
@@ -25,6 +27,8 @@ export interface WidgetSettings {
   prechatFields: PrechatField[];
   /** Origins allowed to embed the widget (`https://shop.example`); empty: any. */
   allowedOrigins: string[];
+  /** Largest file a visitor may upload (bytes); 0: no uploads. */
+  maxUploadBytes: number;
 }
 
 export const PUBLIC_SETTINGS = [
@@ -35,6 +39,7 @@ export const PUBLIC_SETTINGS = [
   'language',
   'prechatFields',
   'allowedOrigins',
+  'maxUploadBytes',
 ] as const;
 
 export const DEFAULT_WIDGET: WidgetSettings = {
@@ -45,6 +50,7 @@ export const DEFAULT_WIDGET: WidgetSettings = {
   language: 'en',
   prechatFields: ['name', 'email'],
   allowedOrigins: [],
+  maxUploadBytes: DEFAULT_MAX_UPLOAD_BYTES,
 };
 
 function text(v: unknown, key: string, max: number): string | null {
@@ -88,6 +94,17 @@ export function validateLivechatSettings(s: Record<string, unknown>): Record<str
   const fields = s.prechatFields ?? DEFAULT_WIDGET.prechatFields;
   if (!Array.isArray(fields) || fields.some((f) => !PRECHAT_FIELDS.includes(f as PrechatField)))
     throw new InvalidField('settings.prechatFields', `must be an array of ${PRECHAT_FIELDS.join(', ')}`);
+  const maxUploadBytes = s.maxUploadBytes ?? DEFAULT_WIDGET.maxUploadBytes;
+  if (
+    typeof maxUploadBytes !== 'number' ||
+    !Number.isInteger(maxUploadBytes) ||
+    maxUploadBytes < 0 ||
+    maxUploadBytes > MAX_FILE_BYTES
+  )
+    throw new InvalidField(
+      'settings.maxUploadBytes',
+      `must be an integer from 0 (no uploads) to ${MAX_FILE_BYTES}`,
+    );
   const identitySecret = s.identitySecret;
   if (identitySecret !== undefined && (typeof identitySecret !== 'string' || identitySecret.length < 16))
     throw new InvalidField('settings.identitySecret', 'must be a secret of at least 16 characters');
@@ -105,6 +122,7 @@ export function validateLivechatSettings(s: Record<string, unknown>): Record<str
     language: oneOf(s.language, 'language', LANGUAGES, DEFAULT_WIDGET.language),
     prechatFields: [...new Set(fields as PrechatField[])],
     allowedOrigins: [...new Set(allowedOrigins)],
+    maxUploadBytes,
     ...(identitySecret !== undefined && { identitySecret }),
     ...(tokenSecret !== undefined && { tokenSecret }),
   };
@@ -115,7 +133,7 @@ export const newTokenSecret = () => randomBytes(32).toString('base64url');
 /** The widget's public view of the settings. */
 export function widgetSettings(
   s: Record<string, unknown>,
-): WidgetSettings & { identityVerification: boolean } {
+): WidgetSettings & { identityVerification: boolean; uploadTypes: readonly string[] } {
   const pick = <K extends keyof WidgetSettings>(k: K) => (s[k] ?? DEFAULT_WIDGET[k]) as WidgetSettings[K];
   return {
     title: pick('title'),
@@ -125,6 +143,8 @@ export function widgetSettings(
     language: pick('language'),
     prechatFields: pick('prechatFields'),
     allowedOrigins: pick('allowedOrigins'),
+    maxUploadBytes: pick('maxUploadBytes'),
+    uploadTypes: UPLOAD_TYPES,
     identityVerification: typeof s.identitySecret === 'string',
   };
 }

@@ -36,7 +36,20 @@ export type VisitorEvent =
 
 /** `POST /livechat/:channelId/messages`: what the widget sends. */
 export type VisitorCommand =
-  | { event: 'message'; messageId: string; text: string }
+  /** `files`: ids from `POST /livechat/:channelId/files` (at most 5); `text` may then be left out. */
+  | { event: 'message'; messageId: string; text?: string; files?: string[] }
   | { event: 'read'; messageId?: string }
   | { event: 'typing' }
   | { event: 'close' };
+
+/** `POST /livechat/:channelId/files` (multipart, one part `file`): the stored upload. */
+export interface VisitorUpload {
+  /** What a message names in `files` (valid only for the visitor who uploaded it). */
+  id: string;
+  name: string | null;
+  /** What the bytes are, sniffed (one of the config's `uploadTypes`). */
+  mimeType: string;
+  size: number;
+  /** A signed download link (expires). */
+  url: string;
+}
