@@ -159,7 +159,13 @@ export class DatabaseMonitor {
   async #attempt(): Promise<string | null> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`no answer within ${this.#deadlineMs} ms`), this.#deadlineMs);
+      // When the deadline fires, let the event loop read what arrived meanwhile (setImmediate runs
+      // after the poll phase) before calling the check unanswered: a node busy for longer than the
+      // deadline must not mistake its own lag for a silent server and cut every connection.
+      timer = setTimeout(
+        () => setImmediate(() => resolve(`no answer within ${this.#deadlineMs} ms`)),
+        this.#deadlineMs,
+      );
     });
     try {
       return await Promise.race([
