@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../errors.ts';
 
 /** Where the built apps are: beside the bundle (dist/main.js) or, run from source, in dist/. */
@@ -28,9 +28,27 @@ export interface WebApp {
   rootFiles?: string[];
 }
 
-export async function registerWebApps(app: FastifyInstance, apps: WebApp[]): Promise<void> {
-  const dir = webAppsDir();
+/** Mounts `apps` from `dir` (the built apps' folder, ending in `/`; found by webAppsDir by default). */
+export async function registerWebApps(
+  app: FastifyInstance,
+  apps: WebApp[],
+  dir: string | undefined = webAppsDir(),
+): Promise<void> {
   let decorated = false;
+  // Hashed asset names change with every build; index.html must always be re-read, and a root file
+  // (its name never changes: it is in the embedding sites' pages) is re-checked soon. One function
+  // for every app: `reply.sendFile` uses the options of the registration that decorated the reply.
+  const rootPaths = new Set(apps.flatMap((a) => (a.rootFiles ?? []).map((f) => `${dir}${a.name}/${f}`)));
+  const setHeaders = (reply: FastifyReply, file: string) => {
+    reply.header(
+      'cache-control',
+      file.endsWith('.html')
+        ? 'no-cache'
+        : rootPaths.has(file)
+          ? 'public, max-age=300'
+          : 'public, max-age=3600',
+    );
+  };
   for (const { name, rootFiles = [] } of apps) {
     const appDir = dir && `${dir}${name}/`;
     if (!appDir || (!existsSync(`${appDir}index.html`) && rootFiles.every((f) => !existsSync(appDir + f)))) {
@@ -48,26 +66,21 @@ export async function registerWebApps(app: FastifyInstance, apps: WebApp[]): Pro
       decorateReply: !decorated,
       index: ['index.html'],
       wildcard: false,
-      // Hashed asset names change with every build; index.html must always be re-read.
-      setHeaders: (res, path) => {
-        res.header('cache-control', path.endsWith('.html') ? 'no-cache' : 'public, max-age=3600');
-      },
+      setHeaders,
     });
     decorated = true;
     // Client-side routes of a single-page app: anything under the prefix without an extension.
     app.get(`/${name}/*`, { schema: { hide: true } }, (request, reply) => {
       const path = (request.params as { '*': string })['*'];
       if (/\.[a-z0-9]+$/i.test(path)) return reply.callNotFound();
-      return reply.type('text/html').header('cache-control', 'no-cache').sendFile('index.html', appDir);
+      return reply.type('text/html').sendFile('index.html', appDir);
     });
     // @fastify/static (wildcard: false) already answers `/<name>` with the index when it has one.
     if (!app.hasRoute({ method: 'GET', url: `/${name}` })) {
       app.get(`/${name}`, { schema: { hide: true } }, (_request, reply) => reply.redirect(`/${name}/`));
     }
     for (const file of rootFiles) {
-      app.get(`/${file}`, { schema: { hide: true } }, (_request, reply) =>
-        reply.header('cache-control', 'public, max-age=300').sendFile(file, appDir),
-      );
+      app.get(`/${file}`, { schema: { hide: true } }, (_request, reply) => reply.sendFile(file, appDir));
     }
   }
 }
