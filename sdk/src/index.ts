@@ -3,6 +3,7 @@
 export type { LineSessionPriorityEnumBase, LineSessionStateEnumBase } from './enums.ts';
 export { LineChannelState, LineChannelType, LineSessionPriority, LineSessionState } from './enums.ts';
 export { NO_MATCH, OmnilineError } from './errors.ts';
+export type * from './events.ts';
 export type * from './fields.ts';
 export {
   type ApplicationItemRef,

@@ -6,8 +6,9 @@
  *   const live = await System.live.connect();
  *   live.on('chatMessageCreated', (data) => console.log(data.message.text));
  */
-import type { OperatorEvent, OperatorEventName } from '../../src/live/operator-events.ts';
+
 import { OmnilineError } from './errors.ts';
+import type { OperatorEvent, OperatorEventName } from './events.ts';
 import type { SystemOptions } from './transport.ts';
 
 export type { OperatorEvent, OperatorEventName };

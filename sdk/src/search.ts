@@ -5,6 +5,7 @@
  */
 import { NO_MATCH, OmnilineError } from './errors.ts';
 import type { Transport } from './transport.ts';
+import type { Page } from './views.ts';
 import { type Condition, type Field, type Group, group } from './where.ts';
 
 /** The most a page may hold (the server's limit). */
@@ -15,11 +16,6 @@ export interface SearchBody {
   size?: number;
   from?: number;
   sort?: { field: string; dir: 'asc' | 'desc' }[];
-}
-
-export interface Page<V> {
-  items: V[];
-  total: number;
 }
 
 /** How a collection reads its items: the REST path and the wrapping of a view into an item. */

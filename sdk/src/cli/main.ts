@@ -62,7 +62,7 @@ function limitOf(args: Args): number {
 }
 
 type SystemFields = { __deletedAt: { eq(v: null): Condition } };
-type Listed = { raw: Record<string, unknown> };
+type Listed = { raw: object };
 
 const COLUMNS = {
   lines: ['id', 'name', 'createdAt'],
@@ -83,8 +83,8 @@ async function system(): Promise<System> {
   return createSystem({ url, token });
 }
 
-function print(args: Args, items: { raw: Record<string, unknown> }[], columns: readonly string[]): void {
-  const rows = items.map((i) => i.raw);
+function print(args: Args, items: Listed[], columns: readonly string[]): void {
+  const rows = items.map((i) => i.raw as Record<string, unknown>);
   console.log(flag(args, 'json') ? JSON.stringify(rows, null, 2) : table(rows, [...columns]));
 }
 
