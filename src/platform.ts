@@ -143,7 +143,13 @@ export function createPlatform(opts: PlatformOptions): Platform {
   worker.handle(SEND_JOB, (job) => outbound.runSend(job));
   worker.handle(EDIT_JOB, (job) => outbound.runEdit(job));
   worker.handle(ATTACHMENT_JOB, (job) => attachments.run(job));
-  const bots = new BotDispatcher(services.deps, services.bots, services.sessions, opts.fetch);
+  const bots = new BotDispatcher(
+    services.deps,
+    services.bots,
+    services.sessions,
+    opts.fetch,
+    opts.fetchAllowPrivate,
+  );
   worker.handle(BOT_DELIVERY_JOB, (job) => bots.run(job));
   const workspace = new WorkspaceService(services.deps, services.sessions);
   const router = new Router(services.deps, services.sessions, rules, {

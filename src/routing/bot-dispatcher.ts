@@ -2,7 +2,9 @@
  * Bots: a session assigned to a bot receives each client message by a signed outgoing webhook
  * (`X-Omniline-Signature: sha256=<hex HMAC-SHA256(bot secret, body)>`, as the api channel). The bot
  * acts through the API with its own token. When its webhook keeps failing, the session is handed to
- * the line's queue: a client is never stranded with a dead bot.
+ * the line's queue: a client is never stranded with a dead bot. The call goes through the SSRF guard
+ * as a provider's do: the webhook's own host as its admin configured it, a redirect elsewhere only
+ * to a public address (a refusal hands the session over at once: retrying cannot help).
  */
 import type { ActorRef } from '../db/schema.ts';
 import type { BotService } from '../domain/bot/bot.service.ts';
@@ -16,6 +18,7 @@ import type { SessionService } from '../domain/session/session.service.ts';
 import { sessionView } from '../domain/session/session.view.ts';
 import type { JobOutcome } from '../jobs/worker.ts';
 import { signApiBody } from '../providers/api/api.provider.ts';
+import { configuredOrigins, FetchRefused, guardedFetch } from '../providers/fetch-guard.ts';
 import { httpRequest } from '../providers/http.ts';
 
 const SYSTEM: ActorRef = { type: 'system', id: null };
@@ -26,6 +29,8 @@ export class BotDispatcher {
     private readonly bots: BotService,
     private readonly sessions: SessionService,
     private readonly fetchFn: typeof fetch = fetch,
+    /** Hosts that may be private: OMNILINE_FETCH_ALLOW_PRIVATE. */
+    private readonly allowPrivate?: readonly string[],
   ) {}
 
   async run(job: {
@@ -51,7 +56,11 @@ export class BotDispatcher {
       client: client ? clientView(client) : null,
       message: messageView(message),
     });
-    const res = await httpRequest(this.fetchFn, settings.webhookUrl, {
+    const guarded = guardedFetch(this.fetchFn, {
+      trustedOrigins: configuredOrigins(settings),
+      allowPrivate: this.allowPrivate,
+    });
+    const res = await httpRequest(guarded, settings.webhookUrl, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -59,10 +68,10 @@ export class BotDispatcher {
       },
       body,
       timeoutMs: 10_000,
-    }).catch((err: Error) => ({ status: 0, error: err.message }));
+    }).catch((err: Error) => ({ status: 0, error: err.message, refused: err instanceof FetchRefused }));
     if (res.status >= 200 && res.status < 300) return undefined;
     const error = `bot webhook answered ${res.status || ('error' in res ? res.error : 'nothing')}`;
-    if (job.attempts < job.maxAttempts) return { retry: { error } };
+    if (job.attempts < job.maxAttempts && !('refused' in res && res.refused)) return { retry: { error } };
     await this.#handOver(session.id, botId);
     return { fail: { error: `${error}; the session went to the queue` } };
   }

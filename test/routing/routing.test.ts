@@ -577,6 +577,45 @@ describeEachDatabase(
       }
     });
 
+    it('refuses a bot webhook redirect to a private address and hands the session over at once', async () => {
+      const [hook, inner] = await Promise.all([ApiCallbackServer.start(), ApiCallbackServer.start()]);
+      try {
+        const bot = (
+          await ctx().request('POST', '/api/v1/bots', {
+            body: {
+              name: 'Redirecting',
+              settings: { webhookUrl: `${hook.url}/bot`, secret: 'bot-webhook-secret-0123456789' },
+            },
+          })
+        ).body;
+        const op = await createUser(ctx(), 'operator');
+        const line = await createLine(ctx(), { operatorIds: [op.id], botId: bot.id });
+        const channel = await createChannel(ctx(), line.id, 'api');
+        await online(ctx(), op);
+        // The bot's own (configured) host is trusted; the loopback service it points at is not.
+        hook.answerNext({ status: 302, headers: { location: `${inner.url}/admin` } });
+        await apiWebhook(ctx(), channel.id, clientMessage('redirected', 'hello?'));
+        const [s] = (
+          await ctx().request('POST', '/api/v1/sessions/search', {
+            body: { where: { field: 'channelId', op: 'eq', value: channel.id } },
+          })
+        ).body.items;
+        await waitFor(
+          async () => (await session(ctx(), s.id)).operatorId === op.id,
+          5000,
+          'the operator after the refused redirect',
+        );
+        assert.deepEqual(
+          hook.requests.map((r) => r.path),
+          ['/bot'],
+          'called once: a refusal is not retried',
+        );
+        assert.equal(inner.requests.length, 0, 'the redirect target was never called');
+      } finally {
+        await Promise.all([hook.close(), inner.close()]);
+      }
+    });
+
     it('hands a session to the queue when its bot keeps failing', async () => {
       const hook = await ApiCallbackServer.start();
       try {
