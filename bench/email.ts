@@ -10,7 +10,8 @@ import { startTestApp } from '../test/helpers/app.ts';
 import { dovecotMissing, startDovecot } from '../test/helpers/dovecot.ts';
 import { createLine } from '../test/helpers/factories.ts';
 import { SmtpSink } from '../test/helpers/smtp-sink.ts';
-import { formatTable, hostInfo, writeJson } from './lib.ts';
+import { RssSampler } from './lib/cpu.ts';
+import { formatTable, hostInfo, writeJson } from './lib/report.ts';
 
 const TOTAL = Number(process.env.BENCH_EMAILS ?? 2000);
 
@@ -56,8 +57,7 @@ async function main() {
         )
       )[0]!;
 
-    const rss: number[] = [];
-    const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 250);
+    const sampler = new RssSampler().start(250);
     const raws = Array.from({ length: TOTAL }, (_, i) =>
       [
         `From: Client ${i % 50} <client${i % 50}@client.test>`,
@@ -87,7 +87,8 @@ async function main() {
     await appending;
     await new Promise((r) => setTimeout(r, 2000));
     last = await count();
-    clearInterval(sampler);
+    sampler.stop();
+    const rss = sampler.samples.map((x) => x.mb);
     const seconds = (storedAt - started) / 1000;
     const rate = last.n / seconds;
     // Flat: the peak of the last quarter of the run against the peak of its second quarter (warmed up).
@@ -106,7 +107,7 @@ async function main() {
       storeSeconds: seconds,
       messagesPerSecond: Math.round(rate),
       target: { messagesPerSecond: 200, rssGrowthMax: 0.1 },
-      rssMb: { secondQuarterPeak: Math.round(early / 1e6), lastQuarterPeak: Math.round(late / 1e6) },
+      rssMb: { secondQuarterPeak: Math.round(early), lastQuarterPeak: Math.round(late) },
       rssGrowth: Number(growth.toFixed(3)),
       met: last.n === TOTAL && last.d === TOTAL && rate >= 200 && growth <= 0.1,
       host: hostInfo(),

@@ -53,10 +53,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { formatTable, writeJson } from './lib.ts';
+import { type CpuUse, cpuMeter, RssSampler } from './lib/cpu.ts';
+import { formatTable, writeJson } from './lib/report.ts';
 import {
-  type CpuUse,
-  cpuMeter,
   Fleet,
   killServers,
   type LatencySummary,
@@ -70,7 +69,6 @@ import {
   openFilesLimit,
   round2,
   round3,
-  rssSampler,
   type SaturateDone,
   type ServerKind,
   ServerProcess,
@@ -285,8 +283,8 @@ async function fixedLoad(
 ): Promise<LoadResult> {
   fleet.stats.reset();
   const loadStart = wallClock();
-  const rss = rssSampler(server.pid);
-  const cpu = cpuMeter(server.pid);
+  const rss = new RssSampler(server.pid).start(500);
+  const cpu = cpuMeter({ server: server.pid });
   const clientsLoop = loopDelayMeter();
   const done = await server.request<LoadDone>({ op: 'load', plan });
   const cpuUse = cpu();
@@ -294,7 +292,7 @@ async function fixedLoad(
   await drain(fleet, expected.personal + expected.broadcast);
   const s = fleet.stats;
   const rate = (n: number) => Math.round(n / done.seconds);
-  const rssUse = rss();
+  rss.stop();
   return {
     seconds: round3(done.seconds),
     published: { personal: done.personal, broadcasts: done.broadcasts },
@@ -311,7 +309,7 @@ async function fixedLoad(
       scheduleLagMs: done.scheduleLagMs,
       maxLagPerSecondMs: done.maxLagPerSecondMs,
       loopDelayMs: done.loopDelayMs,
-      rssMb: { median: rssUse.medianMb, peak: rssUse.peakMb },
+      rssMb: { median: rss.median(), peak: rss.peak },
       usPerDelivery: round2(((cpuUse.server * done.seconds) / Math.max(1, s.received)) * 1e6),
     },
     clientsLoopDelayMs: clientsLoop(),
@@ -337,7 +335,7 @@ async function saturation(server: ServerProcess, fleet: Fleet, o: Options): Prom
   await sleep(Math.min(RAMP_MS, o.saturate * 500));
   fleet.stats.resetLatency();
   const from = { received: fleet.stats.received, at: performance.now() };
-  const cpu = cpuMeter(server.pid);
+  const cpu = cpuMeter({ server: server.pid });
   await sleep(measureMs);
   const delivered = fleet.stats.received - from.received;
   const seconds = (performance.now() - from.at) / 1000;
@@ -542,7 +540,7 @@ function table(runs: ServerRun[]): string {
   ];
   const cpuRow = rows.find((r) => r[0] === '  CPU cores server/clients/others')!;
   const cpuText = (r: ServerRun | undefined) =>
-    r ? `${r.load.cpu.server} / ${r.load.cpu.clients} / ${r.load.cpu.others}` : '-';
+    r ? `${r.load.cpu.server} / ${r.load.cpu.loadgen} / ${r.load.cpu.otherProcesses}` : '-';
   cpuRow[1] = cpuText(g);
   cpuRow[2] = cpuText(b);
   return formatTable(['', 'gateway', 'bare', 'gateway ÷ bare'], rows);
@@ -558,7 +556,7 @@ function cpuNotes(runs: ServerRun[]): string[] {
       if (!cpu) continue;
       const top = cpu.topOthers.map((p) => `${p.cores} ${p.cmd.slice(0, 50)}`).join('; ');
       out.push(
-        `  ${r.kind} ${phase}: server ${cpu.server}, clients ${cpu.clients}, others ${cpu.others} of ${cpu.machine} busy cores${top ? ` (top others: ${top})` : ''}`,
+        `  ${r.kind} ${phase}: server ${cpu.server}, clients ${cpu.loadgen}, others ${cpu.otherProcesses} of ${cpu.machine} busy cores${top ? ` (top others: ${top})` : ''}`,
       );
     }
   }
@@ -578,8 +576,8 @@ function timelineLine(r: ServerRun): string {
 function noiseWarnings(runs: ServerRun[]): string[] {
   const out: string[] = [];
   for (const r of runs) {
-    const phases: [string, number][] = [['fixed load', r.load.cpu.others]];
-    if (r.saturation) phases.push(['saturation', r.saturation.cpu.others]);
+    const phases: [string, number][] = [['fixed load', r.load.cpu.otherProcesses]];
+    if (r.saturation) phases.push(['saturation', r.saturation.cpu.otherProcesses]);
     for (const [phase, others] of phases) {
       if (others > NOISE_CORES) out.push(`${r.kind} ${phase}: other processes used ${others} cores`);
     }

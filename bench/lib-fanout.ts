@@ -6,11 +6,11 @@
  * - the publication schedules they run in-process (a fixed rate, and a saturating closed loop paced by
  *   credits from the clients);
  * - the lightweight protocol clients (plain `ws`, not the SDK) and what they count;
- * - measurement: latency histograms, RSS and CPU from /proc, machine information.
+ * - measurement: latency histograms and machine information (RSS and CPU: bench/lib/cpu.ts).
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
@@ -25,7 +25,7 @@ import {
   MemoryBroker,
   RedisBroker,
 } from '../src/realtime/index.ts';
-import { hostInfo } from './lib.ts';
+import { hostInfo } from './lib/report.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Wire format (see ../shared/reference/centrifugo-protocol.md)
@@ -897,119 +897,6 @@ export class Fleet {
 
 export const round3 = (v: number): number => Math.round(v * 1000) / 1000;
 export const round2 = (v: number): number => Math.round(v * 100) / 100;
-
-/** Resident set size of a process, MiB (VmRSS); null when it is gone. */
-export function rssMb(pid: number): number | null {
-  try {
-    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? null : round2(Number(kb) / 1024);
-  } catch {
-    return null;
-  }
-}
-
-/** RSS of a process every `intervalMs` while running: median and peak, MiB. */
-export function rssSampler(pid: number, intervalMs = 500): () => { medianMb: number; peakMb: number } {
-  const samples: number[] = [];
-  const sample = () => {
-    const v = rssMb(pid);
-    if (v !== null) samples.push(v);
-  };
-  sample();
-  const timer = setInterval(sample, intervalMs);
-  return () => {
-    clearInterval(timer);
-    sample();
-    const sorted = samples.sort((a, b) => a - b);
-    return { medianMb: sorted[Math.floor((sorted.length - 1) / 2)] ?? 0, peakMb: sorted.at(-1) ?? 0 };
-  };
-}
-
-const TICKS_PER_S = 100;
-
-interface ProcSnapshot {
-  at: number;
-  /** Busy ticks of the whole machine (everything but idle and iowait). */
-  machine: number;
-  /** Ticks (user + system) so far of every process. */
-  procs: Map<number, number>;
-}
-
-function procTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]);
-  } catch {
-    return 0;
-  }
-}
-
-/** The command line of a process, or `[name]` for a kernel thread (which has none). */
-function procCommand(pid: number): string {
-  try {
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-    return cmd === '' ? `[${readFileSync(`/proc/${pid}/comm`, 'utf8').trim()}]` : cmd.slice(0, 80);
-  } catch {
-    return '';
-  }
-}
-
-function machineBusyTicks(): number {
-  const v = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = v.slice(0, 8).reduce((s, x) => s + x, 0);
-  return total - (v[3] ?? 0) - (v[4] ?? 0);
-}
-
-function procSnapshot(): ProcSnapshot {
-  const procs: ProcSnapshot['procs'] = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    procs.set(pid, procTicks(pid));
-  }
-  return { at: performance.now(), machine: machineBusyTicks(), procs };
-}
-
-export interface CpuUse {
-  /** Cores used on average (1.0 = one core busy the whole time). */
-  server: number;
-  clients: number;
-  /** The rest of the machine: other work running meanwhile (and kernel time not charged to a process). */
-  others: number;
-  machine: number;
-  /** The busiest other processes. */
-  topOthers: { pid: number; cores: number; cmd: string }[];
-}
-
-/** CPU use by the server, the clients (this process) and everything else, between start and stop. */
-export function cpuMeter(serverPid: number): () => CpuUse {
-  const from = procSnapshot();
-  return () => {
-    const to = procSnapshot();
-    const seconds = (to.at - from.at) / 1000;
-    const cores = (ticks: number) => round2(ticks / TICKS_PER_S / seconds);
-    const used = (pid: number) => (to.procs.get(pid) ?? 0) - (from.procs.get(pid) ?? 0);
-    const others = [...to.procs.keys()]
-      .filter((pid) => pid !== serverPid && pid !== process.pid)
-      .map((pid) => ({ pid, ticks: used(pid) }))
-      .filter((p) => p.ticks > 0)
-      .sort((a, b) => b.ticks - a.ticks);
-    const server = used(serverPid);
-    const clients = used(process.pid);
-    const machine = to.machine - from.machine;
-    return {
-      server: cores(server),
-      clients: cores(clients),
-      others: cores(Math.max(0, machine - server - clients)),
-      machine: cores(machine),
-      topOthers: others
-        .slice(0, 3)
-        .map((p) => ({ pid: p.pid, cores: cores(p.ticks), cmd: procCommand(p.pid) }))
-        .filter((p) => p.cores >= 0.01),
-    };
-  };
-}
 
 /** The open-files limit of this process (children inherit it). */
 export function openFilesLimit(): number {

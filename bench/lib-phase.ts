@@ -4,8 +4,9 @@
  */
 
 import type { ServerProcess } from '../test/helpers/server-process.ts';
-import { type LatencyStats, summarize } from './lib.ts';
-import { type CpuSnapshot, type CpuUse, cpuCores, cpuSnapshot, type LoadResult } from './lib-ingest.ts';
+import { type CpuUse, cpuMeter } from './lib/cpu.ts';
+import type { LoadResult } from './lib/load.ts';
+import { type LatencyStats, summarize } from './lib/report.ts';
 
 export interface PhaseFigures {
   acked: number;
@@ -44,21 +45,22 @@ export async function phase(
   database: string,
   run: (loadDone: () => void) => Promise<LoadResult>,
 ): Promise<PhaseFigures> {
-  const pid = server?.pid ?? null;
-  const before = cpuSnapshot(pid, database);
+  const meter = cpuMeter({ server: server?.pid ?? null, database });
   // Read when the load ends, before its connections close (their backends' CPU goes with them).
-  let after: CpuSnapshot | undefined;
+  let cpu: CpuUse | undefined;
   const loadDone = () => {
-    after ??= cpuSnapshot(pid, database);
+    cpu ??= meter();
   };
   const result = await run(loadDone);
   loadDone();
-  return figures(result, cpuCores(before, after!));
+  return figures(result, cpu!);
 }
 
 export function describePhase(name: string, f: PhaseFigures): string {
   const errors = Object.entries(f.errors).map(([k, n]) => `${k}×${n}`);
-  const cpu = Object.entries(f.cpuCores).map(([k, v]) => `${k} ${v}`);
+  const cpu = Object.entries(f.cpuCores).flatMap(([k, v]) =>
+    typeof v === 'number' && k !== 'seconds' ? [`${k} ${v}`] : [],
+  );
   return [
     `${name}: ${f.acked} acknowledged in ${f.seconds} s → ${f.ackPerSecond} msg/s ` +
       `(5 s windows ${f.windows5s.min}–${f.windows5s.max}); errors: ${errors.join(', ') || 'none'}`,

@@ -1,11 +1,10 @@
 /**
  * Helpers of the routing benchmark (bench/routing.ts): the open-loop arrival schedule, the hold-time
  * profile of the close process, an in-memory mirror of the operators' loads fed by domain events,
- * spread tallies, database samples, the end-of-run safety checks, CPU / event-loop / RSS meters and
- * an opt-in per-statement profiler.
+ * spread tallies, database samples, the end-of-run safety checks, an event-loop meter and an opt-in
+ * per-statement profiler (CPU and RSS: bench/lib/cpu.ts; the arrival schedule: bench/lib/load.ts).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type LatencyStats, type Rng, type Sql, summarize } from './lib.ts';
 
@@ -25,42 +24,6 @@ export function arrivalOffsets(n: number, ratePerS: number, rng: Rng, kind: Arri
     t += kind === 'uniform' ? meanGapMs : -Math.log(1 - rng.next()) * meanGapMs;
   }
   return offsets;
-}
-
-export interface OpenLoopResult {
-  /** performance.now() of the first scheduled arrival. */
-  startedAt: number;
-  /** performance.now() when the last arrival was fired. */
-  firedAllAt: number;
-  /** How late the timer fired each arrival, ms. */
-  lag: LatencyStats;
-}
-
-/**
- * Fires `fire(i, scheduledAt)` at each offset from a timer, never waiting for earlier calls: an open
- * loop, so a slow system sees the arrivals pile up instead of slowing them down. Arrivals whose time
- * has passed when the timer runs are fired together (and their lateness recorded).
- */
-export function openLoop(offsetsMs: number[], fire: (i: number, scheduledAt: number) => void) {
-  return new Promise<OpenLoopResult>((resolve) => {
-    const startedAt = performance.now();
-    const lags: number[] = [];
-    let next = 0;
-    const pump = () => {
-      const elapsed = performance.now() - startedAt;
-      while (next < offsetsMs.length && offsetsMs[next]! <= elapsed) {
-        lags.push(elapsed - offsetsMs[next]!);
-        fire(next, startedAt + offsetsMs[next]!);
-        next++;
-      }
-      if (next < offsetsMs.length) {
-        setTimeout(pump, Math.max(0, offsetsMs[next]! - (performance.now() - startedAt)));
-      } else {
-        resolve({ startedAt, firedAllAt: performance.now(), lag: summarize(lags) });
-      }
-    };
-    pump();
-  });
 }
 
 export interface HoldProfile {
@@ -382,75 +345,6 @@ export async function checkHistory(raw: Sql, capacity: number): Promise<SafetyCh
 // Machine meters
 // ---------------------------------------------------------------------------------------------
 
-const TICKS_PER_S = 100;
-
-function procTicks(pid: number | 'self'): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime (fields 14 and 15)
-  } catch {
-    return 0;
-  }
-}
-
-function machineBusyTicks(): number {
-  const [cpu] = readFileSync('/proc/stat', 'utf8').split('\n');
-  const v = (cpu ?? '').trim().split(/\s+/).slice(1).map(Number);
-  const total = v.slice(0, 8).reduce((s, x) => s + x, 0);
-  return total - (v[3] ?? 0) - (v[4] ?? 0); // minus idle and iowait
-}
-
-export interface CpuUse {
-  seconds: number;
-  /** Cores used on average (1.0 = one core busy the whole time). */
-  node: number;
-  postgresBackends: number;
-  /** The rest of the machine: PostgreSQL's background processes and any other work. */
-  other: number;
-  machine: number;
-}
-
-/** CPU use of this process, of the PostgreSQL backends of one database, and of the whole machine. */
-export class CpuMeter {
-  readonly #at = performance.now();
-  readonly #node = process.cpuUsage();
-  readonly #machine = machineBusyTicks();
-  readonly #backends: Map<number, number>;
-
-  private constructor(backends: Map<number, number>) {
-    this.#backends = backends;
-  }
-
-  static async start(raw: Sql): Promise<CpuMeter> {
-    return new CpuMeter(new Map((await backendPids(raw)).map((pid) => [pid, procTicks(pid)])));
-  }
-
-  async stop(raw: Sql): Promise<CpuUse> {
-    const seconds = (performance.now() - this.#at) / 1000;
-    const used = process.cpuUsage(this.#node);
-    const node = (used.user + used.system) / 1e6;
-    let backends = 0;
-    for (const pid of await backendPids(raw)) backends += procTicks(pid) - (this.#backends.get(pid) ?? 0);
-    const pg = backends / TICKS_PER_S;
-    const machine = (machineBusyTicks() - this.#machine) / TICKS_PER_S;
-    const cores = (v: number) => Math.round((v / seconds) * 100) / 100;
-    return {
-      seconds: Math.round(seconds * 10) / 10,
-      node: cores(node),
-      postgresBackends: cores(pg),
-      other: cores(Math.max(0, machine - node - pg)),
-      machine: cores(machine),
-    };
-  }
-}
-
-async function backendPids(raw: Sql): Promise<number[]> {
-  const rows = await raw<{ pid: number }[]>`
-    SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`;
-  return rows.map((r) => r.pid);
-}
-
 /** Event-loop delay of this process while enabled, ms. */
 export function eventLoopMeter() {
   const resolutionMs = 5;
@@ -462,20 +356,6 @@ export function eventLoopMeter() {
     const ms = (ns: number) => Math.max(0, Math.round(ns / 1e4) / 100 - resolutionMs);
     return { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: ms(h.mean) };
   };
-}
-
-/** Resident set size of this process: first, peak and last sample, MB. */
-export class RssTrack {
-  first = 0;
-  peak = 0;
-  last = 0;
-
-  sample(): void {
-    const mb = Math.round(process.memoryUsage().rss / 1024 / 102.4) / 10;
-    if (this.first === 0) this.first = mb;
-    this.peak = Math.max(this.peak, mb);
-    this.last = mb;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -83,6 +83,8 @@ import { SecretBox } from '../src/lib/secret-box.ts';
 import { createPlatform, type Platform } from '../src/platform.ts';
 import { routingRepository } from '../src/routing/routing.repository.ts';
 import { stubProviders } from '../test/fakes/stub-providers.ts';
+import { type CpuUse, cpuMeter, RssSampler } from './lib/cpu.ts';
+import { schedule } from './lib/load.ts';
 import {
   cpuProbeMs,
   createScratchDatabase,
@@ -97,17 +99,13 @@ import {
   type ArrivalKind,
   arrivalOffsets,
   CallProfiler,
-  CpuMeter,
-  type CpuUse,
   checkHistory,
   type DbSample,
   eventLoopMeter,
   type HoldProfile,
   holdMs,
   OperatorLoads,
-  openLoop,
   perfectRouterSpread,
-  RssTrack,
   type SafetyCheck,
   sampleDatabase,
   spreadUnderCapacity,
@@ -432,7 +430,7 @@ async function arrive(
   };
   const offsets = arrivalOffsets(opts.n, cfg.rate, opts.rng, cfg.arrivals);
   const holds = offsets.map((_, i) => holdMs(opts.hold, i / opts.n, opts.rng));
-  const loop = await openLoop(offsets, (i, at) => creates.push(openOne(i, at)));
+  const loop = await schedule(offsets, (i, at) => creates.push(openOne(i, at)));
   await Promise.all(creates);
   const durationS = (lastReturn - loop.startedAt) / 1000;
   return {
@@ -473,7 +471,7 @@ interface TimelinePoint {
 class DbSampler {
   readonly spread = new Tally();
   readonly timeline: TimelinePoint[] = [];
-  readonly rss = new RssTrack();
+  readonly rss = new RssSampler();
   maxOpen = 0;
   maxWaiting = 0;
   /** Samples in which fewer than two operators were under capacity (no spread to speak of). */
@@ -562,7 +560,7 @@ interface RunResult {
 }
 
 async function runLoad(
-  ctx: { platform: Platform; world: World; tracker: SessionTracker; cfg: Config; raw: Sql },
+  ctx: { platform: Platform; world: World; tracker: SessionTracker; cfg: Config; raw: Sql; database: string },
   closes: CloseProcess,
   errors: ErrorLog,
 ): Promise<RunResult> {
@@ -583,7 +581,9 @@ async function runLoad(
   const routingErrorsBefore = errors.count;
   tracker.phase = 'run';
   const sampler = new DbSampler(raw, cfg.capacity);
-  const cpu = await CpuMeter.start(raw);
+  // The sampling connection's backend is the bench's own work, not the product's.
+  const [own] = await raw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+  const cpu = cpuMeter({ server: 'self', database: ctx.database, loadgen: [own!.pid] });
   const loop = eventLoopMeter();
   sampler.start();
   log(`run: ${cfg.sessions} sessions at ${cfg.rate}/s (${cfg.arrivals})…`);
@@ -598,7 +598,7 @@ async function runLoad(
     completed,
     closeErrors: closes.errors,
     firstCloseError: closes.firstError,
-    cpu: await cpu.stop(raw),
+    cpu: cpu(),
     eventLoopDelayMs: loop(),
     sampler,
     routingErrors: errors.count - routingErrorsBefore,
@@ -743,7 +743,7 @@ function perfectSpread(tracker: SessionTracker, run: SessionRecord[]) {
 function cpuPerSession(cpu: CpuUse, sessions: number) {
   const ms = (cores: number) =>
     Math.round(((cores * cpu.seconds * 1000) / Math.max(1, sessions)) * 100) / 100;
-  return { node: ms(cpu.node), postgresBackends: ms(cpu.postgresBackends) };
+  return { node: ms(cpu.server), postgresBackends: ms(cpu.postgresBackends) };
 }
 
 type Figures = ReturnType<typeof figures>;
@@ -793,7 +793,7 @@ fairness (spread = max − min open sessions among online operators under capaci
 safety       history: ${s.doubleAssigned} sessions assigned twice, ${s.operatorMismatch} operator mismatches, max replayed load ${s.maxReplayedLoad} (capacity ${cfg.capacity})${s.overCapacity.length ? `, ${s.overCapacity.length} operators above capacity` : ''}; max sampled load ${s.maxOpenSampled}; final mirror mismatches ${s.finalMirrorMismatches}
 errors       create ${f.errors.create}, close ${f.errors.close}, routing ${f.errors.routing}
 node         RSS ${p.rssMb.start} → peak ${p.rssMb.peak} → ${p.rssMb.end} MB; event-loop delay p50 ${p.eventLoopDelayMs.p50} p99 ${p.eventLoopDelayMs.p99} max ${p.eventLoopDelayMs.max} ms
-cpu (cores)  node ${p.cpuCores.node}, postgres backends ${p.cpuCores.postgresBackends}, other processes ${p.cpuCores.other}, machine ${p.cpuCores.machine} of ${os.cpus().length}${p.cpuCores.other > NOISE_CORES ? '  (other work on the machine: figures are pessimistic)' : ''}
+cpu (cores)  node ${p.cpuCores.server}, postgres backends ${p.cpuCores.postgresBackends}, other processes ${p.cpuCores.otherProcesses}, machine ${p.cpuCores.machine} of ${os.cpus().length}${p.cpuCores.otherProcesses > NOISE_CORES ? '  (other work on the machine: figures are pessimistic)' : ''}
 cpu/session  node ${p.cpuMsPerSession.node} ms + postgres ${p.cpuMsPerSession.postgresBackends} ms: ${cfg.rate}/s takes ${((cfg.rate * (p.cpuMsPerSession.node + p.cpuMsPerSession.postgresBackends)) / 1000).toFixed(2)} cores
 
 ${verdict(f.verdicts.latency)}  routable p99 ${l.routable.p99.toFixed(2)} ms < ${TARGETS.p99Ms} ms
@@ -870,7 +870,7 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
       await platform.stop();
     });
 
-    const run = await runLoad({ platform, world, tracker, cfg, raw }, closes, errors);
+    const run = await runLoad({ platform, world, tracker, cfg, raw, database: scratch.name }, closes, errors);
     const safety = await checkHistory(raw, cfg.capacity);
     const f = figures(tracker, run, safety, await finalMismatches(raw, tracker));
     // The CPU's speed drifts on a shared host: probed again once the load is over.

@@ -32,8 +32,9 @@ import type { Caller } from '../src/domain/user/user.ts';
 import { SecretBox } from '../src/lib/secret-box.ts';
 import { createPlatform, type Platform } from '../src/platform.ts';
 import { stubProviders } from '../test/fakes/stub-providers.ts';
+import { type CpuUse, cpuMeter } from './lib/cpu.ts';
+import { closedLoop, type LoadResult } from './lib/load.ts';
 import { createScratchDatabase, formatTable, machineInfo, writeJson } from './lib.ts';
-import { CpuMeter, type CpuUse } from './lib-routing.ts';
 
 const OPERATORS = 100;
 const SYSTEM = { type: 'system', id: null } as const;
@@ -77,20 +78,16 @@ interface PhaseCost {
 function perSession(cpu: CpuUse, n: number): PhaseCost {
   const ms = (cores: number) => Math.round(((cores * cpu.seconds) / n) * 1e6) / 1e3;
   return {
-    nodeMs: ms(cpu.node),
+    nodeMs: ms(cpu.server),
     postgresMs: ms(cpu.postgresBackends),
     perSecond: Math.round(n / cpu.seconds),
   };
 }
 
-/** Runs `n` calls with `callers` of them in flight at a time. */
-async function closedLoop(n: number, callers: number, call: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (next < n) await call(next++);
-    }),
-  );
+/** A call that failed fails the run: its CPU figures would not be the product's. */
+function failOn(result: LoadResult): void {
+  const errors = Object.entries(result.errors);
+  if (errors.length > 0) throw new Error(`calls failed: ${errors.map(([k, n]) => `${k}×${n}`).join(', ')}`);
 }
 
 async function setupWorld(platform: Platform) {
@@ -145,22 +142,34 @@ export async function main(argv = process.argv.slice(2)): Promise<void> {
     closers.push(() => platform.stop());
     log(`${cfg.rounds} rounds of ${cfg.sessions} sessions, ${cfg.callers} callers, pool ${cfg.pool}`);
 
+    const [own] = await raw<{ pid: number }[]>`SELECT pg_backend_pid() AS pid`;
+    const watch = { server: 'self' as const, database: scratch.name, loadgen: [own!.pid] };
     const rounds: { round: number; sessionsBefore: number; openRoute: PhaseCost; close: PhaseCost }[] = [];
     for (let round = 0; round < cfg.rounds; round++) {
       const ids: string[] = [];
       const target = assigned + cfg.sessions;
-      const opening = await CpuMeter.start(raw);
-      await closedLoop(cfg.sessions, cfg.callers, async (i) => {
-        const { session } = await platform.services.sessions.create(channelId, `r${round}_${i}`, caller);
-        ids.push(session.id);
+      const opening = cpuMeter(watch);
+      const opened = await closedLoop({
+        concurrency: cfg.callers,
+        count: cfg.sessions,
+        send: async (i) => {
+          const { session } = await platform.services.sessions.create(channelId, `r${round}_${i}`, caller);
+          ids.push(session.id);
+        },
       });
+      failOn(opened);
       while (assigned < target) await new Promise((resolve) => setTimeout(resolve, 5));
-      const openRoute = perSession(await opening.stop(raw), cfg.sessions);
-      const closing = await CpuMeter.start(raw);
-      await closedLoop(ids.length, cfg.callers, (i) =>
-        platform.services.sessions.apply(ids[i]!, { type: 'close', by: SYSTEM }, null, 'close'),
+      const openRoute = perSession(opening(), cfg.sessions);
+      const closing = cpuMeter(watch);
+      failOn(
+        await closedLoop({
+          concurrency: cfg.callers,
+          count: ids.length,
+          send: (i) =>
+            platform.services.sessions.apply(ids[i]!, { type: 'close', by: SYSTEM }, null, 'close'),
+        }),
       );
-      const close = perSession(await closing.stop(raw), cfg.sessions);
+      const close = perSession(closing(), cfg.sessions);
       rounds.push({ round, sessionsBefore: round * cfg.sessions, openRoute, close });
       log(
         `round ${round}: open+route node ${openRoute.nodeMs} + postgres ${openRoute.postgresMs} ms` +
