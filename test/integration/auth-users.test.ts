@@ -119,6 +119,37 @@ describeEachDatabase('auth and users', (ctx) => {
     assert.equal((await ctx().request('GET', '/api/v1/me', { token: res.body.token })).body.id, user.id);
   });
 
+  it('a new password signs the user out everywhere but keeps their integration tokens', async () => {
+    const user = await createUser(ctx(), 'operator');
+    const second = await ctx().request('POST', '/api/v1/auth/login', {
+      token: null,
+      body: { login: user.login, password: 'password-123' },
+    });
+    assert.equal(second.status, 200);
+    const integration = (
+      await ctx().request('POST', `/api/v1/users/${user.id}/tokens`, { body: { name: 'crm sync' } })
+    ).body.token;
+    const changed = await ctx().request('PATCH', `/api/v1/users/${user.id}`, {
+      body: { password: 'a-brand-new-password-123' },
+    });
+    assert.equal(changed.status, 200);
+    for (const token of [user.token, second.body.token]) {
+      const me = await ctx().request('GET', '/api/v1/me', { token });
+      assert.equal(me.status, 401, 'a login token is revoked');
+    }
+    assert.equal((await ctx().request('GET', '/api/v1/me', { token: integration })).status, 200);
+    const old = await ctx().request('POST', '/api/v1/auth/login', {
+      token: null,
+      body: { login: user.login, password: 'password-123' },
+    });
+    assert.equal(old.status, 401);
+    const fresh = await ctx().request('POST', '/api/v1/auth/login', {
+      token: null,
+      body: { login: user.login, password: 'a-brand-new-password-123' },
+    });
+    assert.equal(fresh.status, 200);
+  });
+
   it('soft-deletes a user: hidden from search unless asked, token revoked', async () => {
     const user = await createUser(ctx(), 'operator');
     assert.equal((await ctx().request('DELETE', `/api/v1/users/${user.id}`)).status, 204);

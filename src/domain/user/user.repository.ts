@@ -71,6 +71,16 @@ export const userRepository = {
     await db.update(apiTokens).set({ revokedAt: new Date() }).where(eq(apiTokens.id, tokenId));
   },
 
+  /** Revokes the user's live tokens of one name (e.g. every login); returns their ids. */
+  async revokeTokensNamed(db: Db, userId: string, name: string): Promise<string[]> {
+    const rows = await db
+      .update(apiTokens)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(apiTokens.userId, userId), eq(apiTokens.name, name), isNull(apiTokens.revokedAt)))
+      .returning({ id: apiTokens.id });
+    return rows.map((r) => r.id);
+  },
+
   async revokeAllTokens(db: Db, userId: string): Promise<void> {
     await db
       .update(apiTokens)

@@ -76,6 +76,8 @@ export const colleagueSearch: EntitySearchSpec = {
 };
 
 const TOKEN_TTL_MS = 30 * 24 * 3600 * 1000;
+/** The name of the tokens `login` issues (a password change revokes them). */
+const LOGIN_TOKEN = 'login';
 
 export class UserService {
   constructor(private readonly deps: Deps) {}
@@ -94,7 +96,7 @@ export class UserService {
     const ok = await verifyPassword(password, user?.passwordHash ?? 'scrypt$16384$8$1$AAAA$AAAA');
     if (!user || !ok) throw new Unauthorized('wrong login or password', 'INVALID_CREDENTIALS');
     if (user.blocked) throw new Forbidden('the user is blocked', 'USER_BLOCKED');
-    const token = await this.issueToken(user.id, 'login', new Date(Date.now() + TOKEN_TTL_MS));
+    const token = await this.issueToken(user.id, LOGIN_TOKEN, new Date(Date.now() + TOKEN_TTL_MS));
     return { token, user: userView(user) };
   }
 
@@ -175,6 +177,12 @@ export class UserService {
     const row = await this.deps.uow.run(async (tx) => {
       const updated = await userRepository.update(tx.db, id, values);
       if (!updated || updated.deletedAt) throw new NotFound('User', id);
+      // A new password signs the user out everywhere (every login token, and the live connections
+      // on them); integration tokens an admin issued stay: they are not a password's to end.
+      if (patch.password !== undefined && patch.blocked !== true) {
+        for (const tokenId of await userRepository.revokeTokensNamed(tx.db, id, LOGIN_TOKEN))
+          tx.emit('user.loggedOut', id, { userId: id, tokenId });
+      }
       if (patch.blocked === true) {
         await userRepository.revokeAllTokens(tx.db, id);
         tx.emit('user.blocked', id, { userId: id });
