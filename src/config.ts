@@ -44,6 +44,11 @@ export interface Config {
   fetchAllowPrivate: string[];
   /** An IP2Location LITE DB11 CSV file: live-chat visitors' coordinates; none, none. */
   geoipCsv: string | null;
+  /** SMTP in: the listener's port; null: no listener. */
+  smtpPort: number | null;
+  smtpMaxBytes: number;
+  smtpTlsCert: string | null;
+  smtpTlsKey: string | null;
 }
 
 export class ConfigError extends Error {
@@ -290,6 +295,26 @@ export const VARIABLES = {
       return hosts;
     },
   } satisfies Variable<string[]>,
+  smtpPort: {
+    name: 'OMNILINE_SMTP_PORT',
+    default: NONE,
+    description:
+      'SMTP in: the listener port for mail to inbox channels’ `smtpIn.address` (MX or forwarding); unset: none',
+    read: (raw, problems, env) =>
+      raw === null ? null : integer('OMNILINE_SMTP_PORT', 25, [1, 65535], '').read(raw, problems, env),
+  } satisfies Variable<number | null>,
+  smtpMaxBytes: integer(
+    'OMNILINE_SMTP_MAX_BYTES',
+    25 * 1024 * 1024,
+    [1024, 1024 * 1024 * 1024],
+    'SMTP in: the largest message taken (advertised as SIZE; 552 beyond)',
+    '25 MiB',
+  ),
+  smtpTlsCert: optional(
+    'OMNILINE_SMTP_TLS_CERT',
+    'SMTP in: a PEM certificate (chain) file; with `OMNILINE_SMTP_TLS_KEY` the listener offers STARTTLS',
+  ),
+  smtpTlsKey: optional('OMNILINE_SMTP_TLS_KEY', 'SMTP in: the PEM private key of `OMNILINE_SMTP_TLS_CERT`'),
 };
 
 const S = DEFAULT_SECURITY;
@@ -396,6 +421,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
   if (config.databaseUrl !== null && config.secretKey === null) {
     problems.push('OMNILINE_SECRET_KEY is required with DATABASE_URL (every node must share one key)');
+  }
+  if ((config.smtpTlsCert === null) !== (config.smtpTlsKey === null)) {
+    problems.push('OMNILINE_SMTP_TLS_CERT and OMNILINE_SMTP_TLS_KEY go together: set both or neither');
   }
   if (config.security.loginLockMaxMs < config.security.loginLockMs) {
     problems.push('OMNILINE_LOGIN_LOCK_MAX_SECONDS must not be less than OMNILINE_LOGIN_LOCK_SECONDS');

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ platform: runtime.platform, bodyLimitBytes: config.bodyLimitBytes, logger });
   const address = await app.listen({ port: config.port, host: config.host });
   runtime.platform.start();
+  if (runtime.platform.smtpIn) await runtime.platform.smtpIn.listen();
   const mode =
     runtime.database.kind === 'pglite' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL server';
   app.log.info(`Omniline listening on ${address} (${mode}); API docs at ${address}/api/docs`);

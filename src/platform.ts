@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Db } from './db/client.ts';
 import type { Clock } from './domain/deps.ts';
 import { EventBus } from './domain/events/domain-events.ts';
+import { fileRepository } from './files/file.repository.ts';
 import { FileService } from './files/file.service.ts';
 import { LocalFileStore } from './files/file-store.ts';
 import { JobWorker, type WorkerOptions } from './jobs/worker.ts';
@@ -23,6 +24,8 @@ import { EDIT_JOB, OutboundPipeline, SEND_JOB } from './pipeline/outbound.ts';
 import { PollerManager } from './pipeline/poller.ts';
 import { ProviderHost } from './pipeline/provider-host.ts';
 import type { OmnilinePlugin } from './plugins.ts';
+import { SmtpInListener, type SmtpInOptions } from './providers/inbox/inbox-smtp.listener.ts';
+import { registerStoredMailReader } from './providers/inbox/inbox-stored-mail.ts';
 import type { ProviderContext } from './providers/provider.ts';
 import { builtinProviders, ProviderRegistry } from './providers/registry.ts';
 import { type Broker, type GatewayOptions, MemoryBroker, RedisBroker } from './realtime/index.ts';
@@ -65,6 +68,8 @@ export interface PlatformOptions {
   clientOfflineTimeoutSeconds?: number;
   /** IP → location for live-chat visitors (OMNILINE_GEOIP_CSV); none: no coordinates. */
   geoip?: GeoIp | null;
+  /** SMTP in for inbox channels (OMNILINE_SMTP_PORT); none: no listener. */
+  smtpIn?: SmtpInOptions | null;
   log?: ProviderContext['log'] & { error(obj: object, msg: string): void };
 }
 
@@ -87,6 +92,8 @@ export interface Platform {
   /** Login guard and request-rate limits, shared across nodes through Redis when there is one. */
   limits: Limits;
   geoip: GeoIp | null;
+  /** The SMTP-in listener when configured: `listen()` after `start()`. */
+  smtpIn: SmtpInListener | null;
   /** Starts background work: the job worker and the pollers. */
   start(): void;
   stop(): Promise<void>;
@@ -196,6 +203,35 @@ export function createPlatform(opts: PlatformOptions): Platform {
     log: opts.log,
     markError: markChannelError,
   });
+  // Mail our SMTP listener took is kept in the file store: attachment loads on any node read it there.
+  const offStoredMail = registerStoredMailReader(async (fileId) => {
+    const file = await fileRepository.byId(opts.db, fileId).catch(() => undefined);
+    if (!file) return null;
+    const chunks: Buffer[] = [];
+    for await (const c of files.store.open(file.storageKey)) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  });
+  const smtpIn = opts.smtpIn
+    ? new SmtpInListener(
+        {
+          db: opts.db,
+          host,
+          inbound,
+          files,
+          onChannelChange: (fn) => {
+            const offs = [
+              services.deps.bus.on('channel.stateChanged', fn),
+              services.deps.bus.on('channel.updated', fn),
+            ];
+            return () => {
+              for (const off of offs) off();
+            };
+          },
+          log: opts.log,
+        },
+        opts.smtpIn,
+      )
+    : null;
   return {
     services,
     registry,
@@ -213,6 +249,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     live,
     limits,
     geoip: opts.geoip ?? null,
+    smtpIn,
     start() {
       worker.start();
       pollers.start();
@@ -240,6 +277,8 @@ export function createPlatform(opts: PlatformOptions): Platform {
     async stop() {
       for (const off of offs) off();
       if (presenceTimer) clearInterval(presenceTimer);
+      await smtpIn?.close();
+      offStoredMail();
       await router.stop();
       await pollers.stop();
       await worker.stop();

@@ -53,6 +53,16 @@ export async function startRuntime(config: Config, log: PlatformOptions['log']):
       clientOfflineTimeoutSeconds: config.clientOfflineTimeoutSeconds,
       fetchAllowPrivate: config.fetchAllowPrivate,
       geoip: config.geoipCsv ? new GeoIp(config.geoipCsv) : null,
+      smtpIn:
+        config.smtpPort === null
+          ? null
+          : {
+              port: config.smtpPort,
+              host: config.host,
+              maxBytes: config.smtpMaxBytes,
+              tlsCert: config.smtpTlsCert,
+              tlsKey: config.smtpTlsKey,
+            },
       plugins: await loadPlugins(config.plugins),
       log,
     });

@@ -76,6 +76,8 @@ export interface TestAppOptions {
   security?: Partial<SecuritySettings>;
   /** The server's client silence timeout (seconds), for lines that set none. */
   clientOfflineTimeoutSeconds?: number;
+  /** Run the SMTP-in listener on a free loopback port (`ctx.platform.smtpIn.port`). */
+  smtpIn?: { maxBytes?: number; maxRecipients?: number };
 }
 
 export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}): Promise<TestContext> {
@@ -97,11 +99,15 @@ export async function startTestApp(kind: DatabaseKind, opts: TestAppOptions = {}
     fetchAllowPrivate: opts.fetchAllowPrivate,
     security: opts.security,
     clientOfflineTimeoutSeconds: opts.clientOfflineTimeoutSeconds,
+    smtpIn: opts.smtpIn
+      ? { port: 0, host: '127.0.0.1', maxBytes: opts.smtpIn.maxBytes ?? 1024 * 1024, ...opts.smtpIn }
+      : null,
   });
   const { services } = platform;
   await services.users.bootstrapAdmin('admin', ADMIN_PASSWORD);
   const app = await buildApp({ platform, bodyLimitBytes: opts.bodyLimitBytes });
   if (opts.background) platform.start();
+  if (platform.smtpIn) await platform.smtpIn.listen();
   const url = opts.listen ? await app.listen({ port: 0, host: '127.0.0.1' }) : null;
   const adminToken = (await services.users.login('admin', ADMIN_PASSWORD)).token;
   const request: TestContext['request'] = async (method, url, o = {}) => {

@@ -9,53 +9,12 @@ import { queryRows } from '../../src/db/client.ts';
 import { describeEachDatabase, type TestContext } from '../helpers/app.ts';
 import { type Dovecot, dovecotMissing, startDovecot } from '../helpers/dovecot.ts';
 import { createLine, unique } from '../helpers/factories.ts';
+import { inboxMailbox, inboxSettings, mail, messagesOf, SUPPORT } from '../helpers/inbox.ts';
 import { SmtpSink } from '../helpers/smtp-sink.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const missing = dovecotMissing();
 if (missing) console.log(`# skipping the inbox channel tests: ${missing}`);
-
-const SUPPORT = 'support@help.test';
-
-export function mail(fields: {
-  from: string;
-  subject?: string;
-  id?: string;
-  inReplyTo?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  contentType?: string;
-}): string {
-  const lines = [
-    `From: ${fields.from}`,
-    `To: ${SUPPORT}`,
-    `Subject: ${fields.subject ?? 'Help please'}`,
-    `Message-ID: ${fields.id ?? `<${unique('m')}@client.test>`}`,
-    `Date: ${new Date().toUTCString()}`,
-    'MIME-Version: 1.0',
-    ...(fields.inReplyTo ? [`In-Reply-To: ${fields.inReplyTo}`, `References: ${fields.inReplyTo}`] : []),
-    ...Object.entries(fields.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
-    `Content-Type: ${fields.contentType ?? 'text/plain; charset=utf-8'}`,
-  ];
-  return `${lines.join('\r\n')}\r\n\r\n${fields.body ?? 'My printer is on fire.'}\r\n`;
-}
-
-async function messagesOf(ctx: TestContext, channelId: string) {
-  return queryRows<{
-    id: string;
-    text: string | null;
-    external_id: string | null;
-    session_id: string;
-    direction: string;
-    status: string;
-    error: any;
-    attachments: { fileId: string | null; name: string | null; mimeType: string | null }[];
-  }>(
-    ctx.db,
-    sql`SELECT id, text, external_id, session_id, direction, status, error, attachments FROM messages
-        WHERE channel_id = ${channelId} ORDER BY seq`,
-  );
-}
 
 async function jobErrors(ctx: TestContext) {
   return queryRows<{ kind: string; last_error: string | null; failed_at: Date | null }>(
@@ -92,39 +51,8 @@ describeEachDatabase(
       await dovecot?.stop();
     });
 
-    function settings(user: string, password: string, extra: Record<string, unknown> = {}) {
-      return {
-        imap: { host: dovecot.host, port: dovecot.port, secure: false, user, password },
-        smtp: {
-          host: '127.0.0.1',
-          port: smtp.port,
-          secure: false,
-          user: smtp.user,
-          password: smtp.password,
-          from: `Help Desk <${SUPPORT}>`,
-        },
-        ...extra,
-      };
-    }
-
-    /** A mailbox of its own and an active inbox channel reading it. */
-    async function mailbox(extra: Record<string, unknown> = {}) {
-      const user = `${unique('box')}@help.test`;
-      const password = unique('pw');
-      await dovecot.addUser(user, password);
-      const line = await createLine(ctx());
-      const res = await ctx().request('POST', '/api/v1/channels', {
-        body: {
-          lineId: line.id,
-          name: unique('mail'),
-          type: 'inbox',
-          settings: settings(user, password, extra),
-        },
-      });
-      assert.equal(res.status, 201, JSON.stringify(res.body));
-      const append = (...raws: string[]) => dovecot.append(user, password, raws);
-      return { user, password, line, channel: res.body as { id: string; settings: any }, append };
-    }
+    const settings = (user: string, password: string) => inboxSettings(dovecot, smtp, user, password);
+    const mailbox = (extra: Record<string, unknown> = {}) => inboxMailbox(ctx(), dovecot, smtp, extra);
 
     async function sessionOf(id: string) {
       return (await ctx().request('GET', `/api/v1/sessions/${id}`)).body;

@@ -4,6 +4,7 @@
  *
  * In:  the poller's rounds (one node at a time, by the channel's lease) read the folder with
  *      inbox-imap.fetcher.ts; each mail becomes events by inbox-mail.parser.ts.
+ *      Or our SMTP listener (inbox-smtp.listener.ts) takes it for the channel's `smtpIn.address`.
  * Out: inbox-smtp.sender.ts.
  * Settings: inbox.settings.ts. `register` logs in to both servers and names the one that refused.
  */
@@ -14,6 +15,7 @@ import { inboxSettings, PUBLIC_INBOX_SETTINGS, validateInboxSettings } from './i
 import { fetchRaw, imapError, pollImap, withImap } from './inbox-imap.fetcher.ts';
 import { loadPart } from './inbox-mail.parser.ts';
 import { sendMail, smtpError, smtpTransport } from './inbox-smtp.sender.ts';
+import { readStoredMail } from './inbox-stored-mail.ts';
 
 export const inboxProvider: ChannelProvider = {
   name: 'inbox',
@@ -82,11 +84,19 @@ export const inboxProvider: ChannelProvider = {
   async loadAttachment(ctx, ref) {
     const hash = ref.lastIndexOf('#');
     if (hash < 0) throw new ProviderError('BAD_REF', 'not an e-mail part reference', { retryable: false });
+    const source = ref.slice(0, hash);
     let raw: Buffer;
-    try {
-      raw = await fetchRaw(inboxSettings(ctx.channel.settings).imap, ref.slice(0, hash));
-    } catch (err) {
-      throw imapError(err);
+    if (source.startsWith('smtp:')) {
+      // Taken by our SMTP listener: the original is in the file store.
+      const stored = await readStoredMail(source.slice('smtp:'.length));
+      if (!stored) throw new ProviderError('MESSAGE_GONE', 'the stored e-mail is gone', { retryable: false });
+      raw = stored;
+    } else {
+      try {
+        raw = await fetchRaw(inboxSettings(ctx.channel.settings).imap, source);
+      } catch (err) {
+        throw imapError(err);
+      }
     }
     const part = await loadPart(raw, ref.slice(hash + 1));
     if (!part) throw new ProviderError('PART_GONE', 'the e-mail has no such part', { retryable: false });
