@@ -49,8 +49,17 @@ export interface Dovecot {
   addUser(user: string, password: string): Promise<void>;
   /** An IMAP client logged in as a user (the test's own view of the mailbox). */
   client(user: string, password: string): Promise<ImapFlow>;
-  /** Appends raw messages to a user's folder. */
-  append(user: string, password: string, raws: (string | Buffer)[], folder?: string): Promise<void>;
+  /**
+   * Appends raw messages to a user's folder, in order over one connection — or over `connections`
+   * at once (each taking the next message when its last APPEND is done; UIDs then interleave).
+   */
+  append(
+    user: string,
+    password: string,
+    raws: (string | Buffer)[],
+    folder?: string,
+    opts?: { connections?: number },
+  ): Promise<void>;
   /** Disconnects every session of a user (as a server restart would). */
   kick(user: string): Promise<void>;
   /** Gives a folder a new UIDVALIDITY (as a rebuilt mailbox would). */
@@ -93,6 +102,10 @@ userdb {
   driver = passwd-file
   args = username_format=%u ${passwd}
   default_fields = uid=${mail.uid} gid=${mail.gid} home=${dir}/mail/%u
+}
+protocol imap {
+  # The feeders of tests and benchmarks, and the channel's fetcher, log in from one address at once.
+  mail_max_userip_connections = 64
 }
 service imap-login {
   inet_listener imap {
@@ -168,13 +181,18 @@ service anvil {
       await new Promise((r) => setTimeout(r, 300));
     },
     client: connect,
-    async append(user, password, raws, folder = 'INBOX') {
-      const c = await connect(user, password);
-      try {
-        for (const raw of raws) await c.append(folder, raw);
-      } finally {
-        await c.logout();
-      }
+    async append(user, password, raws, folder = 'INBOX', opts = {}) {
+      let next = 0;
+      const feed = async () => {
+        const c = await connect(user, password);
+        try {
+          while (next < raws.length) await c.append(folder, raws[next++]!);
+        } finally {
+          await c.logout();
+        }
+      };
+      const n = Math.max(1, Math.min(opts.connections ?? 1, raws.length));
+      await Promise.all(Array.from({ length: n }, feed));
     },
     async kick(user) {
       await promisify(execFile)(DOVEADM, ['-c', conf, 'kick', user]).catch(() => {});

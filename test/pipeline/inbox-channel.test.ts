@@ -254,9 +254,10 @@ describeEachDatabase(
       const sent = await ctx().request('POST', `/api/v1/sessions/${stored[0]!.session_id}/messages`, {
         body: { text: 'We are on it' },
       });
+      // (The send job queues behind the earlier tests' attachment loads — 500 mails' originals.)
       const out = await waitFor(
         () => smtp.received.find((m) => m.to.includes('real@client.test')),
-        30_000,
+        120_000,
         'sent',
       );
       await waitFor(
