@@ -1,0 +1,111 @@
+/** The widget's words in the languages a channel may choose (`settings.language`). */
+
+const en = {
+  open: 'Open the chat',
+  close: 'Close the chat',
+  defaultTitle: 'Chat with us',
+  online: 'We reply in a few minutes',
+  offlineStatus: 'We are away now',
+  name: 'Name',
+  email: 'E-mail',
+  message: 'Message',
+  start: 'Start the chat',
+  prechatIntro: 'Tell us a little about yourself before we start.',
+  required: 'Please fill this in',
+  badEmail: 'Please enter a valid e-mail address',
+  offlineIntro: 'Nobody is here to answer right now. Leave a message and we will reply by e-mail.',
+  offlineSend: 'Send',
+  offlineThanks: 'Thank you! We will reply to your e-mail.',
+  composer: 'Write a message…',
+  composerLabel: 'Your message',
+  send: 'Send',
+  attach: 'Attach a file',
+  fileTooLarge: 'The file is too large (at most {max})',
+  fileType: 'This kind of file cannot be sent',
+  uploadFailed: 'The file could not be sent',
+  earlier: 'Show earlier messages',
+  typing: '{name} is typing…',
+  someone: 'Operator',
+  read: 'Read',
+  sent: 'Sent',
+  sending: 'Sending…',
+  failed: 'Not sent',
+  retry: 'Retry',
+  reconnecting: 'Connection lost, reconnecting…',
+  joined: '{name} joined the chat',
+  closed: 'The chat has ended.',
+  rateTitle: 'How was this chat?',
+  rateStar: '{n} of 5',
+  rateComment: 'A comment (optional)',
+  rateSend: 'Send rating',
+  rateThanks: 'Thank you for your rating!',
+  endChat: 'End the chat',
+  newMessage: 'New message',
+  unread: '{n} unread',
+  you: 'You',
+  unavailable: 'The chat is not available on this page.',
+  refused: 'This page may not use the chat.',
+  identityRefused: 'We could not confirm who you are. Please sign in again.',
+};
+
+export type Words = typeof en;
+
+const ru: Words = {
+  open: 'Открыть чат',
+  close: 'Закрыть чат',
+  defaultTitle: 'Напишите нам',
+  online: 'Ответим через несколько минут',
+  offlineStatus: 'Сейчас нас нет на месте',
+  name: 'Имя',
+  email: 'E-mail',
+  message: 'Сообщение',
+  start: 'Начать чат',
+  prechatIntro: 'Расскажите немного о себе, прежде чем мы начнём.',
+  required: 'Заполните это поле',
+  badEmail: 'Введите правильный адрес e-mail',
+  offlineIntro: 'Сейчас никто не может ответить. Оставьте сообщение — мы ответим на e-mail.',
+  offlineSend: 'Отправить',
+  offlineThanks: 'Спасибо! Мы ответим на ваш e-mail.',
+  composer: 'Напишите сообщение…',
+  composerLabel: 'Ваше сообщение',
+  send: 'Отправить',
+  attach: 'Прикрепить файл',
+  fileTooLarge: 'Файл слишком большой (не больше {max})',
+  fileType: 'Такой файл отправить нельзя',
+  uploadFailed: 'Файл не удалось отправить',
+  earlier: 'Показать предыдущие сообщения',
+  typing: '{name} печатает…',
+  someone: 'Оператор',
+  read: 'Прочитано',
+  sent: 'Отправлено',
+  sending: 'Отправляется…',
+  failed: 'Не отправлено',
+  retry: 'Повторить',
+  reconnecting: 'Связь потеряна, подключаемся…',
+  joined: '{name} в чате',
+  closed: 'Чат завершён.',
+  rateTitle: 'Как прошёл разговор?',
+  rateStar: '{n} из 5',
+  rateComment: 'Комментарий (необязательно)',
+  rateSend: 'Отправить оценку',
+  rateThanks: 'Спасибо за оценку!',
+  endChat: 'Завершить чат',
+  newMessage: 'Новое сообщение',
+  unread: 'Непрочитанных: {n}',
+  you: 'Вы',
+  unavailable: 'Чат недоступен на этой странице.',
+  refused: 'Этой странице нельзя использовать чат.',
+  identityRefused: 'Не удалось подтвердить, кто вы. Войдите ещё раз.',
+};
+
+export const LANGUAGES = { en, ru } as const;
+export type Language = keyof typeof LANGUAGES;
+
+export function words(language: string | null | undefined): Words {
+  return LANGUAGES[(language ?? 'en') as Language] ?? en;
+}
+
+/** A phrase with `{name}` placeholders filled in (plain text: the components render it escaped). */
+export function fill(phrase: string, values: Record<string, string | number>): string {
+  return phrase.replace(/\{(\w+)\}/g, (_, k: string) => String(values[k] ?? ''));
+}
