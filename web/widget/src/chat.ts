@@ -134,7 +134,9 @@ export class Chat {
     } catch (err) {
       // Not drawn at all (a foreign page, a deleted channel): the site's developer finds why here.
       this.problem = err instanceof ApiError && err.status === 403 ? 'refused' : 'unavailable';
-      console.warn(`omniline widget: ${err instanceof Error ? err.message : String(err)}`);
+      console.warn(
+        `omniline widget: could not load its settings (is this page's origin allowed?): ${err instanceof Error ? err.message : String(err)}`,
+      );
       this.changed();
       return;
     }
