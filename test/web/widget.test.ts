@@ -18,7 +18,13 @@ import { createChannel, createLine, createUser } from '../helpers/factories.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { connectOperator, type OperatorApp } from '../live/operator-client.ts';
 
+const PUBLIC_URL = 'http://omniline.test';
 const IDENTITY_SECRET = 'widget-identity-secret-0123';
+/** A 1×1 PNG. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 /** A site that embeds the widget: pages by path, each the tag plus what the test puts around it. */
 class HostSite {
@@ -87,7 +93,12 @@ describe('live-chat widget in a browser [pglite]', { skip: browserSkipReason }, 
     ensureWebBuilt();
     site = await HostSite.start();
     foreign = await HostSite.start();
-    ctx = await startTestApp('pglite', { listen: true, background: true, presenceGraceMs: 300 });
+    ctx = await startTestApp('pglite', {
+      listen: true,
+      background: true,
+      presenceGraceMs: 300,
+      publicUrl: PUBLIC_URL,
+    });
     browser = await launchBrowser();
   });
   after(async () => {
@@ -110,6 +121,10 @@ describe('live-chat widget in a browser [pglite]', { skip: browserSkipReason }, 
       locale: opts.locale ?? 'en-US',
     });
     contexts.push(context);
+    // The server's public URL (its signed file links) is http://omniline.test: this browser's way there.
+    await context.route(`${PUBLIC_URL}/**`, (route) =>
+      route.continue({ url: route.request().url().replace(PUBLIC_URL, ctx.url!) }),
+    );
     const page = await context.newPage();
     await page.goto(url);
     return { page, context };
@@ -217,6 +232,31 @@ describe('live-chat widget in a browser [pglite]', { skip: browserSkipReason }, 
     await messages.getByText('How can I <b>help</b>?').waitFor();
     await messages.getByText('Hello <img src=x onerror=alert(1)> there').waitFor();
     await messages.getByText('Are you still there?').waitFor();
+
+    // An image: checked here first (type), uploaded, sent; the operator gets it, the visitor sees it.
+    await page.getByTestId('file-input').setInputFiles({
+      name: 'evil.html',
+      mimeType: 'text/html',
+      buffer: Buffer.from('<script>alert(1)</script>'),
+    });
+    await page.getByTestId('notice').getByText('This kind of file cannot be sent').waitFor();
+    await page.getByTestId('composer').fill('My screenshot');
+    await page
+      .getByTestId('file-input')
+      .setInputFiles({ name: 'shot.png', mimeType: 'image/png', buffer: PNG });
+    const withFile = await desk.waitForEvent(
+      'chatMessageCreated',
+      (d) => d.message.text === 'My screenshot',
+      10_000,
+    );
+    assert.equal(withFile.data.message.attachments[0].mimeType, 'image/png');
+    const img = page.getByTestId('visitor-message').getByRole('img', { name: 'shot.png' });
+    await img.waitFor();
+    await waitFor(
+      () => img.evaluate((el) => (el as any).complete && (el as any).naturalWidth === 1),
+      10_000,
+      'the image loaded from its signed link',
+    );
 
     // A response lost on the way back: the widget resends the same uuid; the server stores it once.
     let dropped = 0;

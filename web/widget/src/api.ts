@@ -4,7 +4,7 @@
  * The visitor token (15 minutes) is renewed before it runs out and once more on a 401 that says it
  * expired. Nothing here touches the DOM.
  */
-import type { VisitorAttachment, VisitorMessage } from '../../../src/providers/livechat/visitor-events';
+import type { VisitorMessage, VisitorUpload } from '../../../src/providers/livechat/visitor-events';
 
 export type PrechatField = 'name' | 'email' | 'message';
 
@@ -20,8 +20,10 @@ export interface WidgetConfig {
   identityVerification: boolean;
   online: boolean;
   withinBusinessHours: boolean;
-  /** Upload limits, when the server takes visitors' files. */
-  uploads?: { maxBytes: number; mimeTypes: string[] } | null;
+  /** The largest file a visitor may send (bytes); 0: uploads are off. */
+  maxUploadBytes?: number;
+  /** The types a file may be (judged by its content on the server). */
+  uploadTypes?: string[];
 }
 
 export interface Identity {
@@ -35,10 +37,6 @@ export interface HistoryPage {
   items: VisitorMessage[];
   nextCursor: string | null;
   openSessionId: string | null;
-}
-
-export interface UploadedFile extends VisitorAttachment {
-  fileId: string;
 }
 
 /** An answer of the server that is not a success: its error code (`ORIGIN_NOT_ALLOWED`, …) and status. */
@@ -111,13 +109,13 @@ export class LivechatApi {
     return answer.token;
   }
 
-  /** The visitor's message; the same `messageId` sent again is stored once. */
-  sendMessage(messageId: string, text: string, fileIds: string[] = []) {
+  /** The visitor's message (text, files or both); the same `messageId` sent again is stored once. */
+  sendMessage(messageId: string, text: string, files: string[] = []) {
     return this.#request<{ ok: boolean; stored: number; duplicates: number }>('POST', '/messages', {
       event: 'message',
       messageId,
-      text,
-      ...(fileIds.length > 0 && { fileIds }),
+      ...(text && { text }),
+      ...(files.length > 0 && { files }),
     });
   }
 
@@ -139,11 +137,11 @@ export class LivechatApi {
     });
   }
 
-  /** A file of the visitor's, stored before the message that carries it (`fileIds`). */
-  upload(file: File): Promise<UploadedFile> {
+  /** A file of the visitor's, stored before the message that names it (`files`). */
+  upload(file: File): Promise<VisitorUpload> {
     const form = new FormData();
     form.append('file', file, file.name);
-    return this.#request<UploadedFile>('POST', '/uploads', form);
+    return this.#request<VisitorUpload>('POST', '/files', form);
   }
 
   async #request<T>(method: string, path: string, body?: unknown, auth = true, retried = false): Promise<T> {

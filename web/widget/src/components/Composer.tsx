@@ -1,9 +1,11 @@
 /**
  * Writing: Enter sends, Shift+Enter is a new line; typing is told to the operator (at most every
- * 3 s). Files (when the channel takes them: `config.uploads`) are checked against its size and type
- * limits here first, uploaded, then sent as one message with the text.
+ * 3 s). Files (when the channel takes them: `config.maxUploadBytes` > 0) are checked against its
+ * size and type limits here first (the server checks again, by content), uploaded
+ * (`POST /livechat/:channelId/files`), then sent as one message with the text.
  */
 import { useRef, useState } from 'preact/hooks';
+import { ApiError } from '../api';
 import type { Chat } from '../chat';
 import { fill } from '../i18n';
 
@@ -23,7 +25,8 @@ export function Composer({ chat }: { chat: Chat }) {
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const file = useRef<HTMLInputElement>(null);
-  const uploads = config?.uploads ?? null;
+  const maxBytes = config?.maxUploadBytes ?? 0;
+  const uploads = maxBytes > 0 ? { maxBytes, mimeTypes: config?.uploadTypes ?? [] } : null;
 
   function submit() {
     const value = text.trim();
@@ -56,10 +59,10 @@ export function Composer({ chat }: { chat: Chat }) {
       for (const f of picked) {
         const up = await chat.api.upload(f);
         stored.push({
-          fileId: up.fileId,
+          fileId: up.id,
           attachment: {
             name: up.name ?? f.name,
-            mimeType: up.mimeType ?? f.type,
+            mimeType: up.mimeType,
             size: up.size,
             url: up.url,
           },
@@ -67,8 +70,14 @@ export function Composer({ chat }: { chat: Chat }) {
       }
       chat.send(text.trim(), stored);
       setText('');
-    } catch {
-      chat.notice = t.uploadFailed;
+    } catch (err) {
+      const status = err instanceof ApiError ? err.status : 0;
+      chat.notice =
+        status === 413
+          ? fill(t.fileTooLarge, { max: sizeLabel(maxBytes) })
+          : status === 415
+            ? t.fileType
+            : t.uploadFailed;
     } finally {
       setBusy(false);
       chat.changed();
