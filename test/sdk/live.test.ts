@@ -50,14 +50,18 @@ describeEachDatabase(
         const echoed = live.next('chatMessageCreated', (d) => d.message.direction === 'outgoing');
         await session.sendMessage('yes, here');
         assert.equal((await echoed).message.text, 'yes, here');
-        await waitFor(() => texts.length >= 3, 5000, 'three chatMessageCreated handler calls');
-        assert.deepEqual(texts, ['incoming:hello', 'incoming:are you there?', 'outgoing:yes, here']);
+        // The first message reaches the operator in chatSessionStarted's lastMessage; its own
+        // chatMessageCreated goes to whoever followed the session when it was stored — nobody yet
+        // when routing assigns after the write (PostgreSQL), the operator when it was quicker.
+        const first = texts[0] === 'incoming:hello' ? 1 : 0;
+        await waitFor(() => texts.length >= first + 2, 5000, 'two chatMessageCreated handler calls');
+        assert.deepEqual(texts.slice(first), ['incoming:are you there?', 'outgoing:yes, here']);
         assert.ok(all.some((e) => e.event === 'chatSessionStarted'));
 
         off();
         await apiWebhook(ctx(), channel.id, clientMessage(from, 'after off'));
         await live.next('chatMessageCreated', (d) => d.message.text === 'after off');
-        assert.equal(texts.length, 3, 'a handler stopped by its off() is not called again');
+        assert.equal(texts.length, first + 2, 'a handler stopped by its off() is not called again');
 
         // @ts-expect-error — not an event of the catalogue: a typo does not type-check
         live.on('chatMessageCreatd', () => {});
