@@ -29,8 +29,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { createApiChannel, startServer } from '../test/helpers/server-process.ts';
-import { createScratchDatabase, formatTable, machineInfo, summarize, writeJson } from './lib.ts';
-import { postWebhook, type Webhook, WebhookFactory } from './lib-ingest.ts';
+import { createScratchDatabase } from './lib/db.ts';
+import { formatTable, machineInfo, summarize, writeJson } from './lib/report.ts';
+import { postWebhook, type Webhook, WebhookFactory } from './lib/webhooks.ts';
 
 const CLIENTS = 1000;
 const API_SECRET = 'faults-bench-api-secret-0123456789';

@@ -19,8 +19,10 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { SERVER_ADMIN_PASSWORD, type ServerProcess, startServer } from '../test/helpers/server-process.ts';
 import { INGEST_PROVIDERS, type IngestChannel, type IngestWebhook } from './ingest-providers.ts';
-import { formatTable, machineInfo, type Sql, writeJson } from './lib.ts';
-import { closedLoop, openLoop, postWebhook, type Send } from './lib-ingest.ts';
+import type { Sql } from './lib/db.ts';
+import { closedLoop, openLoop, type Send } from './lib/load.ts';
+import { formatTable, machineInfo, writeJson } from './lib/report.ts';
+import { postWebhook } from './lib/webhooks.ts';
 import { describePhase, type PhaseFigures, phase } from './lib-phase.ts';
 
 const CLIENTS = 1000;

@@ -5,7 +5,7 @@
  * in INGEST_PROVIDERS (its adapter in its own bench/ingest-<name>.ts).
  */
 import type { ServerProcess } from '../test/helpers/server-process.ts';
-import { type Webhook, WebhookFactory } from './lib-ingest.ts';
+import { type Webhook, WebhookFactory } from './lib/webhooks.ts';
 
 /** A webhook and the messenger message ids it carries (to count lost and duplicated messages). */
 export interface IngestWebhook extends Webhook {

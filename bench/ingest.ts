@@ -48,25 +48,11 @@ import {
   stopAllServers,
 } from '../test/helpers/server-process.ts';
 import { runProviderBench } from './ingest-provider.ts';
-import {
-  createScratchDatabase,
-  formatTable,
-  type LatencyStats,
-  type MachineInfo,
-  machineInfo,
-  type Sql,
-  writeJson,
-} from './lib.ts';
-import {
-  closedLoop,
-  insertBaseline,
-  openLoop,
-  postWebhook,
-  RssSampler,
-  rssMb,
-  type Send,
-  WebhookFactory,
-} from './lib-ingest.ts';
+import { RssSampler, rssMb } from './lib/cpu.ts';
+import { createScratchDatabase, type Sql } from './lib/db.ts';
+import { closedLoop, openLoop, type Send } from './lib/load.ts';
+import { formatTable, type LatencyStats, type MachineInfo, machineInfo, writeJson } from './lib/report.ts';
+import { insertBaseline, postWebhook, WebhookFactory } from './lib/webhooks.ts';
 import { describePhase, type PhaseFigures, phase } from './lib-phase.ts';
 
 const CLIENTS = 1000;

@@ -6,7 +6,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { type LatencyStats, type Rng, type Sql, summarize } from './lib.ts';
+import type { Rng, Sql } from './lib/db.ts';
+import { type LatencyStats, summarize } from './lib/report.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Arrivals and holds

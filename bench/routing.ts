@@ -84,17 +84,9 @@ import { createPlatform, type Platform } from '../src/platform.ts';
 import { routingRepository } from '../src/routing/routing.repository.ts';
 import { stubProviders } from '../test/fakes/stub-providers.ts';
 import { type CpuUse, cpuMeter, RssSampler } from './lib/cpu.ts';
+import { createScratchDatabase, Rng, type Sql } from './lib/db.ts';
 import { schedule } from './lib/load.ts';
-import {
-  cpuProbeMs,
-  createScratchDatabase,
-  type LatencyStats,
-  machineInfo,
-  Rng,
-  type Sql,
-  summarize,
-  writeJson,
-} from './lib.ts';
+import { cpuProbeMs, type LatencyStats, machineInfo, summarize, writeJson } from './lib/report.ts';
 import {
   type ArrivalKind,
   arrivalOffsets,

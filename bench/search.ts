@@ -44,19 +44,14 @@ import {
   createScratchDatabase,
   explainGeneric,
   explainQuery,
-  formatTable,
-  type LatencyStats,
-  machineInfo,
-  measure,
   type PlanCacheUse,
   type PlanCheck,
   planCacheDelta,
   planCacheSnapshot,
   Rng,
   type Sql,
-  timed,
-  writeJson,
-} from './lib.ts';
+} from './lib/db.ts';
+import { formatTable, type LatencyStats, machineInfo, measure, timed, writeJson } from './lib/report.ts';
 
 const SHAPE = { lines: 20, channels: 30, clients: 1000, sessionsPerClient: 100, openShare: 0.3 } as const;
 /** A few long conversations: session #30 of every 50th client (~8 months old) has 1,000 messages. */

@@ -33,8 +33,9 @@ import { SecretBox } from '../src/lib/secret-box.ts';
 import { createPlatform, type Platform } from '../src/platform.ts';
 import { stubProviders } from '../test/fakes/stub-providers.ts';
 import { type CpuUse, cpuMeter } from './lib/cpu.ts';
+import { createScratchDatabase } from './lib/db.ts';
 import { closedLoop, type LoadResult } from './lib/load.ts';
-import { createScratchDatabase, formatTable, machineInfo, writeJson } from './lib.ts';
+import { formatTable, machineInfo, writeJson } from './lib/report.ts';
 
 const OPERATORS = 100;
 const SYSTEM = { type: 'system', id: null } as const;

@@ -1,16 +1,12 @@
 /**
- * Helpers of the ingest benchmark: signed api-channel webhooks, a lean keep-alive HTTP sender and
- * the plain-INSERT baseline. The load loops and the meters are bench/lib/'s (re-exported here under
- * the names this file used to export).
+ * Signed api-channel webhooks, a lean keep-alive HTTP sender and the plain-INSERT baseline: what the
+ * ingest and faults benchmarks send (the load loops and meters are load.ts and cpu.ts).
  */
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import postgres from 'postgres';
-import { signApiBody } from '../src/providers/api/api.provider.ts';
-import { closedLoop } from './lib/load.ts';
-
-export { RssSampler, rssMb } from './lib/cpu.ts';
-export { closedLoop, type LoadResult, openLoop, type Send } from './lib/load.ts';
+import { signApiBody } from '../../src/providers/api/api.provider.ts';
+import { closedLoop } from './load.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Webhooks
