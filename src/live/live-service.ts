@@ -10,6 +10,11 @@ import { channelRepository } from '../domain/channel/channel.repository.ts';
 import { clientRepository } from '../domain/client/client.repository.ts';
 import type { Deps } from '../domain/deps.ts';
 import { operatorRepository } from '../domain/operator/operator.repository.ts';
+import {
+  OPERATOR_STATUSES,
+  type OperatorStatus,
+  type WorkspaceService,
+} from '../domain/operator/workspace.service.ts';
 import { sessionRepository } from '../domain/session/session.repository.ts';
 import type { UserService } from '../domain/user/user.service.ts';
 import type { Caller } from '../domain/user/user.ts';
@@ -25,11 +30,6 @@ import {
   ProtocolError,
   type Target,
 } from '../realtime/index.ts';
-import {
-  OPERATOR_STATUSES,
-  type OperatorStatus,
-  type WorkspaceService,
-} from '../routing/workspace.service.ts';
 import type { ClientConnections, ClientIdentity } from './client-connections.ts';
 import { LiveNotifier } from './notifier.ts';
 import { channels, type OperatorEvent } from './operator-events.ts';

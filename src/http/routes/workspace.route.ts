@@ -3,9 +3,9 @@
  * status, my chats, unread counts, accept, read, actions, transfer, priority, bot hand-over.
  */
 import { Type } from 'typebox';
+import { OPERATOR_STATUSES } from '../../domain/operator/workspace.service.ts';
 import { PRIORITIES } from '../../domain/session/session.ts';
 import type { Platform } from '../../platform.ts';
-import { OPERATOR_STATUSES } from '../../routing/workspace.service.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
 import {

@@ -3,23 +3,23 @@
  * counts, accept, mark as read, the actions available on a chat, transfer, priority.
  */
 
-import { lineIdsOfUser } from '../domain/access/access.repository.ts';
-import { clientRepository } from '../domain/client/client.repository.ts';
-import type { Deps } from '../domain/deps.ts';
-import { lineRepository } from '../domain/line/line.repository.ts';
-import { emitMessageUpdated } from '../domain/message/message.events.ts';
-import { messageRepository } from '../domain/message/message.repository.ts';
-import { messageView } from '../domain/message/message.service.ts';
-import { operatorRepository } from '../domain/operator/operator.repository.ts';
-import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
-import { actorOf, type SessionService } from '../domain/session/session.service.ts';
-import { type Priority, priorityRank, type SessionState } from '../domain/session/session.ts';
-import { sessionView } from '../domain/session/session.view.ts';
-import { userRepository } from '../domain/user/user.repository.ts';
-import type { Caller } from '../domain/user/user.ts';
-import { Conflict, Forbidden, NotFound } from '../errors.ts';
-import { queueOf } from './queue-settings.ts';
-import { routingRepository } from './routing.repository.ts';
+import { Conflict, Forbidden, NotFound } from '../../errors.ts';
+import { queueOf } from '../../routing/queue-settings.ts';
+import { routingRepository } from '../../routing/routing.repository.ts';
+import { lineIdsOfUser } from '../access/access.repository.ts';
+import { clientRepository } from '../client/client.repository.ts';
+import type { Deps } from '../deps.ts';
+import { lineRepository } from '../line/line.repository.ts';
+import { emitMessageUpdated } from '../message/message.events.ts';
+import { messageRepository } from '../message/message.repository.ts';
+import { messageView } from '../message/message.service.ts';
+import { type SessionRow, sessionRepository } from '../session/session.repository.ts';
+import { actorOf, type SessionService } from '../session/session.service.ts';
+import { type Priority, priorityRank, type SessionState } from '../session/session.ts';
+import { sessionView } from '../session/session.view.ts';
+import { userRepository } from '../user/user.repository.ts';
+import type { Caller } from '../user/user.ts';
+import { operatorRepository } from './operator.repository.ts';
 
 export const OPERATOR_STATUSES = ['online', 'busy', 'away', 'offline'] as const;
 export type OperatorStatus = (typeof OPERATOR_STATUSES)[number];
