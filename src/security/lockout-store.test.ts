@@ -47,6 +47,13 @@ describe('lockout store (memory)', () => {
     assert.equal(await failTwice(store), 1000);
   });
 
+  it('lifts a lock on a reset (an admin unlock)', async () => {
+    const { store } = clockedStore();
+    assert.ok((await failTwice(store)) > 0);
+    await store.reset(key);
+    assert.deepEqual(await store.begin([key]), { ok: true, counts: [1] });
+  });
+
   it('starts a new window of failures once the old one has passed', async () => {
     const { store, advance } = clockedStore();
     const first = await store.begin([key]);
@@ -80,5 +87,14 @@ describe('lockout store with a fallback', () => {
     });
     assert.ok((await failTwice(store)) > 0);
     assert.equal(warnings.length, 1);
+  });
+
+  it('resets the fallback too, so a lock taken while the primary was away is lifted with it', async () => {
+    const memory = new MemoryLockoutStore();
+    const primary = new MemoryLockoutStore();
+    await failTwice(memory);
+    const store = new FallbackLockoutStore(primary, memory);
+    await store.reset(key);
+    assert.deepEqual(await memory.begin([key]), { ok: true, counts: [1] });
   });
 });

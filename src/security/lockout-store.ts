@@ -29,7 +29,7 @@ export interface LockoutStore {
   begin(keys: LockoutKey[]): Promise<BeginResult>;
   /** The attempt failed: each key whose count filled its window is locked. */
   fail(keys: LockoutKey[], counts: number[]): Promise<void>;
-  /** The attempt succeeded: forget the key's failures and lock history. */
+  /** Forget the key's failures, its lock and its lock history (a success, an admin's unlock). */
   reset(key: LockoutKey): Promise<void>;
   /** Un-count an attempt that did not fail (a success on a key that counts only failures, an error). */
   release(key: LockoutKey): Promise<void>;
@@ -98,6 +98,7 @@ export class MemoryLockoutStore implements LockoutStore {
     const e = this.#entries.get(key.id);
     if (!e) return;
     e.count = 0;
+    e.lockedUntil = 0;
     e.strikes = 0;
     e.strikesUntil = 0;
   }
@@ -215,7 +216,7 @@ export class RedisLockoutStore implements LockoutStore {
   }
 
   async reset(key: LockoutKey): Promise<void> {
-    await this.redis.del(this.#key(key, 'n'), this.#key(key, 's'));
+    await this.redis.del(this.#key(key, 'n'), this.#key(key, 'l'), this.#key(key, 's'));
   }
 
   async release(key: LockoutKey): Promise<void> {
@@ -245,7 +246,9 @@ export class FallbackLockoutStore implements LockoutStore {
   fail(keys: LockoutKey[], counts: number[]) {
     return this.#try((s) => s.fail(keys, counts));
   }
-  reset(key: LockoutKey) {
+  /** Both stores: a lock this node took while Redis was away is forgotten too. */
+  async reset(key: LockoutKey) {
+    await this.fallback.reset(key);
     return this.#try((s) => s.reset(key));
   }
   release(key: LockoutKey) {

@@ -61,10 +61,8 @@ export class LoginGuard {
     verify: () => Promise<T>,
     refused: (reason: LoginRefusal) => Promise<void>,
   ): Promise<T> {
-    const loginKey: LockoutKey | null =
-      this.#loginRule.max > 0 ? { id: `login:${digest(login.toLowerCase())}`, rule: this.#loginRule } : null;
-    const ipKey: LockoutKey | null =
-      this.#ipRule.max > 0 ? { id: `ip:${normalizeIP(ip)}`, rule: this.#ipRule } : null;
+    const loginKey = this.#loginKey(login);
+    const ipKey = this.#ipKey(ip);
     const keys = [ipKey, loginKey].filter((k): k is LockoutKey => k !== null);
     const begun = keys.length > 0 ? await this.store.begin(keys) : { ok: true as const, counts: [] };
     if (!begun.ok) {
@@ -90,6 +88,25 @@ export class LoginGuard {
     // The address counts failures only: a success gives its attempt back, and nothing more.
     if (ipKey) await this.store.release(ipKey);
     return result;
+  }
+
+  /** An admin's unlock: the login's and/or the address's failures, lock and lock history are forgotten. */
+  async unlock(target: { login?: string; ip?: string }): Promise<void> {
+    const keys = [
+      target.login === undefined ? null : this.#loginKey(target.login),
+      target.ip === undefined ? null : this.#ipKey(target.ip),
+    ];
+    await Promise.all(keys.map((k) => k && this.store.reset(k)));
+  }
+
+  #loginKey(login: string): LockoutKey | null {
+    return this.#loginRule.max > 0
+      ? { id: `login:${digest(login.toLowerCase())}`, rule: this.#loginRule }
+      : null;
+  }
+
+  #ipKey(ip: string): LockoutKey | null {
+    return this.#ipRule.max > 0 ? { id: `ip:${normalizeIP(ip)}`, rule: this.#ipRule } : null;
   }
 }
 

@@ -111,6 +111,7 @@ const OPERATIONS: Record<string, Operation> = {
   },
   // A token of its own: were a hostile logout accepted, it must not revoke the admin's.
   'POST /api/v1/auth/logout': { token: (f) => f.spareToken },
+  'POST /api/v1/auth/unlock': { body: () => ({ login: 'hostile-nobody', ip: '192.0.2.1' }) },
   'GET /api/v1/me': {},
   'POST /api/v1/audit/search': search,
   'GET /api/v1/audit': {},

@@ -174,6 +174,68 @@ describeEachDatabase(
         assert.equal(res.status, 403);
       }
     });
+
+    it('lets an admin unlock a login and an address at once, recorded in the audit log as who did it', async () => {
+      const user = await createUser(ctx(), 'operator');
+      const ip = '192.0.2.120';
+      for (let i = 0; i < 3; i++) assert.equal((await login(ctx(), user.login, 'wrong-guess')).status, 401);
+      for (let i = 0; i < 8; i++) await login(ctx(), unique('nobody'), 'wrong-guess', ip);
+      assertLocked(await login(ctx(), user.login, PASSWORD), 'login');
+      assertLocked(await login(ctx(), unique('other'), PASSWORD, ip), 'ip');
+
+      const byLogin = await ctx().request('POST', '/api/v1/auth/unlock', {
+        body: { login: user.login.toUpperCase() },
+      });
+      assert.equal(byLogin.status, 204, JSON.stringify(byLogin.body));
+      assert.equal((await login(ctx(), user.login, PASSWORD)).status, 200);
+      // The address is still locked until it is named.
+      assertLocked(await login(ctx(), user.login, PASSWORD, ip), 'ip');
+      assert.equal((await ctx().request('POST', '/api/v1/auth/unlock', { body: { ip } })).status, 204);
+      assert.equal((await login(ctx(), user.login, PASSWORD, ip)).status, 200);
+
+      // The lock history went too: the next lock is the first one again (1 s, not 2 s).
+      for (let i = 0; i < 3; i++) await login(ctx(), user.login, 'wrong-guess');
+      assert.equal(
+        (await ctx().request('POST', '/api/v1/auth/unlock', { body: { login: user.login } })).status,
+        204,
+      );
+      for (let i = 0; i < 3; i++) await login(ctx(), user.login, 'wrong-guess');
+      assert.equal(assertLocked(await login(ctx(), user.login, PASSWORD), 'login'), 1);
+
+      const unlocks = await ctx().request('POST', '/api/v1/audit/search', {
+        body: {
+          where: {
+            and: [
+              { field: 'action', op: 'eq', value: 'login.unlocked' },
+              { field: 'userId', op: 'eq', value: user.id },
+            ],
+          },
+        },
+      });
+      assert.equal(unlocks.status, 200, JSON.stringify(unlocks.body));
+      const admin = await ctx().request('GET', '/api/v1/me');
+      assert.deepEqual(
+        unlocks.body.items.map((r: { reason: string }) => r.reason),
+        [`by:${admin.body.id}`, `by:${admin.body.id}`],
+      );
+    });
+
+    it('lets only admins unlock, and names a wrong field', async () => {
+      for (const role of ['operator', 'supervisor'] as const) {
+        const other = await createUser(ctx(), role);
+        const res = await ctx().request('POST', '/api/v1/auth/unlock', {
+          token: other.token,
+          body: { login: other.login },
+        });
+        assert.equal(res.status, 403);
+      }
+      const badIp = await ctx().request('POST', '/api/v1/auth/unlock', { body: { ip: '999.1.1.1' } });
+      assert.equal(badIp.status, 400);
+      assert.equal(badIp.body.error.details.errors[0].path, 'body.ip');
+      const empty = await ctx().request('POST', '/api/v1/auth/unlock', { body: {} });
+      assert.equal(empty.status, 400);
+      assert.equal(empty.body.error.code, 'VALIDATION_FAILED');
+    });
   },
   { security: LOGIN_LIMITS },
 );
@@ -400,6 +462,23 @@ for (const kind of databaseKinds()) {
       assert.equal((await login(a, loginName, 'wrong-3')).status, 401);
       assertLocked(await login(b, loginName, PASSWORD), 'login');
       assertLocked(await login(a, loginName, PASSWORD), 'login');
+    });
+
+    it('unlocks on every node: an admin on node B lifts a lock taken on node A', async () => {
+      const loginName = unique('shared');
+      await a.services.users.create({
+        login: loginName,
+        name: loginName,
+        role: 'operator',
+        password: PASSWORD,
+      });
+      for (let i = 0; i < 3; i++) assert.equal((await login(a, loginName, `wrong-${i}`)).status, 401);
+      assertLocked(await login(b, loginName, PASSWORD), 'login');
+      assert.equal(
+        (await b.request('POST', '/api/v1/auth/unlock', { body: { login: loginName } })).status,
+        204,
+      );
+      assert.equal((await login(a, loginName, PASSWORD)).status, 200);
     });
 
     it('counts the requests of one token on both nodes together', async () => {

@@ -1,6 +1,6 @@
 /**
- * The security audit log: refused logins (who tried which login from where, and why). Written by
- * the login route, read by admins through the search language.
+ * The security audit log: refused logins (who tried which login from where, and why) and admins'
+ * unlocks. Written by the auth routes, read by admins through the search language.
  */
 import { auditLog } from '../../db/schema.ts';
 import type { Deps } from '../deps.ts';
@@ -64,6 +64,16 @@ export class AuditService {
       reason: entry.reason,
     };
     await auditRepository.insert(this.deps.db, row);
+  }
+
+  /** An admin lifted the lock of a login and/or an address; `reason` names who. */
+  async unlocked(entry: { login?: string; ip?: string; by: string }): Promise<void> {
+    await auditRepository.insert(this.deps.db, {
+      action: 'login.unlocked',
+      login: entry.login === undefined ? null : storable(entry.login),
+      ip: entry.ip ?? null,
+      reason: `by:${entry.by}`,
+    });
   }
 
   async search(request: SearchRequest) {

@@ -6,11 +6,12 @@ import { listRoute, TextFilter } from './collection-list.ts';
 const AuditSchema = Type.Object({
   id: Type.Integer(),
   at: Type.String({ format: 'date-time' }),
-  action: Type.String({ description: '`login.failed`' }),
+  action: Type.String({ description: '`login.failed` or `login.unlocked`' }),
   login: Nullable(Type.String()),
   ip: Nullable(Type.String()),
   reason: Type.String({
-    description: '`invalid_credentials`, `user_blocked`, `login_locked` or `ip_locked`',
+    description:
+      'login.failed: `invalid_credentials`, `user_blocked`, `login_locked` or `ip_locked`; login.unlocked: `by:<admin user id>`',
   }),
   userId: Nullable(Uuid),
 });
@@ -22,7 +23,7 @@ export function auditRoutes(app: App, { services, auth }: RouteContext): void {
       preHandler: auth.require('admin'),
       schema: {
         tags: ['audit'],
-        summary: 'The security audit log: refused logins, newest first (admin)',
+        summary: 'The security audit log: refused logins and unlocks, newest first (admin)',
         description:
           'Fields: `id`, `at`, `action`, `login`, `ip`, `reason`, `userId` (the user the login names, ' +
           'if any). E.g. `{"where":{"and":[{"field":"login","op":"eq","value":"admin"},' +

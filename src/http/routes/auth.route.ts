@@ -1,4 +1,6 @@
+import { isIP } from 'node:net';
 import { Type } from 'typebox';
+import { InvalidField } from '../../errors.ts';
 import { LoginLocked } from '../../security/login-guard.ts';
 import { callerOf } from '../plugins/auth.ts';
 import type { App, RouteContext } from '../route-context.ts';
@@ -49,6 +51,37 @@ export function authRoutes(app: App, { services, auth, limits }: RouteContext): 
         if (err instanceof LoginLocked) reply.header('retry-after', String(err.retryAfterSeconds));
         throw err;
       }
+    },
+  );
+
+  app.post(
+    '/auth/unlock',
+    {
+      preHandler: auth.require('admin'),
+      schema: {
+        tags: ['auth'],
+        summary: 'Lift the login lock of a login and/or a client address (admin)',
+        description:
+          'Forgets the refused logins, the lock and the lock history of the login, the address, or ' +
+          'both, on every node; recorded in the audit log as `login.unlocked`. E.g. ' +
+          '`{"login":"anna"}` after a guessing attack locked a colleague out.',
+        body: Type.Object(
+          {
+            login: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            ip: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'IPv4 or IPv6' })),
+          },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        response: { 204: NoContent },
+      },
+    },
+    async (req, reply) => {
+      const { login, ip } = req.body;
+      if (ip !== undefined && isIP(ip) === 0)
+        throw new InvalidField('body.ip', 'must be an IPv4 or IPv6 address');
+      await limits.guard.unlock({ login, ip });
+      await services.audit.unlocked({ login, ip, by: callerOf(req).id });
+      return reply.status(204).send();
     },
   );
 
