@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
+import { clientRepository } from '../../src/domain/client/client.repository.ts';
 import { messageCreatedPayload } from '../../src/domain/message/message.events.ts';
 import type { MessageRow } from '../../src/domain/message/message.repository.ts';
 import { describeEachDatabase, startTestApp, type TestContext } from '../helpers/app.ts';
@@ -36,6 +37,26 @@ describeEachDatabase('one inbound path', (ctx) => {
       ],
       'each node stored the follow-up message with the batched statement',
     );
+  });
+
+  it('makes a client marked unreachable reachable again when they write into their open session', async () => {
+    const line = await createLine(ctx(), {});
+    const channel = await createChannel(ctx(), line.id, 'api', { settings: { secret: API_SECRET } });
+    const from = `r-${Date.now()}`;
+    assert.equal((await apiWebhook(ctx(), channel.id, clientMessage(from, 'first'))).status, 200);
+    const [client] = await queryRows<{ id: string }>(
+      ctx().db,
+      sql`SELECT id FROM clients WHERE channel_id = ${channel.id} AND external_id = ${from}`,
+    );
+    await clientRepository.markUnreachable(ctx().db, client!.id, 'replied STOP');
+    assert.equal((await apiWebhook(ctx(), channel.id, clientMessage(from, 'START'))).status, 200);
+    const [row] = await queryRows<{ unreachable: boolean; reason: string | null; messages: number }>(
+      ctx().db,
+      sql`SELECT c.unreachable, c.unreachable_reason AS reason,
+                 (SELECT count(*)::int FROM messages m WHERE m.sender_id = c.id::text) AS messages
+          FROM clients c WHERE c.id = ${client!.id}`,
+    );
+    assert.deepEqual(row, { unreachable: false, reason: null, messages: 2 });
   });
 
   it('stores the same message.created payload on the batched and the general way', async () => {

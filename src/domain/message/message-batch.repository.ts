@@ -5,8 +5,9 @@
  * counters and timers and the domain event are written together in a single autocommit round trip
  * (a prepared statement on a server). The counter rule (`countIncomingFrom`), the events insert
  * (`domainEventRepository.insertSelect`) and the payload (`messageCreatedPayloadSql`) are the ones the
- * general path uses, not copies. Anything else — a new client, no open session, a bot session,
- * attachments — goes the general way in a transaction.
+ * general path uses, not copies. Anything else — a new client, a client marked unreachable (writing makes
+ * them reachable again), no open session, a bot session, attachments — goes the general way in a
+ * transaction.
  *
  * Group commit: messages arriving while earlier statements are in flight are queued and written
  * together by the next statement (a JSON array in, one row out per message), so under load the database
@@ -38,7 +39,7 @@ c AS (
   FROM i CROSS JOIN LATERAL (
     SELECT id, online FROM clients
     WHERE clients.channel_id = i.channel_id AND clients.external_id = i.external_user_id
-      AND clients.deleted_at IS NULL
+      AND clients.deleted_at IS NULL AND NOT clients.unreachable
     LIMIT 1
   ) k
 ),
