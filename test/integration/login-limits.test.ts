@@ -448,8 +448,8 @@ for (const kind of databaseKinds()) {
       await b?.close();
       await a?.close();
     });
-
-    it('refuses on node B a login locked through node A', async () => {
+    /** An operator made through node A's services (an admin's request would count against a limit). */
+    const sharedOperator = async () => {
       const loginName = unique('shared');
       await a.services.users.create({
         login: loginName,
@@ -457,6 +457,11 @@ for (const kind of databaseKinds()) {
         role: 'operator',
         password: PASSWORD,
       });
+      return loginName;
+    };
+
+    it('refuses on node B a login locked through node A', async () => {
+      const loginName = await sharedOperator();
       assert.equal((await login(a, loginName, 'wrong-1')).status, 401);
       assert.equal((await login(b, loginName, 'wrong-2')).status, 401);
       assert.equal((await login(a, loginName, 'wrong-3')).status, 401);
@@ -465,13 +470,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('unlocks on every node: an admin on node B lifts a lock taken on node A', async () => {
-      const loginName = unique('shared');
-      await a.services.users.create({
-        login: loginName,
-        name: loginName,
-        role: 'operator',
-        password: PASSWORD,
-      });
+      const loginName = await sharedOperator();
       for (let i = 0; i < 3; i++) assert.equal((await login(a, loginName, `wrong-${i}`)).status, 401);
       assertLocked(await login(b, loginName, PASSWORD), 'login');
       assert.equal(
@@ -482,13 +481,7 @@ for (const kind of databaseKinds()) {
     });
 
     it('counts the requests of one token on both nodes together', async () => {
-      const loginName = unique('shared');
-      await a.services.users.create({
-        login: loginName,
-        name: loginName,
-        role: 'operator',
-        password: PASSWORD,
-      });
+      const loginName = await sharedOperator();
       const { token } = await a.services.users.login(loginName, PASSWORD);
       assert.equal((await a.request('GET', '/api/v1/me', { token })).status, 200);
       assert.equal((await b.request('GET', '/api/v1/me', { token })).status, 200);
