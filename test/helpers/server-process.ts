@@ -24,7 +24,8 @@ export const SERVER_ADMIN_PASSWORD = 'admin-password-1';
 export const SERVER_SECRET_KEY = 'server-process-secret-key-0123456789abcdef';
 
 export interface ServerOptions {
-  databaseUrl: string;
+  /** Absent: the embedded database (PGlite) in the server's temporary data directory. */
+  databaseUrl?: string;
   /** Shared by every start on the same database: it decrypts the channels' settings. */
   secretKey?: string;
   adminPassword?: string;
@@ -204,7 +205,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...childEnv(),
-      DATABASE_URL: opts.databaseUrl,
+      DATABASE_URL: opts.databaseUrl, // undefined: not passed on
       OMNILINE_SECRET_KEY: opts.secretKey ?? SERVER_SECRET_KEY,
       OMNILINE_ADMIN_PASSWORD: opts.adminPassword ?? SERVER_ADMIN_PASSWORD,
       PORT: String(port),
