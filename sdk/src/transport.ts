@@ -30,7 +30,9 @@ export class Transport {
     if (!options.token) throw new OmnilineError('MISSING_TOKEN', 'createSystem: `token` is required', 0);
     this.base = `${options.url.replace(/\/+$/, '')}/api/v1`;
     this.#headers = { authorization: `Bearer ${options.token}`, accept: 'application/json' };
-    this.#fetch = options.fetch ?? fetch;
+    // Not `fetch` itself: called as this.#fetch(…) a browser's fetch throws "Illegal invocation"
+    // (it must be called on the window), so the global one is called through a plain function.
+    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#onResponse = options.onResponse;
   }
 
