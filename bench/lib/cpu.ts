@@ -19,6 +19,12 @@ export function rssMb(pid: number | 'self' = 'self'): number | null {
   }
 }
 
+/** V8 heap in use by this process, MiB (after a full GC when `gc` is given: what is still held). */
+export function heapUsedMb(gc?: () => void): number {
+  gc?.();
+  return Math.round((process.memoryUsage().heapUsed / 1024 / 1024) * 10) / 10;
+}
+
 /** RSS of a process read every `intervalMs`, with the time (s) since sampling started. */
 export class RssSampler {
   readonly samples: { s: number; mb: number }[] = [];

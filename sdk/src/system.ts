@@ -121,7 +121,12 @@ export function createSystem(options: SystemOptions): System {
     path: string,
     fields: () => F,
     wrap: (views: V[]) => T[] | Promise<T[]>,
-  ) => ({ type, transport, path, fields, wrap });
+  ) => {
+    // The field handles hold nothing but their names: one frozen set per collection, built on first
+    // use, instead of some twenty objects for every search (a quarter of the SDK's own time per call).
+    let handles: F | undefined;
+    return { type, transport, path, fields: () => (handles ??= Object.freeze(fields())), wrap };
+  };
   const lines: LinesCollections = {
     lines: new Collection(source('line', '/lines', lineFields, of(LineItem))),
     channels: new Collection(source('channel', '/channels', channelFields, of(ChannelItem))),
