@@ -160,7 +160,7 @@ describeEachDatabase(
       assert.equal(message.text, 'the last one');
     });
 
-    it('marks the session as spam, and refuses it for an internal channel', async () => {
+    it('marks the session as spam, and refuses it for internal and support channels', async () => {
       await run(ctx(), '11-mark-as-spam', [`sessionId=${w.open.id}`]);
       const session = await get(`/sessions/${w.open.id}`);
       assert.equal(session.state, 'MarkedAsSpam');
@@ -174,9 +174,20 @@ describeEachDatabase(
         return true;
       });
       assert.equal((await get(`/sessions/${internal.body.id}`)).state, 'Waiting');
+      // Nor for a support channel.
+      const support = await createChannel(ctx(), w.line.id, 'support', { name: 'c support' });
+      const help = await ctx().request('POST', '/api/v1/sessions', {
+        body: { channelId: support.id, account: 'colleague-2' },
+      });
+      assert.equal(help.status, 201, JSON.stringify(help.body));
+      await assert.rejects(run(ctx(), '11-mark-as-spam', [`sessionId=${help.body.id}`]), {
+        name: 'OmnilineError',
+        code: 'SPAM_NOT_ALLOWED_FOR_CHANNEL_TYPE',
+      });
+      assert.equal((await get(`/sessions/${help.body.id}`)).state, 'Waiting');
     });
 
-    it('takes the last session of the chain out of spam, and refuses an earlier one', async () => {
+    it('takes the last session of the chain out of spam, refuses an earlier one, takes any inbox session', async () => {
       await run(ctx(), '12-unmark-as-spam', [`sessionId=${w.open.id}`]);
       assert.equal((await get(`/sessions/${w.open.id}`)).state, 'Closed');
       // A chain: spam, then the same account writes again (a new session after it).
@@ -197,6 +208,15 @@ describeEachDatabase(
         code: 'UNMARK_SPAM_NOT_LAST_IN_CHAIN',
       });
       assert.equal((await get(`/sessions/${a.id}`)).state, 'MarkedAsSpam');
+      // Any session of an inbox channel comes back, the last of its chain or not.
+      const mail = (account: string) =>
+        ctx().request('POST', '/api/v1/sessions', { body: { channelId: w.channels.inbox!.id, account } });
+      const m1 = (await mail('writer@example.com')).body;
+      await ctx().request('POST', `/api/v1/sessions/${m1.id}/spam`);
+      const m2 = (await mail('writer@example.com')).body;
+      assert.equal(m2.previousSessionId, m1.id);
+      await run(ctx(), '12-unmark-as-spam', [`sessionId=${m1.id}`]);
+      assert.equal((await get(`/sessions/${m1.id}`)).state, 'Closed');
     });
   },
   { listen: true, plugins: [stubProviders()] },
