@@ -3,15 +3,16 @@
  * into dist/ — src/main.ts bundled by esbuild (ESM, packages left to node_modules, source maps) —
  * so `npm start` runs plain JavaScript instead of transpiling TypeScript at every start. The SQL
  * migrations go beside the bundle: src/db/migrate.ts finds them relative to its own module.
- * Every web app (`web/<name>/vite.config.ts`: the desk, the widget) is built by Vite into
+ * The SDK's library goes to sdk/dist/ (scripts/build-sdk.mjs). Every web app (`web/<name>/vite.config.ts`: the desk, the widget) is built by Vite into
  * dist/web/<name>/, which the server serves (src/http/plugins/web-apps.ts).
  *
- * `--if-stale` (npm's `prestart`) builds only when a file under src/ or web/ is newer than the
- * bundle, so a `git pull` or an edit is never started from an old dist/.
+ * `--if-stale` (npm's `prestart`) builds only when a file under src/, sdk/src/ or web/ is newer
+ * than the bundle, so a `git pull` or an edit is never started from an old dist/.
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { buildSdk } from './build-sdk.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = `${root}dist`;
@@ -32,7 +33,7 @@ if (process.argv.includes('--if-stale')) {
     built = statSync(`${dist}/main.js`).mtimeMs;
   } catch {}
   const web = existsSync(`${root}web`) ? newest(`${root}web`) : 0;
-  if (built > Math.max(newest(`${root}src`), web)) process.exit(0);
+  if (built > Math.max(newest(`${root}src`), newest(`${root}sdk/src`), web)) process.exit(0);
 }
 
 rmSync(dist, { recursive: true, force: true });
@@ -54,6 +55,8 @@ cpSync(`${root}src/db/migrations`, `${dist}/migrations`, {
   filter: (src) => !src.endsWith('_snapshot.json'),
 });
 process.stdout.write('built dist/main.js\n');
+await buildSdk();
+process.stdout.write('built sdk/dist/\n');
 
 const apps = existsSync(`${root}web`)
   ? readdirSync(`${root}web`).filter((name) => existsSync(`${root}web/${name}/vite.config.ts`))
