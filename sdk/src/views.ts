@@ -191,6 +191,8 @@ export interface LineMetrics {
   handling: TimeStats;
   operators: OperatorMetrics[];
   queue: { length: number; longestWaitSeconds: number | null };
+  /** Satisfaction ratings (CSAT, 1–5) given in the range, spam excluded. */
+  csat: { count: number; average: number | null; byRating: Record<'1' | '2' | '3' | '4' | '5', number> };
 }
 
 /** A page of a search: `total` counts every match, not only this page's. */

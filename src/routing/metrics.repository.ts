@@ -1,11 +1,12 @@
 /**
  * Line metrics, computed in SQL (never by loading rows): session counts, answer times, handling
- * time, per-operator rows and the live queue of one line over a time range [from, to).
+ * time, per-operator rows, satisfaction ratings and the live queue of one line over a time range [from, to).
  *
  * Every query is parameterised and starts from an index:
  *   - sessions started in range      → sessions_queue_idx (line_id, …, started_at) / sessions_started_idx
  *   - sessions closed in range       → sessions_closed_at_idx (line_id, closed_at)
  *   - answers given in range         → answer_times_line_idx (line_id, answered_at)
+ *   - ratings given in range       → session_ratings_line_idx (line_id, rated_at)
  *   - the queue now                  → sessions_waiting_idx (line_id, priority, queued_at) WHERE Waiting
  *
  * Spam is a state, not a flag: a session marked as spam is excluded through its current state, so
@@ -47,6 +48,14 @@ export interface OperatorMetricsRow {
   handling: TimeStats;
 }
 
+/** Satisfaction ratings (CSAT, 1–5) given in range, of sessions that are not spam. */
+export interface CsatStats {
+  count: number;
+  average: number | null;
+  /** How many of each rating, "1" to "5". */
+  byRating: Record<'1' | '2' | '3' | '4' | '5', number>;
+}
+
 export interface LineMetricsData {
   byState: Record<SessionState, number>;
   /** Started in range, not spam. */
@@ -60,6 +69,7 @@ export interface LineMetricsData {
   handling: TimeStats;
   operators: OperatorMetricsRow[];
   queue: { length: number; longestWaitSeconds: number | null };
+  csat: CsatStats;
 }
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
@@ -91,6 +101,20 @@ function closedInRange(r: MetricsRange): SQL {
     WHERE s.line_id = ${r.lineId}
       AND s.closed_at >= ${ts(r.from)} AND s.closed_at < ${ts(r.to)}
       AND s.state = 'Closed' AND s.deleted_at IS NULL`;
+}
+
+function csatOf(rows: { rating: number; n: number }[]): CsatStats {
+  const byRating: CsatStats['byRating'] = { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 };
+  let count = 0;
+  let sum = 0;
+  for (const row of rows) {
+    const key = String(row.rating) as keyof CsatStats['byRating'];
+    if (!Object.hasOwn(byRating, key)) continue;
+    byRating[key] = num(row.n);
+    count += num(row.n);
+    sum += num(row.n) * Number(row.rating);
+  }
+  return { count, average: count === 0 ? null : Math.round((sum / count) * 100) / 100, byRating };
 }
 
 export const metricsRepository = {
@@ -177,6 +201,17 @@ export const metricsRepository = {
             WHERE s.line_id = ${r.lineId} AND s.state = 'Waiting' AND s.deleted_at IS NULL`,
         );
 
+        const ratings = await queryRows<{ rating: number; n: number }>(
+          tx,
+          sql`SELECT r.rating::int AS rating, count(*)::int AS n
+            FROM session_ratings r
+            JOIN sessions s ON s.id = r.session_id
+            WHERE r.line_id = ${r.lineId}
+              AND r.rated_at >= ${ts(r.from)} AND r.rated_at < ${ts(r.to)}
+              AND s.state <> 'MarkedAsSpam' AND s.deleted_at IS NULL
+            GROUP BY r.rating`,
+        );
+
         const byState = Object.fromEntries(SESSION_STATES.map((s) => [s, 0])) as Record<SessionState, number>;
         for (const row of states) {
           if ((SESSION_STATES as readonly string[]).includes(row.state)) {
@@ -209,6 +244,7 @@ export const metricsRepository = {
             handling: { count: num(o.handling_n), avgSeconds: numOrNull(o.handling_avg) },
           })),
           queue: { length: num(queue?.length), longestWaitSeconds: numOrNull(queue?.longest) },
+          csat: csatOf(ratings),
         };
       },
       { isolationLevel: 'repeatable read', accessMode: 'read only' },

@@ -34,6 +34,7 @@ import type { SessionState } from '../domain/session/session.ts';
 import type { Caller } from '../domain/user/user.ts';
 import { Forbidden, InvalidField, NotFound } from '../errors.ts';
 import {
+  type CsatStats,
   metricsRepository,
   type OperatorMetricsRow,
   type PercentileStats,
@@ -67,6 +68,7 @@ export interface LineMetrics {
   handling: TimeStats;
   operators: OperatorMetricsRow[];
   queue: { length: number; longestWaitSeconds: number | null };
+  csat: CsatStats;
 }
 
 function parseTime(value: string | Date | undefined, field: string): Date | undefined {
@@ -120,6 +122,7 @@ export class MetricsService {
       handling: m.handling,
       operators: m.operators,
       queue: m.queue,
+      csat: m.csat,
     };
   }
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { livechatRepository } from '../../src/domain/livechat/livechat.repository.ts';
 import { sessionRepository } from '../../src/domain/session/session.repository.ts';
 import type { Caller } from '../../src/domain/user/user.ts';
 import type { AppError } from '../../src/errors.ts';
@@ -262,6 +263,45 @@ describeEachDatabase('line metrics', (ctx) => {
     assert.deepEqual(m.handling, { count: 0, avgSeconds: null });
     assert.deepEqual(m.operators, []);
     assert.equal(m.sessions.new, 0);
+    assert.deepEqual(m.csat, {
+      count: 0,
+      average: null,
+      byRating: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 },
+    });
+  });
+
+  it('counts the satisfaction ratings given in [from, to), spam and deleted sessions left out', async () => {
+    const line = await createLine(ctx());
+    const channel = await createChannel(ctx(), line.id, 'api');
+    const rate = async (rating: number, s: number) => {
+      const id = await open(channel.id, s - 10);
+      await close(id, s - 5);
+      assert.ok(
+        await livechatRepository.rate(ctx().db, {
+          sessionId: id,
+          lineId: line.id,
+          rating,
+          comment: null,
+          at: at(s),
+        }),
+      );
+      return id;
+    };
+    await rate(5, 100);
+    await rate(5, 200);
+    await rate(2, 300);
+    await rate(4, 3600); // the end of the range is exclusive
+    await rate(1, 50).then((id) => markSpam(id, 60));
+    const m = await metrics(line.id, 0, 3600, 4000);
+    assert.deepEqual(m.csat, { count: 3, average: 4, byRating: { '1': 0, '2': 1, '3': 0, '4': 0, '5': 2 } });
+    const http = ok(
+      await ctx().request('GET', `/api/v1/lines/${line.id}/metrics?from=${iso(0)}&to=${iso(3601)}`),
+    );
+    assert.deepEqual((http as LineMetrics).csat, {
+      count: 4,
+      average: 4,
+      byRating: { '1': 0, '2': 1, '3': 0, '4': 1, '5': 2 },
+    });
   });
 
   it('defaults the range to the 24 hours before now and refuses an empty, reversed or over-366-day range', async () => {

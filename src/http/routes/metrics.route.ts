@@ -75,6 +75,21 @@ export const LineMetricsSchema = Type.Object(
       },
       { description: 'The queue now (by the clock), whatever the range' },
     ),
+    csat: Type.Object(
+      {
+        count: Type.Integer({ minimum: 0, description: 'Ratings given in the range' }),
+        average: Nullable(
+          Type.Number({ description: 'Their mean, 1–5 (two decimals); null without ratings' }),
+        ),
+        byRating: Type.Object(
+          { '1': Count, '2': Count, '3': Count, '4': Count, '5': Count },
+          { description: 'How many of each rating' },
+        ),
+      },
+      {
+        description: 'Satisfaction ratings (CSAT) visitors gave in the range, of sessions that are not spam',
+      },
+    ),
   },
   { description: 'Spam sessions are excluded everywhere except sessions.spam and byState.MarkedAsSpam' },
 );
