@@ -54,7 +54,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type CpuUse, cpuMeter, RssSampler } from './lib/cpu.ts';
-import { formatTable, writeJson } from './lib/report.ts';
 import {
   Fleet,
   killServers,
@@ -75,7 +74,8 @@ import {
   serve,
   sleep,
   wallClock,
-} from './lib-fanout.ts';
+} from './lib/fanout.ts';
+import { formatTable, writeJson } from './lib/report.ts';
 
 const TARGETS = {
   /** Gateway ÷ bare deliveries/s at saturation. */

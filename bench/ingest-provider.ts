@@ -21,9 +21,9 @@ import { SERVER_ADMIN_PASSWORD, type ServerProcess, startServer } from '../test/
 import { INGEST_PROVIDERS, type IngestChannel, type IngestWebhook } from './ingest-providers.ts';
 import type { Sql } from './lib/db.ts';
 import { closedLoop, openLoop, type Send } from './lib/load.ts';
+import { describePhase, type PhaseFigures, phase } from './lib/phase.ts';
 import { formatTable, machineInfo, writeJson } from './lib/report.ts';
 import { postWebhook } from './lib/webhooks.ts';
-import { describePhase, type PhaseFigures, phase } from './lib-phase.ts';
 
 const CLIENTS = 1000;
 /** Every REPLAY_EVERY-th send repeats an earlier webhook, as a messenger retrying a delivery does. */

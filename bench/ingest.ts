@@ -51,9 +51,9 @@ import { runProviderBench } from './ingest-provider.ts';
 import { RssSampler, rssMb } from './lib/cpu.ts';
 import { createScratchDatabase, type Sql } from './lib/db.ts';
 import { closedLoop, openLoop, type Send } from './lib/load.ts';
+import { describePhase, type PhaseFigures, phase } from './lib/phase.ts';
 import { formatTable, type LatencyStats, type MachineInfo, machineInfo, writeJson } from './lib/report.ts';
 import { insertBaseline, postWebhook, WebhookFactory } from './lib/webhooks.ts';
-import { describePhase, type PhaseFigures, phase } from './lib-phase.ts';
 
 const CLIENTS = 1000;
 const API_SECRET = 'ingest-bench-api-secret-0123456789';

@@ -41,7 +41,7 @@
  * load minus the least loaded one's, at the assignment), for every assignment. Closes land on
  * random operators whatever the router does, so the spread is also computed for a perfect router
  * (instant, always least-loaded) replaying the same sessions — their opening times and holds — as the
- * floor any router's spread is read against (perfectRouterSpread in lib-routing.ts). That router too
+ * floor any router's spread is read against (perfectRouterSpread in lib/routing.ts). That router too
  * goes above 1 on this load (two closes on least-loaded operators between two arrivals are enough),
  * so the verdict that counts is "as fair as the perfect router" (spreadVsPerfect); "≤ 1" is printed
  * beside it.
@@ -102,7 +102,7 @@ import {
   sampleDatabase,
   spreadUnderCapacity,
   Tally,
-} from './lib-routing.ts';
+} from './lib/routing.ts';
 
 const TARGETS = { p99Ms: 20, spread: 1 } as const;
 const SAMPLE_MS = 250;

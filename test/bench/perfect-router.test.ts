@@ -1,7 +1,7 @@
 /** The routing benchmark's perfect router: the floor it reports for the spread must be computed right. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { perfectRouterSpread } from '../../bench/lib-routing.ts';
+import { perfectRouterSpread } from '../../bench/lib/routing.ts';
 
 const histogram = (t: { counts: Record<string, number> }) => t.counts;
 

@@ -24,8 +24,8 @@ import {
   type GatewayUser,
   MemoryBroker,
   RedisBroker,
-} from '../src/realtime/index.ts';
-import { hostInfo } from './lib/report.ts';
+} from '../../src/realtime/index.ts';
+import { hostInfo } from './report.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Wire format (see ../shared/reference/centrifugo-protocol.md)
@@ -925,7 +925,7 @@ export interface Machine {
 
 export function machine(): Machine {
   const wsVersion = (
-    JSON.parse(readFileSync(new URL('../node_modules/ws/package.json', import.meta.url), 'utf8')) as {
+    JSON.parse(readFileSync(new URL('../../node_modules/ws/package.json', import.meta.url), 'utf8')) as {
       version: string;
     }
   ).version;

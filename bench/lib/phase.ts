@@ -3,10 +3,10 @@
  * windows and CPU use by process over the phase (shared by every mode of bench/ingest.ts).
  */
 
-import type { ServerProcess } from '../test/helpers/server-process.ts';
-import { type CpuUse, cpuMeter } from './lib/cpu.ts';
-import type { LoadResult } from './lib/load.ts';
-import { type LatencyStats, summarize } from './lib/report.ts';
+import type { ServerProcess } from '../../test/helpers/server-process.ts';
+import { type CpuUse, cpuMeter } from './cpu.ts';
+import type { LoadResult } from './load.ts';
+import { type LatencyStats, summarize } from './report.ts';
 
 export interface PhaseFigures {
   acked: number;

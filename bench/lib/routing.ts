@@ -6,8 +6,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Rng, Sql } from './lib/db.ts';
-import { type LatencyStats, summarize } from './lib/report.ts';
+import type { Rng, Sql } from './db.ts';
+import { type LatencyStats, summarize } from './report.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Arrivals and holds
