@@ -1,7 +1,7 @@
 /**
  * The operator live events `System.live.connect()` delivers, one type per event (vendor document
- * 002, plus the few of ours marked so): the SDK's own copy of the server's catalogue
- * (src/live/operator-events.ts), checked equal to it by test/sdk/types-agree.test.ts.
+ * 002, plus the few of ours marked so). This is the one declaration of the catalogue: the server
+ * (src/live/operator-events.ts) re-exports these types and builds its payloads against them.
  *
  * Every payload carries `event`; those the document keys by `action` (operatorNotFound,
  * clientOffline, clientOnline) carry `action` too.
