@@ -135,7 +135,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     new LocalFileStore(path.resolve(opts.filesDir)),
     services.sessions,
   );
-  const inbound = new InboundPipeline(services.deps, services.sessions, wake);
+  const inbound = new InboundPipeline(services.deps, services.sessions, services.intake, wake);
   const markChannelError = (id: string, reason: string) => services.channels.setState(id, 'error', reason);
   const outbound = new OutboundPipeline(
     services.deps,
@@ -158,7 +158,7 @@ export function createPlatform(opts: PlatformOptions): Platform {
     opts.fetchAllowPrivate,
   );
   worker.handle(BOT_DELIVERY_JOB, (job) => bots.run(job));
-  const workspace = new WorkspaceService(services.deps, services.sessions);
+  const workspace = new WorkspaceService(services.deps, services.sessions, services.intake);
   const router = new Router(services.deps, services.sessions, rules, {
     log: opts.log,
     metrics: prometheus,

@@ -7,6 +7,7 @@ import { ChannelService } from './domain/channel/channel.service.ts';
 import { ChannelCache } from './domain/channel/channel-cache.ts';
 import type { ChannelLifecycle } from './domain/channel/channel-lifecycle.ts';
 import { ClientService } from './domain/client/client.service.ts';
+import { ClientIntake } from './domain/client/client-intake.ts';
 import { ContactService } from './domain/contact/contact.service.ts';
 import { type Clock, type Deps, systemClock } from './domain/deps.ts';
 import { EventBus } from './domain/events/domain-events.ts';
@@ -27,6 +28,8 @@ export interface Services {
   bots: BotService;
   channels: ChannelService;
   clients: ClientService;
+  /** Who wrote: the client of a messenger's user, their presence and reachability (the pipeline's side). */
+  intake: ClientIntake;
   contacts: ContactService;
   sessions: SessionService;
   messages: MessageService;
@@ -64,6 +67,7 @@ export function createServices(opts: {
     bots: new BotService(deps),
     channels,
     clients: new ClientService(deps),
+    intake: new ClientIntake(deps),
     contacts: new ContactService(deps),
     sessions,
     messages: new MessageService(deps),

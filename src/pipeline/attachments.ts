@@ -3,12 +3,10 @@
  * provider into the file store, then points the message's attachment at the stored file. Runs after
  * the message was acknowledged, so a slow file never delays a messenger.
  */
-import { eq } from 'drizzle-orm';
-import { messages } from '../db/schema.ts';
 import { channelRepository } from '../domain/channel/channel.repository.ts';
 import type { Deps } from '../domain/deps.ts';
-import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
+import { messageUpdates } from '../domain/message/message-updates.ts';
 import { type FileService, MAX_FILE_BYTES } from '../files/file.service.ts';
 import { FileTooLarge } from '../files/file-store.ts';
 import type { JobOutcome } from '../jobs/worker.ts';
@@ -69,28 +67,9 @@ export class AttachmentLoader {
         },
       };
     }
-    // Several attachments of one message may finish together: update under the row lock.
-    await this.deps.uow.run(async (tx) => {
-      const [locked] = await tx.db.select().from(messages).where(eq(messages.id, messageId)).for('update');
-      if (!locked) return;
-      const list = [...locked.attachments];
-      const current = list[index];
-      if (!current) return;
-      list[index] = {
-        ...current,
-        fileId: file.id,
-        size: file.size,
-        mimeType: file.mimeType,
-        name: current.name ?? file.name,
-        ref: null,
-      };
-      await messageRepository.update(tx.db, messageId, { attachments: list });
-      await emitMessageUpdated(
-        tx,
-        { messageId, sessionId: locked.sessionId, lineId: channel.lineId },
-        'attachment',
-      );
-    });
+    await this.deps.uow.run((tx) =>
+      messageUpdates.attachmentStored(tx, messageId, channel.lineId, index, file),
+    );
     return undefined;
   }
 }

@@ -8,18 +8,16 @@
 import type { ActorRef } from '../db/schema.ts';
 import type { Tx } from '../db/unit-of-work.ts';
 import type { ChannelRow } from '../domain/channel/channel.repository.ts';
-import { type ClientRow, clientRepository } from '../domain/client/client.repository.ts';
-import { contactRepository } from '../domain/contact/contact.repository.ts';
+import type { ClientRow } from '../domain/client/client.repository.ts';
+import type { ClientIntake } from '../domain/client/client-intake.ts';
 import type { Deps } from '../domain/deps.ts';
-import { lineRepository } from '../domain/line/line.repository.ts';
-import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
+import { messageUpdates } from '../domain/message/message-updates.ts';
 import { recordMessage } from '../domain/message/record-message.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { isOpen, type SessionState } from '../domain/session/session.ts';
 import { InvalidTransition } from '../domain/session/session-machine.ts';
-import { fileRepository } from '../files/file.repository.ts';
 import type { ExternalUser, InboundEvent } from '../providers/provider.ts';
 import { InboundBatcher } from './inbound-batcher.ts';
 import { sanitizeInboundEvent, sanitizeProfile } from './inbound-sanitize.ts';
@@ -50,6 +48,7 @@ export class InboundPipeline {
   constructor(
     private readonly deps: Deps,
     private readonly sessions: SessionService,
+    private readonly clients: ClientIntake,
     private readonly onJobsQueued: () => void = () => {},
   ) {
     this.#batcher = new InboundBatcher(deps.db);
@@ -104,7 +103,6 @@ export class InboundPipeline {
     event: Extract<InboundEvent, { kind: 'message' }>,
     fetchProfile: ProfileLookup | undefined,
   ): Promise<'stored' | 'duplicate' | 'ignored'> {
-    const db = this.deps.db;
     if (event.echo) {
       // Our own send coming back: recognised by its external id, never stored twice.
       return 'duplicate';
@@ -114,14 +112,14 @@ export class InboundPipeline {
     if (fast === 'duplicate') return 'duplicate';
     this.ways.general++;
     const known = fast.clientId
-      ? await clientRepository.byId(db, fast.clientId)
-      : await clientRepository.byExternalId(db, channel.id, event.from.externalId);
+      ? await this.clients.byId(fast.clientId)
+      : await this.clients.known(channel, event.from.externalId);
     const profile = known ? null : await this.#profile(event.from.externalId, fetchProfile);
     const attachments = event.attachments ?? [];
     let queued = attachments.some((a) => !a.fileId);
     try {
       await this.deps.uow.run(async (tx) => {
-        const client = known ?? (await this.#findOrCreateClient(tx, channel, event.from, profile));
+        const client = known ?? (await this.clients.findOrCreate(tx, channel, event.from, profile));
         const session = await this.#sessionFor(tx, channel, client, event);
         const message = await recordMessage(tx, {
           session,
@@ -145,6 +143,8 @@ export class InboundPipeline {
             status: 'delivered',
           },
           touch: { byOperator: false },
+          // Files already in the store (a live-chat upload).
+          files: attachments.flatMap((a) => (a.fileId ? [a.fileId] : [])),
           jobs: (m) => [
             ...(session.state === 'AssignedToBot' && session.botId && !event.automated
               ? [
@@ -161,9 +161,6 @@ export class InboundPipeline {
           ],
         });
         if (!message) throw new DuplicateMessage();
-        // Files already in the store (a live-chat upload) belong to this session from now on.
-        const stored = attachments.flatMap((a) => (a.fileId ? [a.fileId] : []));
-        await fileRepository.attachToSession(tx.db, stored, session.id);
         if (session.state === 'AssignedToBot' && session.botId && !event.automated) queued = true;
       });
     } catch (err) {
@@ -173,7 +170,7 @@ export class InboundPipeline {
     }
     if (queued) this.onJobsQueued();
     // They wrote: the messenger takes our answers again (Viber re-subscribes a writing user).
-    if (known?.unreachable) await clientRepository.markReachable(db, known.id);
+    if (known?.unreachable) await this.clients.markReachable(known.id);
     if (known && !known.online) await this.#seen(channel, known.id);
     return 'stored';
   }
@@ -243,19 +240,7 @@ export class InboundPipeline {
 
   /** Marks the client active, telling operators when they come back online. */
   #seen(channel: ChannelRow, clientId: string): Promise<void> {
-    return this.#setPresence(channel, clientId, true);
-  }
-
-  /** Records the client's presence, telling operators when it changes. */
-  async #setPresence(channel: ChannelRow, clientId: string, online: boolean): Promise<void> {
-    if (await clientRepository.setOnline(this.deps.db, clientId, online, this.deps.clock.now())) {
-      const session = await sessionRepository.openFor(this.deps.db, clientId, channel.id);
-      this.deps.bus.publishEphemeral('client.presence', {
-        clientId,
-        sessionId: session?.id ?? null,
-        online,
-      });
-    }
+    return this.clients.setPresence(channel, clientId, true);
   }
 
   async #profile(externalId: string, fetchProfile: ProfileLookup | undefined): Promise<ExternalUser | null> {
@@ -267,44 +252,6 @@ export class InboundPipeline {
     }
   }
 
-  async #findOrCreateClient(
-    tx: Tx,
-    channel: ChannelRow,
-    from: ExternalUser,
-    profile: ExternalUser | null,
-  ): Promise<ClientRow> {
-    const pick = <K extends keyof ExternalUser>(k: K) => profile?.[k] ?? from[k] ?? null;
-    const placeholder = `New contact ${channel.name}-${from.externalId}`;
-    const firstName = pick('firstName');
-    const lastName = pick('lastName');
-    const { client, created } = await clientRepository.findOrInsert(tx.db, {
-      channelId: channel.id,
-      externalId: from.externalId,
-      username: pick('username'),
-      firstName: firstName ?? (lastName ? null : placeholder),
-      lastName,
-      phone: pick('phone'),
-      email: pick('email'),
-      avatarUrl: pick('avatarUrl'),
-      online: true,
-      lastSeenAt: this.deps.clock.now(),
-    });
-    if (!created) return client;
-    // First contact: create the CRM contact and link the client, when the line links to contacts.
-    const line = await lineRepository.byId(tx.db, channel.lineId);
-    if (line?.settings.applicationType !== 'contact') return client;
-    const name = [firstName, lastName].filter(Boolean).join(' ') || pick('username') || placeholder;
-    const contact = await contactRepository.insert(tx.db, {
-      name,
-      phones: client.phone ? [client.phone] : [],
-      emails: client.email ? [client.email] : [],
-    });
-    return (await clientRepository.update(tx.db, client.id, {
-      applicationType: 'contact',
-      applicationId: contact.id,
-    }))!;
-  }
-
   async #edited(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'edited' }>): Promise<boolean> {
     return this.deps.uow.run(async (tx) => {
       const message = await messageRepository.byExternalId(
@@ -314,14 +261,13 @@ export class InboundPipeline {
         event.externalMessageId,
       );
       if (!message) return false;
-      await messageRepository.update(tx.db, message.id, { text: event.text, editedAt: event.timestamp });
-      await emitMessageUpdated(tx, { messageId: message.id, sessionId: message.sessionId }, 'edited');
+      await messageUpdates.edited(tx, message, { text: event.text, at: event.timestamp });
       return true;
     });
   }
 
   async #read(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'read' }>): Promise<boolean> {
-    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
+    const client = await this.clients.known(channel, event.from.externalId);
     if (!client) return false;
     await this.#seen(channel, client.id);
     return this.deps.uow.run(async (tx) => {
@@ -338,14 +284,7 @@ export class InboundPipeline {
         if (!target || target.sessionId !== session.id) return false;
         upTo = target.seq;
       }
-      const n = await messageRepository.markOutgoingRead(tx.db, session.id, upTo, event.timestamp);
-      await sessionRepository.resetUnread(tx.db, session.id, 'client');
-      if (n > 0)
-        await emitMessageUpdated(
-          tx,
-          { messageId: null, sessionId: session.id, lineId: session.lineId },
-          'read',
-        );
+      await messageUpdates.readByClient(tx, session, upTo, event.timestamp);
       return true;
     });
   }
@@ -359,18 +298,12 @@ export class InboundPipeline {
         event.externalMessageId,
       );
       if (!message) return null;
-      const order = ['pending', 'sent', 'delivered', 'read'];
-      if (event.status !== 'failed' && order.indexOf(event.status) <= order.indexOf(message.status))
-        return null;
-      await messageRepository.update(tx.db, message.id, {
+      const applied = await messageUpdates.delivery(tx, message, {
         status: event.status,
-        ...(event.status === 'read' && { readAt: event.timestamp }),
-        ...(event.status === 'failed' && {
-          error: { code: 'DELIVERY_FAILED', message: event.error ?? 'the messenger reported a failure' },
-        }),
+        at: event.timestamp,
+        error: event.error,
       });
-      await emitMessageUpdated(tx, { messageId: message.id, sessionId: message.sessionId }, event.status);
-      return message;
+      return applied ? message : null;
     });
     // A read receipt is the client's activity (WhatsApp, Messenger): it counts as presence.
     if (read && event.status === 'read') {
@@ -381,25 +314,19 @@ export class InboundPipeline {
   }
 
   async #typing(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'typing' }>): Promise<boolean> {
-    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
+    const client = await this.clients.known(channel, event.from.externalId);
     if (!client) return false;
     await this.#seen(channel, client.id);
-    const session = await sessionRepository.openFor(this.deps.db, client.id, channel.id);
-    this.deps.bus.publishEphemeral('client.typing', {
-      clientId: client.id,
-      channelId: channel.id,
-      sessionId: session?.id ?? null,
-    });
+    await this.clients.typing(channel, client.id);
     return true;
   }
 
   /** The client ended the conversation: their open session closes, as the client. */
   async #closed(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'closed' }>): Promise<boolean> {
-    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
+    const client = await this.clients.known(channel, event.from.externalId);
     if (!client) return false;
     if (event.unreachable && !client.unreachable) {
-      await clientRepository.markUnreachable(
-        this.deps.db,
+      await this.clients.markUnreachable(
         client.id,
         event.reason ?? 'the client stopped taking messages from this channel',
       );
@@ -417,9 +344,9 @@ export class InboundPipeline {
 
   /** Explicit presence from the messenger. */
   async #presence(channel: ChannelRow, event: Extract<InboundEvent, { kind: 'presence' }>): Promise<boolean> {
-    const client = await clientRepository.byExternalId(this.deps.db, channel.id, event.from.externalId);
+    const client = await this.clients.known(channel, event.from.externalId);
     if (!client) return false;
-    await this.#setPresence(channel, client.id, event.online);
+    await this.clients.setPresence(channel, client.id, event.online);
     return true;
   }
 }

@@ -8,10 +8,10 @@ import type { ChannelRow } from '../domain/channel/channel.repository.ts';
 import { channelRepository } from '../domain/channel/channel.repository.ts';
 import { clientRepository } from '../domain/client/client.repository.ts';
 import type { Deps } from '../domain/deps.ts';
-import { emitMessageUpdated } from '../domain/message/message.events.ts';
 import { type MessageRow, messageRepository } from '../domain/message/message.repository.ts';
 import { type MessageView, messageView } from '../domain/message/message.service.ts';
 import type { MessageType } from '../domain/message/message.ts';
+import { messageUpdates } from '../domain/message/message-updates.ts';
 import { recordMessage } from '../domain/message/record-message.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
@@ -21,7 +21,6 @@ import type { Caller } from '../domain/user/user.ts';
 import { Conflict, Forbidden, InvalidField, NotFound } from '../errors.ts';
 import { fileRepository } from '../files/file.repository.ts';
 import type { FileService } from '../files/file.service.ts';
-import { jobRepository } from '../jobs/job.repository.ts';
 import type { JobOutcome } from '../jobs/worker.ts';
 import type { Prometheus } from '../observability/prometheus.ts';
 import { messageTypeOf } from '../providers/api/api.provider.ts';
@@ -172,15 +171,11 @@ export class OutboundPipeline {
           status: 'pending',
         },
         touch: { byOperator: senderType === 'operator', operatorId: caller.id },
+        files: files.map((f) => f.id),
         jobs: (m) => [
           { kind: SEND_JOB, payload: { messageId: m.id, ...(template && { template }) }, maxAttempts: 8 },
         ],
       }))!;
-      await fileRepository.attachToSession(
-        tx.db,
-        files.map((f) => f.id),
-        session.id,
-      );
       return message;
     });
     this.onJobsQueued();
@@ -231,16 +226,13 @@ export class OutboundPipeline {
     if (!this.host.providerFor(channel)?.edit) {
       throw new Conflict('EDIT_NOT_SUPPORTED', `${channel.type} messages cannot be edited`);
     }
-    const row = await this.deps.uow.run(async (tx) => {
-      const updated = (await messageRepository.update(tx.db, message.id, {
+    const row = await this.deps.uow.run((tx) =>
+      messageUpdates.edited(tx, message, {
         text,
-        editedAt: this.deps.clock.now(),
-      }))!;
-      if (message.status !== 'pending')
-        await jobRepository.enqueue(tx.db, EDIT_JOB, { messageId: message.id }, { maxAttempts: 5 });
-      await emitMessageUpdated(tx, { messageId: message.id, sessionId: message.sessionId }, 'edited');
-      return updated;
-    });
+        at: this.deps.clock.now(),
+        resend: { job: EDIT_JOB, maxAttempts: 5 },
+      }),
+    );
     this.onJobsQueued();
     return messageView(row);
   }
@@ -316,15 +308,7 @@ export class OutboundPipeline {
       const template = job.payload.template as MessageTemplate | undefined;
       if (template) outbound.template = template;
       const { externalId } = await provider.send(this.host.context(channel), outbound);
-      await this.deps.uow.run(async (tx) => {
-        if (await messageRepository.markSent(tx.db, message.id, externalId)) {
-          await emitMessageUpdated(
-            tx,
-            { messageId: message.id, sessionId: session.id, lineId: session.lineId },
-            'sent',
-          );
-        }
-      });
+      await this.deps.uow.run((tx) => messageUpdates.sent(tx, message, session, externalId));
       return undefined;
     } catch (err) {
       const retry = (!(err instanceof ProviderError) || err.retryable) && job.attempts < job.maxAttempts;
@@ -346,14 +330,7 @@ export class OutboundPipeline {
   }
 
   async #failed(message: MessageRow, session: SessionRow, code: string, text: string): Promise<JobOutcome> {
-    await this.deps.uow.run(async (tx) => {
-      await messageRepository.update(tx.db, message.id, { status: 'failed', error: { code, message: text } });
-      await emitMessageUpdated(
-        tx,
-        { messageId: message.id, sessionId: session.id, lineId: session.lineId },
-        'failed',
-      );
-    });
+    await this.deps.uow.run((tx) => messageUpdates.failed(tx, message, session, { code, message: text }));
     return { fail: { error: `${code}: ${text}` } };
   }
 

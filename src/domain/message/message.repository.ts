@@ -13,6 +13,12 @@ export const messageRepository = {
     return row;
   },
 
+  /** The message, locked FOR UPDATE until the transaction ends (deleted ones too: the lock is what counts). */
+  async lockById(db: Db, id: string): Promise<MessageRow | undefined> {
+    const [row] = await db.select().from(messages).where(eq(messages.id, id)).for('update');
+    return row;
+  },
+
   async insert(db: Db, values: typeof messages.$inferInsert): Promise<MessageRow> {
     const [row] = await db.insert(messages).values(values).returning();
     return row!;

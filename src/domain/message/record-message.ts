@@ -1,6 +1,6 @@
 /**
- * The one recipe for storing a message: insert it, touch its session's counters and timers, enqueue
- * its jobs and emit `message.created`, all in the caller's transaction. Inbound (the general path),
+ * The one recipe for storing a message: insert it, touch its session's counters and timers, give its
+ * stored files to the session, enqueue its jobs and emit `message.created`, all in the caller's transaction. Inbound (the general path),
  * an operator's or bot's reply and a system message use it; the batched ingest statement
  * (message-batch.repository.ts) is the same recipe for the common inbound case, in one statement.
  *
@@ -11,6 +11,7 @@
  */
 import type { messages } from '../../db/schema.ts';
 import type { Tx } from '../../db/unit-of-work.ts';
+import { fileRepository } from '../../files/file.repository.ts';
 import { jobRepository } from '../../jobs/job.repository.ts';
 import { sessionRepository } from '../session/session.repository.ts';
 import { messageCreatedPayload } from './message.events.ts';
@@ -30,6 +31,8 @@ export interface RecordMessageInput {
   touch: { byOperator: boolean; operatorId?: string | null } | false;
   /** The jobs of the stored message (its id is known only then). */
   jobs?: (message: MessageRow) => MessageJob[];
+  /** Files already in the store that the message carries: they belong to its session from now on. */
+  files?: string[];
   /** Skip a message whose (channel, direction, external id) is stored: returns undefined. */
   unlessDuplicate?: boolean;
 }
@@ -47,6 +50,7 @@ export async function recordMessage(tx: Tx, input: RecordMessageInput): Promise<
       ...input.touch,
     });
   }
+  if (input.files?.length) await fileRepository.attachToSession(tx.db, input.files, input.session.id);
   for (const job of input.jobs?.(message) ?? []) {
     await jobRepository.enqueue(tx.db, job.kind, job.payload, { maxAttempts: job.maxAttempts });
   }

@@ -7,12 +7,12 @@ import { Conflict, Forbidden, NotFound } from '../../errors.ts';
 import { queueOf } from '../../routing/queue-settings.ts';
 import { routingRepository } from '../../routing/routing.repository.ts';
 import { lineIdsOfUser } from '../access/access.repository.ts';
-import { clientRepository } from '../client/client.repository.ts';
+import type { ClientIntake } from '../client/client-intake.ts';
 import type { Deps } from '../deps.ts';
 import { lineRepository } from '../line/line.repository.ts';
-import { emitMessageUpdated } from '../message/message.events.ts';
 import { messageRepository } from '../message/message.repository.ts';
 import { messageView } from '../message/message.service.ts';
+import { messageUpdates } from '../message/message-updates.ts';
 import { type SessionRow, sessionRepository } from '../session/session.repository.ts';
 import { actorOf, type SessionService } from '../session/session.service.ts';
 import { type Priority, priorityRank, type SessionState } from '../session/session.ts';
@@ -28,6 +28,7 @@ export class WorkspaceService {
   constructor(
     private readonly deps: Deps,
     private readonly sessions: SessionService,
+    private readonly clients: ClientIntake,
   ) {}
 
   async status(caller: Caller) {
@@ -119,17 +120,7 @@ export class WorkspaceService {
   /** Marks the client's messages read by the operator (MarkChatAsRead). */
   async markRead(sessionId: string, caller: Caller) {
     const session = await this.sessions.visible(sessionId, caller);
-    await this.deps.uow.run(async (tx) => {
-      const n = await messageRepository.markIncomingRead(tx.db, session.id, this.deps.clock.now());
-      await sessionRepository.resetUnread(tx.db, session.id, 'operator');
-      if (n > 0) {
-        await emitMessageUpdated(
-          tx,
-          { messageId: null, sessionId: session.id, lineId: session.lineId },
-          'readByOperator',
-        );
-      }
-    });
+    await this.deps.uow.run((tx) => messageUpdates.readByOperator(tx, session, this.deps.clock.now()));
     return sessionView((await sessionRepository.byId(this.deps.db, session.id))!);
   }
 
@@ -194,14 +185,7 @@ export class WorkspaceService {
     const now = this.deps.clock.now();
     const gone = await routingRepository.goneOperators(this.deps.db, now, graceMs);
     for (const id of gone) await this.setStatus(id, 'offline');
-    for (const c of await clientRepository.markQuietOffline(this.deps.db, now, clientOfflineSeconds)) {
-      const session = await sessionRepository.openFor(this.deps.db, c.id, c.channel_id);
-      this.deps.bus.publishEphemeral('client.presence', {
-        clientId: c.id,
-        sessionId: session?.id ?? null,
-        online: false,
-      });
-    }
+    await this.clients.sweepQuiet(clientOfflineSeconds);
     return gone;
   }
 }
