@@ -25,7 +25,7 @@ import {
   MemoryBroker,
   RedisBroker,
 } from '../../src/realtime/index.ts';
-import { hostInfo } from './report.ts';
+import { type HostInfo, hostInfo } from './report.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Wire format (see ../shared/reference/centrifugo-protocol.md)
@@ -907,20 +907,9 @@ export function openFilesLimit(): number {
   return soft === undefined || soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
 }
 
-export interface Machine {
-  date: string;
-  hostname: string;
-  platform: string;
-  cpus: number;
-  cpuModel: string;
-  memoryGb: number;
-  node: string;
+export interface Machine extends HostInfo {
   ws: string;
   openFilesLimit: number;
-  /** 1, 5 and 15 minute load averages at the start (noise from other work). */
-  loadAverage: number[];
-  /** cpuProbeMs() at the start (lib.ts): how fast a core runs right now. */
-  cpuProbeMs: number;
 }
 
 export function machine(): Machine {

@@ -84,7 +84,8 @@ export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
 // Reporting
 // ---------------------------------------------------------------------------------------------
 
-export interface MachineInfo {
+/** The machine a figure was taken on (hostInfo()). */
+export interface HostInfo {
   date: string;
   hostname: string;
   platform: string;
@@ -96,6 +97,9 @@ export interface MachineInfo {
   loadAverage: number[];
   /** cpuProbeMs() before the run: the same code runs slower on a slower (or throttled) CPU. */
   cpuProbeMs: number;
+}
+
+export interface MachineInfo extends HostInfo {
   postgres: string;
   postgresSettings: Record<string, string>;
 }
@@ -126,7 +130,7 @@ export function cpuProbeMs(): number {
 }
 
 /** Facts about this machine and Node every benchmark records with its figures. */
-export function hostInfo() {
+export function hostInfo(): HostInfo {
   const cpus = os.cpus();
   return {
     date: new Date().toISOString(),
