@@ -23,7 +23,7 @@ import { sessionRepository } from '../domain/session/session.repository.ts';
 import { userRepository } from '../domain/user/user.repository.ts';
 import type { InboundPipeline } from '../pipeline/inbound.ts';
 import type { ProviderHost } from '../pipeline/provider-host.ts';
-import { type ClientNotice, ProviderError } from '../providers/provider.ts';
+import { type ChannelProvider, type ClientNotice, ProviderError } from '../providers/provider.ts';
 import { Errors } from '../realtime/index.ts';
 
 export interface ClientIdentity {
@@ -184,16 +184,18 @@ export class ClientConnections {
   }
 
   async #notify(sessionId: string, knownChannelId: string | null, notice: ClientNotice): Promise<void> {
+    const shows = (p: ChannelProvider | null | undefined) =>
+      !!p?.notify && (p.notices?.includes(notice.type) ?? true);
     let channel: ChannelRow | undefined;
     if (knownChannelId) {
       channel = await this.channels.get(knownChannelId);
-      if (!channel || !this.host.providerFor(channel)?.notify) return;
+      if (!channel || !shows(this.host.providerFor(channel))) return;
     }
     const session = await sessionRepository.byId(this.deps.db, sessionId);
     if (!session) return;
     channel ??= await this.channels.get(session.channelId);
     const provider = channel && this.host.providerFor(channel);
-    if (!channel || !provider?.notify) return;
+    if (!channel || !provider?.notify || !shows(provider)) return;
     const client = await clientRepository.byId(this.deps.db, session.clientId);
     if (client) await provider.notify(this.host.context(channel), { externalId: client.externalId }, notice);
   }

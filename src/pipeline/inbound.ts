@@ -284,7 +284,9 @@ export class InboundPipeline {
         if (!target || target.sessionId !== session.id) return false;
         upTo = target.seq;
       }
-      await messageUpdates.readByClient(tx, session, upTo, event.timestamp);
+      await messageUpdates.readByClient(tx, session, upTo, event.timestamp, {
+        createdUpTo: event.upToTime ?? null,
+      });
       return true;
     });
   }

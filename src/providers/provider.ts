@@ -104,8 +104,17 @@ export type InboundEvent =
       automated?: boolean;
     }
   | { kind: 'edited'; externalMessageId: string; from: ExternalUser; text: string | null; timestamp: Date }
-  /** The client read our messages (up to one, or all when absent). */
-  | { kind: 'read'; from: ExternalUser; upToExternalMessageId?: string | null; timestamp: Date }
+  /**
+   * The client read our messages: up to one, or those written up to a moment (a watermark:
+   * Messenger, Instagram), or all when neither is given.
+   */
+  | {
+      kind: 'read';
+      from: ExternalUser;
+      upToExternalMessageId?: string | null;
+      upToTime?: Date | null;
+      timestamp: Date;
+    }
   /** Delivery status of one of our outgoing messages. */
   | {
       kind: 'delivery';
@@ -274,6 +283,8 @@ export interface ChannelProvider {
   authenticateClient?(ctx: ProviderContext, credentials: ClientCredentials): { externalId: string } | null;
   /** Shows the client what happened to their conversation, where the channel can (read, closed, assigned). */
   notify?(ctx: ProviderContext, to: ExternalUser, notice: ClientNotice): Promise<void>;
+  /** The notices `notify` shows (all when absent): no lookups are made for the others. */
+  readonly notices?: readonly ClientNotice['type'][];
   /** Opens an inbound attachment by the ref the provider put in the event. */
   loadAttachment?(ctx: ProviderContext, ref: string): Promise<LoadedAttachment>;
 }

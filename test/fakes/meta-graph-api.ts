@@ -46,6 +46,29 @@ export const EXPIRED_TOKEN = {
   },
 };
 
+/** A multipart field carries JSON as text; a JSON body carries it as is. */
+const jsonOf = (v: unknown): unknown => (typeof v === 'string' && /^[[{]/.test(v) ? JSON.parse(v) : v);
+
+const MESSAGING_TYPES = ['RESPONSE', 'UPDATE', 'MESSAGE_TAG'];
+const SENDER_ACTIONS = ['typing_on', 'typing_off', 'mark_seen'];
+
+/** Why Meta's Send API refuses a body (Messenger and Instagram), or null when it takes it. */
+function sendApiRefusal(body: Record<string, unknown>): string | null {
+  const recipient = jsonOf(body.recipient) as { id?: unknown } | undefined;
+  if (typeof recipient?.id !== 'string') return 'param recipient[id] must be a string';
+  if (body.sender_action !== undefined) {
+    if (!SENDER_ACTIONS.includes(String(body.sender_action))) return 'param sender_action is invalid';
+    if (body.message !== undefined) return 'sender_action cannot be sent with message';
+    return null;
+  }
+  if (!MESSAGING_TYPES.includes(String(body.messaging_type))) return 'param messaging_type is invalid';
+  if (body.messaging_type === 'MESSAGE_TAG' && body.tag !== 'HUMAN_AGENT') return 'param tag is required';
+  const message = jsonOf(body.message) as { text?: unknown; attachment?: unknown } | undefined;
+  if (!message || (typeof message.text !== 'string' && !message.attachment))
+    return 'param message is required';
+  return null;
+}
+
 export class FakeMetaGraphApi {
   readonly requests: GraphRequest[] = [];
   readonly #faults: Fault[] = [];
@@ -189,10 +212,11 @@ export class FakeMetaGraphApi {
           messages: [{ id: `wamid.FAKE${++this.#sent}` }],
         });
       }
-      const recipient =
-        typeof r.body.recipient === 'string' ? JSON.parse(r.body.recipient) : r.body.recipient;
-      if (r.body.sender_action) return sendJson(res, 200, { recipient_id: recipient?.id });
-      return sendJson(res, 200, { recipient_id: recipient?.id, message_id: `m_FAKE${++this.#sent}` });
+      const refused = sendApiRefusal(r.body);
+      if (refused) return sendJson(res, 400, { error: { message: `(#100) ${refused}`, code: 100 } });
+      const recipient = jsonOf(r.body.recipient) as { id: string };
+      if (r.body.sender_action) return sendJson(res, 200, { recipient_id: recipient.id });
+      return sendJson(res, 200, { recipient_id: recipient.id, message_id: `m_FAKE${++this.#sent}` });
     }
     if (r.method === 'GET' && !edge) {
       if (id === PHONE_NUMBER_ID) {

@@ -127,11 +127,18 @@ export const messageUpdates = {
   },
 
   /**
-   * The client read what we sent in the session, up to the message `upToSeq` (everything when null):
+   * The client read what we sent in the session, up to the message `upToSeq` (everything when null;
+   * with `createdUpTo`, only what was written by then — a read watermark):
    * those messages become `read` and nothing counts as unread by the client.
    */
-  async readByClient(tx: Tx, session: SessionRef, upToSeq: number | null, at: Date): Promise<void> {
-    const n = await messageRepository.markOutgoingRead(tx.db, session.id, upToSeq, at);
+  async readByClient(
+    tx: Tx,
+    session: SessionRef,
+    upToSeq: number | null,
+    at: Date,
+    opts: { createdUpTo?: Date | null } = {},
+  ): Promise<void> {
+    const n = await messageRepository.markOutgoingRead(tx.db, session.id, upToSeq, at, opts);
     await sessionRepository.resetUnread(tx.db, session.id, 'client');
     if (n > 0)
       await emitMessageUpdated(

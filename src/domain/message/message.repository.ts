@@ -147,8 +147,17 @@ export const messageRepository = {
     return row;
   },
 
-  /** Marks outgoing messages of a session read by the client, up to a seq (all when null). */
-  async markOutgoingRead(db: Db, sessionId: string, upToSeq: number | null, at: Date): Promise<number> {
+  /**
+   * Marks outgoing messages of a session read by the client, up to a seq (all when null) and, with
+   * `createdUpTo`, only those written by then (a messenger's read watermark).
+   */
+  async markOutgoingRead(
+    db: Db,
+    sessionId: string,
+    upToSeq: number | null,
+    at: Date,
+    opts: { createdUpTo?: Date | null } = {},
+  ): Promise<number> {
     const rows = await db
       .update(messages)
       .set({ status: 'read', readAt: at, updatedAt: at })
@@ -158,6 +167,7 @@ export const messageRepository = {
           eq(messages.direction, 'outgoing'),
           inArray(messages.status, ['sent', 'delivered']),
           upToSeq === null ? undefined : lte(messages.seq, upToSeq),
+          opts.createdUpTo ? lte(messages.createdAt, opts.createdUpTo) : undefined,
         ),
       )
       .returning({ id: messages.id });

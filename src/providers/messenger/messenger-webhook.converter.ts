@@ -2,8 +2,9 @@
  * Messenger Platform webhooks (Facebook pages, `object: page`; Instagram, `object: instagram`) →
  * unified events. One POST batches `entry[].messaging[]`; each item is a message (text,
  * attachments by URL — downloaded at once, the CDN links expire —, quick replies, Instagram story
- * replies and mentions), a postback (a button tap: stored as a message), a `read` watermark, a
- * `delivery` of our message ids, or an echo of the page's own send (`is_echo`, ignored: no loops).
+ * replies and mentions), a postback (a button tap: stored as a message), a reaction (stored as its
+ * emoji), an edit of the person's message, a `read` watermark, a `delivery` of our message ids, or
+ * an echo of the page's own send (`is_echo`, ignored: no loops).
  * The message id `mid` is the de-duplication key.
  */
 import type { MessageType } from '../../domain/message/message.ts';
@@ -82,6 +83,27 @@ function messageEvent(item: Json, senderId: string, at: Date): InboundEvent | nu
   };
 }
 
+/**
+ * A reaction to a message (`message_reactions`): shown as the emoji, like WhatsApp's, kept once per
+ * person, message and moment (Meta retries carry the same three). Taking a reaction back shows nothing.
+ */
+function reactionEvent(r: Json, senderId: string, timestamp: unknown, at: Date): InboundEvent {
+  const from = { externalId: senderId };
+  const mid = str(r.mid);
+  const emoji = str(r.emoji) ?? str(r.reaction);
+  if (r.action === 'unreact' || !mid || !emoji) {
+    return { kind: 'unsupported', from, description: 'reaction removed', timestamp: at };
+  }
+  return {
+    kind: 'message',
+    externalMessageId: `${mid}:reaction:${senderId}:${String(timestamp)}`,
+    from,
+    type: 'text',
+    text: emoji,
+    timestamp: at,
+  };
+}
+
 /** The events of a Messenger or Instagram webhook's entries. */
 export function messengerEvents(entries: Json[], pageIds: Set<string>): InboundEvent[] {
   const events: InboundEvent[] = [];
@@ -101,8 +123,18 @@ export function messengerEvents(entries: Json[], pageIds: Set<string>): InboundE
         const mid = str(p.mid) ?? `postback:${senderId}:${String(item.timestamp)}`;
         if (text)
           events.push({ kind: 'message', externalMessageId: mid, from, type: 'text', text, timestamp: at });
+      } else if (isRecord(item.reaction)) {
+        events.push(reactionEvent(item.reaction, senderId, item.timestamp, at));
+      } else if (isRecord(item.message_edit)) {
+        const mid = str(item.message_edit.mid);
+        if (mid) {
+          const text = typeof item.message_edit.text === 'string' ? item.message_edit.text : null;
+          events.push({ kind: 'edited', externalMessageId: mid, from, text, timestamp: at });
+        }
       } else if (isRecord(item.read)) {
-        events.push({ kind: 'read', from, timestamp: at });
+        // Everything we sent up to the watermark (ms) is read.
+        const watermark = metaTime(item.read.watermark, 'ms');
+        events.push({ kind: 'read', from, upToTime: watermark, timestamp: at });
       } else if (isRecord(item.delivery)) {
         const mids = Array.isArray(item.delivery.mids) ? item.delivery.mids : [];
         for (const mid of mids) {

@@ -5,7 +5,8 @@
  * In:  `GET /webhooks/<provider>/<channelId>` answers the hub challenge with `verifyToken`; `POST`
  *      carries `X-Hub-Signature-256` over the raw body (the `appSecret`); messenger-webhook.converter.ts.
  * Out: messenger-outbound.sender.ts; the 24-hour window, extended to 7 days with the HUMAN_AGENT tag
- *      when `humanAgentTag` is true; "typing…" as the `typing_on` sender action.
+ *      when `humanAgentTag` is true; "typing…" as the `typing_on` sender action, an operator's read
+ *      as `mark_seen`.
  * Profile: `GET /<PSID>?fields=first_name,last_name,profile_pic` (Instagram: `name,username,profile_pic`
  *      of the IGSID), the placeholder name when the API gives none.
  * Settings: {"pageAccessToken", "appSecret", "verifyToken", "pageId", "humanAgentTag", "apiRoot",
@@ -23,7 +24,7 @@ import { messengerEvents } from './messenger-webhook.converter.ts';
 const TOKEN_KEY = 'pageAccessToken';
 /** Webhook fields a page subscribes our app to. */
 export const SUBSCRIBED_FIELDS =
-  'messages,messaging_postbacks,message_deliveries,message_reads,message_echoes';
+  'messages,messaging_postbacks,message_deliveries,message_reads,message_echoes,message_reactions,message_edits';
 
 interface Flavour {
   name: string;
@@ -55,6 +56,12 @@ function profileOf(body: Record<string, unknown>, id: string): ExternalUser {
     lastName: str(body.last_name),
     avatarUrl: str(body.profile_pic),
   };
+}
+
+async function senderAction(ctx: ProviderContext, to: string, action: 'typing_on' | 'mark_seen') {
+  await graphCall(apiOf(ctx), 'sender action', `${pageIdOf(ctx)}/messages`, {
+    body: { recipient: { id: to }, sender_action: action },
+  });
 }
 
 export function messengerPlatformProvider(f: Flavour): ChannelProvider {
@@ -114,10 +121,12 @@ export function messengerPlatformProvider(f: Flavour): ChannelProvider {
         messenger: f.messenger,
       }),
 
-    async sendTyping(ctx, to) {
-      await graphCall(apiOf(ctx), 'sender action', `${pageIdOf(ctx)}/messages`, {
-        body: { recipient: { id: to.externalId }, sender_action: 'typing_on' },
-      });
+    sendTyping: (ctx, to) => senderAction(ctx, to.externalId, 'typing_on'),
+
+    /** An operator read the person's messages: Messenger shows them seen (`mark_seen`). */
+    notices: ['read'],
+    async notify(ctx, to, notice) {
+      if (notice.type === 'read') await senderAction(ctx, to.externalId, 'mark_seen');
     },
 
     async fetchProfile(ctx, externalUserId) {
