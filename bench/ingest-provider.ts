@@ -1,17 +1,19 @@
 /**
  * `bench/ingest.ts --provider <name>`: signed webhooks of one provider through the real route,
- * measured against the api channel in the same run (issue 15's benchmark).
+ * measured against the api channel in the same run (issue 15's benchmark); `--provider all` runs
+ * every provider of INGEST_PROVIDERS on one server, each against the api channel.
  *
- *   warm-up   both channels, closed loop, until `--warmup-seconds` have passed and every client of
+ *   warm-up   every channel, closed loop, until `--warmup-seconds` have passed and every client of
  *             each has written once (first contact is not the steady state);
  *   phase A   throughput: `--concurrency` senders for `--seconds` on the api channel, then the same
- *             on the provider's channel; the ratio provider ÷ api is the figure (target ≥ 0.8);
- *   phase B   latency: an open loop of `--rate` msg/s for `--rate-seconds` on the provider's channel
+ *             on the provider's channel, pair by pair; the ratio provider ÷ api of its pair is the
+ *             figure (target ≥ 0.8);
+ *   phase B   latency: an open loop of `--rate` msg/s for `--rate-seconds` on each channel, api too
  *             (target p99 < 50 ms, every webhook acknowledged);
  *   check     every 10th webhook is sent again later (a messenger's retry): each message id the
  *             server acknowledged must be stored exactly once — 0 lost, 0 duplicated.
  *
- * Results go to bench/results/ingest-<provider>.json.
+ * Results go to bench/results/ingest-<provider>.json, or ingest-providers.json for `all`.
  */
 import http from 'node:http';
 import path from 'node:path';
@@ -20,6 +22,7 @@ import postgres from 'postgres';
 import { SERVER_ADMIN_PASSWORD, type ServerProcess, startServer } from '../test/helpers/server-process.ts';
 import { INGEST_PROVIDERS, type IngestChannel, type IngestWebhook } from './ingest-providers.ts';
 import type { Sql } from './lib/db.ts';
+import { INGEST_SERVER_ENV } from './lib/ingest-channel.ts';
 import { closedLoop, openLoop, type Send } from './lib/load.ts';
 import { describePhase, type PhaseFigures, phase } from './lib/phase.ts';
 import { formatTable, machineInfo, writeJson } from './lib/report.ts';
@@ -79,6 +82,7 @@ async function login(server: ServerProcess): Promise<{ token: string; lineId: st
   return { token, lineId: line.body.id };
 }
 
+/** Closed-loop load until `seconds` have passed and each of the channel's clients has written once. */
 async function warmUp(opts: ProviderBenchOptions, send: Send, seconds: number): Promise<void> {
   const end = performance.now() + seconds * 1000;
   let acked = 0;
@@ -99,108 +103,149 @@ async function lostAndDuplicated(sql: Sql, channelId: string, acked: Set<string>
   return { acked: acked.size, stored: rows.length, lost, duplicated };
 }
 
-export async function runProviderBench(opts: ProviderBenchOptions, database: string, url: string) {
-  const setupOf = INGEST_PROVIDERS[opts.provider];
-  if (!setupOf) {
-    throw new Error(`--provider must be one of ${Object.keys(INGEST_PROVIDERS).join(', ')}`);
+/** The providers a `--provider` value names: one, or every one but api with `all`. */
+export function providersOf(name: string): string[] {
+  if (name === 'all') return Object.keys(INGEST_PROVIDERS).filter((p) => p !== 'api');
+  if (!INGEST_PROVIDERS[name] || name === 'api') {
+    const names = Object.keys(INGEST_PROVIDERS).filter((p) => p !== 'api');
+    throw new Error(`--provider must be all or one of ${names.join(', ')}`);
   }
+  return [name];
+}
+
+interface Measured {
+  channel: IngestChannel;
+  sender: Sender;
+  /** Phase A of the api channel just before this provider's (the pair a ratio is taken over). */
+  apiA: PhaseFigures | null;
+  A: PhaseFigures | null;
+  B: PhaseFigures | null;
+}
+
+export async function runProviderBench(opts: ProviderBenchOptions, database: string, url: string) {
+  const providers = providersOf(opts.provider);
   const sql = postgres(url, { max: 1, onnotice: () => {} });
-  const server = await startServer({ databaseUrl: url, logLevel: 'warn' });
+  const server = await startServer({ databaseUrl: url, logLevel: 'warn', env: INGEST_SERVER_ENV });
   const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(opts.concurrency, 256) });
-  const channels: IngestChannel[] = [];
+  const measured = new Map<string, Measured>();
   try {
     const setup = { server, ...(await login(server)) };
-    const api = await INGEST_PROVIDERS.api!(setup);
-    channels.push(api);
-    const tested = await setupOf(setup);
-    channels.push(tested);
-    const apiSender = new Sender(api, agent, server.port);
-    const sender = new Sender(tested, agent, server.port);
-
-    log(`warm-up: ${opts.warmupSeconds} s over both channels, ${CLIENTS} clients each`);
-    await warmUp(opts, apiSender.send('warmup'), opts.warmupSeconds / 2);
-    await warmUp(opts, sender.send('warmup'), opts.warmupSeconds / 2);
+    for (const name of ['api', ...providers]) {
+      const channel = await INGEST_PROVIDERS[name]!(setup);
+      measured.set(name, {
+        channel,
+        sender: new Sender(channel, agent, server.port),
+        apiA: null,
+        A: null,
+        B: null,
+      });
+    }
+    const api = measured.get('api')!;
+    const share = opts.warmupSeconds / measured.size;
+    log(`warm-up: ${opts.warmupSeconds} s over ${measured.size} channels, ${CLIENTS} clients each`);
+    for (const m of measured.values()) await warmUp(opts, m.sender.send('warmup'), share);
 
     const durationMs = opts.seconds * 1000;
     const closed = (s: Sender) => () =>
       closedLoop({ concurrency: opts.concurrency, durationMs, send: s.send('a') });
-    log(`phase A (throughput): ${opts.concurrency} senders for ${opts.seconds} s, api then ${opts.provider}`);
-    const apiA = await phase(server, database, closed(apiSender));
-    log(describePhase('phase A api', apiA));
-    const providerA = await phase(server, database, closed(sender));
-    log(describePhase(`phase A ${opts.provider}`, providerA));
-
-    log(`phase B (latency): ${opts.provider} open loop at ${opts.rate} msg/s for ${opts.rateSeconds} s`);
-    const providerB = await phase(server, database, () =>
-      openLoop({
-        rate: opts.rate,
-        durationMs: opts.rateSeconds * 1000,
-        drainMs: 15_000,
-        send: sender.send('b'),
-      }),
-    );
-    log(describePhase(`phase B ${opts.provider}`, providerB));
-
-    const integrity = {
-      api: await lostAndDuplicated(sql, api.channelId, apiSender.acked),
-      [opts.provider]: await lostAndDuplicated(sql, tested.channelId, sender.acked),
-    };
-    report(opts, { apiA, providerA, providerB, integrity }, await machineInfo(sql));
+    // Each provider right after an api phase of its own: the machine drifts over a long run.
+    for (const name of providers) {
+      const m = measured.get(name)!;
+      log(`phase A (throughput): ${opts.concurrency} senders for ${opts.seconds} s, api then ${name}`);
+      m.apiA = await phase(server, database, closed(api.sender));
+      log(describePhase('phase A api', m.apiA));
+      m.A = await phase(server, database, closed(m.sender));
+      log(describePhase(`phase A ${name}`, m.A));
+    }
+    for (const [name, m] of measured) {
+      log(`phase B (latency): ${name} open loop at ${opts.rate} msg/s for ${opts.rateSeconds} s`);
+      m.B = await phase(server, database, () =>
+        openLoop({
+          rate: opts.rate,
+          durationMs: opts.rateSeconds * 1000,
+          drainMs: 15_000,
+          send: m.sender.send('b'),
+        }),
+      );
+      log(describePhase(`phase B ${name}`, m.B));
+    }
+    const integrity: Record<string, Awaited<ReturnType<typeof lostAndDuplicated>>> = {};
+    for (const [name, m] of measured) {
+      integrity[name] = await lostAndDuplicated(sql, m.channel.channelId, m.sender.acked);
+    }
+    report(opts, providers, measured, integrity, await machineInfo(sql));
   } finally {
-    for (const c of channels) await c.close();
+    for (const m of measured.values()) await m.channel.close();
     agent.destroy();
     await server.kill('SIGTERM');
     await sql.end({ timeout: 5 });
   }
 }
 
-function report(
+function verdictsOf(
   opts: ProviderBenchOptions,
-  r: {
-    apiA: PhaseFigures;
-    providerA: PhaseFigures;
-    providerB: PhaseFigures;
-    integrity: Record<string, Awaited<ReturnType<typeof lostAndDuplicated>>>;
-  },
-  machine: Awaited<ReturnType<typeof machineInfo>>,
-): void {
-  const ratio = Math.round((r.providerA.ackPerSecond / r.apiA.ackPerSecond) * 1000) / 1000;
-  const errorsB = Object.values(r.providerB.errors).reduce((s, n) => s + n, 0);
-  const mine = r.integrity[opts.provider]!;
-  const verdict = {
-    ratio: {
-      target: `${opts.provider} ack msg/s ≥ ${TARGETS.ratio} × api's (same run)`,
-      measured: `${r.providerA.ackPerSecond} ÷ ${r.apiA.ackPerSecond} = ${ratio}`,
-      pass: ratio >= TARGETS.ratio,
-    },
-    latency: {
-      target: `p99 < ${TARGETS.p99AtRateMs} ms at ${opts.rate} msg/s, every webhook acknowledged`,
-      measured: `p99 ${r.providerB.latencyMs.p99} ms, ${r.providerB.ackPerSecond} msg/s, ${errorsB} errors`,
-      pass: r.providerB.latencyMs.p99 < TARGETS.p99AtRateMs && errorsB === 0,
-    },
-    integrity: {
-      target: '0 lost, 0 duplicated (every 10th webhook replayed)',
-      measured: `${mine.acked} acknowledged ids, ${mine.stored} stored, ${mine.lost} lost, ${mine.duplicated} duplicated`,
-      pass: mine.lost === 0 && mine.duplicated === 0,
+  m: Measured,
+  integrity: Awaited<ReturnType<typeof lostAndDuplicated>>,
+) {
+  const ratio = Math.round((m.A!.ackPerSecond / m.apiA!.ackPerSecond) * 1000) / 1000;
+  const errorsB = Object.values(m.B!.errors).reduce((s, n) => s + n, 0);
+  return {
+    ratio,
+    verdicts: {
+      ratio: {
+        target: `ack msg/s ≥ ${TARGETS.ratio} × api's (the api phase just before)`,
+        measured: `${m.A!.ackPerSecond} ÷ ${m.apiA!.ackPerSecond} = ${ratio}`,
+        pass: ratio >= TARGETS.ratio,
+      },
+      latency: {
+        target: `p99 < ${TARGETS.p99AtRateMs} ms at ${opts.rate} msg/s, every webhook acknowledged`,
+        measured: `p99 ${m.B!.latencyMs.p99} ms, ${m.B!.ackPerSecond} msg/s, ${errorsB} errors`,
+        pass: m.B!.latencyMs.p99 < TARGETS.p99AtRateMs && errorsB === 0,
+      },
+      integrity: {
+        target: '0 lost, 0 duplicated (every 10th webhook replayed)',
+        measured: `${integrity.acked} acknowledged ids, ${integrity.stored} stored, ${integrity.lost} lost, ${integrity.duplicated} duplicated`,
+        pass: integrity.lost === 0 && integrity.duplicated === 0,
+      },
     },
   };
+}
+
+function report(
+  opts: ProviderBenchOptions,
+  providers: string[],
+  measured: Map<string, Measured>,
+  integrity: Record<string, Awaited<ReturnType<typeof lostAndDuplicated>>>,
+  machine: Awaited<ReturnType<typeof machineInfo>>,
+): void {
+  const rows: (string | number)[][] = [];
+  const results: Record<string, unknown> = {};
+  let pass = true;
+  for (const name of providers) {
+    const m = measured.get(name)!;
+    const { ratio, verdicts } = verdictsOf(opts, m, integrity[name]!);
+    for (const v of Object.values(verdicts)) {
+      rows.push([name, v.target, v.measured, v.pass ? 'PASS' : 'FAIL']);
+      pass &&= v.pass;
+    }
+    results[name] = { apiA: m.apiA, A: m.A, B: m.B, ratio, integrity: integrity[name], verdicts };
+  }
+  const api = measured.get('api')!;
+  results.api = { B: api.B, integrity: integrity.api };
   log('');
-  log(
-    formatTable(
-      ['target', 'measured', 'verdict'],
-      Object.values(verdict).map((v) => [v.target, v.measured, v.pass ? 'PASS' : 'FAIL']),
-    ),
-  );
-  const file = fileURLToPath(new URL(`./results/ingest-${opts.provider}.json`, import.meta.url));
+  log(formatTable(['provider', 'target', 'measured', 'verdict'], rows));
+  log(`\nload average (1, 5, 15 min): ${machine.loadAverage.join(', ')}; CPU probe ${machine.cpuProbeMs} ms`);
+  const name = opts.provider === 'all' ? 'ingest-providers' : `ingest-${opts.provider}`;
+  const file = fileURLToPath(new URL(`./results/${name}.json`, import.meta.url));
   writeJson(file, {
     benchmark: 'ingest --provider',
     issue: 'Messenger providers (15)',
+    command: `npx tsx bench/ingest.ts ${process.argv.slice(2).join(' ')}`,
     machine,
-    config: { ...opts, clients: CLIENTS, replayEvery: REPLAY_EVERY },
+    config: { ...opts, providers, clients: CLIENTS, replayEvery: REPLAY_EVERY },
     targets: TARGETS,
-    results: { ...r, ratio },
-    verdicts: verdict,
-    pass: Object.values(verdict).every((v) => v.pass),
+    results,
+    pass,
   });
   log(`\nwritten to ${path.relative(process.cwd(), file)}`);
 }

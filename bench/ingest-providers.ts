@@ -1,10 +1,15 @@
 /**
  * The providers `bench/ingest.ts --provider <name>` can load: each entry starts what its channel
  * needs (the fake of its messenger's API, for `register`), creates the channel on the running server
- * and makes fresh webhooks signed the way that messenger signs them. Adding a provider is one line
- * in INGEST_PROVIDERS (its adapter in its own bench/ingest-<name>.ts).
+ * and makes fresh webhooks signed the way that messenger signs them, with the signing code of that
+ * messenger's fake (test/fakes/). Adding a provider is one line in INGEST_PROVIDERS (its adapter in
+ * its own bench/ingest-<messenger>.ts). `--provider all` runs every one of them against the api channel.
  */
 import type { ServerProcess } from '../test/helpers/server-process.ts';
+import { instagramIngest, messengerIngest, whatsappCloudIngest } from './ingest-meta.ts';
+import { twilioIngest } from './ingest-twilio.ts';
+import { viberIngest } from './ingest-viber.ts';
+import { createIngestChannel } from './lib/ingest-channel.ts';
 import { type Webhook, WebhookFactory } from './lib/webhooks.ts';
 
 /** A webhook and the messenger message ids it carries (to count lost and duplicated messages). */
@@ -35,13 +40,8 @@ export type IngestProvider = (setup: IngestSetup) => Promise<IngestChannel>;
 const API_SECRET = 'ingest-bench-api-secret-0123456789';
 
 /** The generic api channel: the reference every other provider is compared with. */
-export const apiIngest: IngestProvider = async ({ server, token, lineId }) => {
-  const channel = await server.request('POST', '/api/v1/channels', {
-    token,
-    body: { lineId, name: 'Ingest bench api', type: 'api', settings: { secret: API_SECRET } },
-  });
-  if (channel.status !== 201) throw new Error(`creating the api channel answered ${channel.status}`);
-  const channelId: string = channel.body.id;
+export const apiIngest: IngestProvider = async (setup) => {
+  const channelId = await createIngestChannel(setup, 'api', 'Ingest bench api', { secret: API_SECRET });
   return {
     channelId,
     path: `/webhooks/api/${channelId}`,
@@ -56,4 +56,9 @@ export const apiIngest: IngestProvider = async ({ server, token, lineId }) => {
 
 export const INGEST_PROVIDERS: Record<string, IngestProvider> = {
   api: apiIngest,
+  whatsappCloud: whatsappCloudIngest,
+  twilio: twilioIngest,
+  messenger: messengerIngest,
+  instagram: instagramIngest,
+  viber: viberIngest,
 };

@@ -33,8 +33,9 @@
  *
  *   npx tsx bench/ingest.ts --provider <name> [--concurrency 32] [--seconds 60] [--rate 1000] …
  *
- * measures one provider's signed webhooks against the api channel in the same run instead (see
- * bench/ingest-provider.ts; the providers it knows are listed in bench/ingest-providers.ts).
+ * measures one provider's signed webhooks against the api channel in the same run instead, and
+ * `--provider all` every provider (see bench/ingest-provider.ts; the providers it knows are listed
+ * in bench/ingest-providers.ts).
  */
 import http from 'node:http';
 import path from 'node:path';

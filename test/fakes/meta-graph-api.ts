@@ -46,6 +46,38 @@ export const EXPIRED_TOKEN = {
   },
 };
 
+/**
+ * A WhatsApp Cloud API webhook as Meta posts it (webhook reference, `messages` field): one entry per
+ * change value, each value carrying the phone number's metadata.
+ */
+export function whatsappWebhook(values: Record<string, unknown>[]) {
+  return {
+    object: 'whatsapp_business_account',
+    entry: values.map((value) => ({
+      id: WABA_ID,
+      changes: [
+        {
+          field: 'messages',
+          value: {
+            messaging_product: 'whatsapp',
+            metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID },
+            ...value,
+          },
+        },
+      ],
+    })),
+  };
+}
+
+/** A Messenger (`page`) or Instagram (`instagram`) webhook: one entry per list of messaging items. */
+export function messagingWebhook(
+  object: 'page' | 'instagram',
+  ownId: string,
+  batches: Record<string, unknown>[][],
+) {
+  return { object, entry: batches.map((messaging) => ({ id: ownId, time: 1458692752478, messaging })) };
+}
+
 /** A multipart field carries JSON as text; a JSON body carries it as is. */
 const jsonOf = (v: unknown): unknown => (typeof v === 'string' && /^[[{]/.test(v) ? JSON.parse(v) : v);
 

@@ -99,12 +99,18 @@ export class FakeTwilioApi extends MessengerFake {
 
   /** Sends a form-encoded webhook to `url`, signed as Twilio signs it. */
   webhook(url: string, params: Record<string, string>, opts: { signature?: string } = {}) {
+    const { body, headers } = this.signed(url, params, opts);
+    return this.deliver(url, body, headers);
+  }
+
+  /** A webhook to `url` as Twilio posts it: the form body and its headers (X-Twilio-Signature over the URL). */
+  signed(url: string, params: Record<string, string>, opts: { signature?: string } = {}) {
     const entries = Object.entries(params);
     const signature = opts.signature ?? twilioSignature(this.authToken, url, entries);
-    return this.deliver(url, new URLSearchParams(entries).toString(), {
-      'content-type': 'application/x-www-form-urlencoded',
-      'x-twilio-signature': signature,
-    });
+    return {
+      body: new URLSearchParams(entries).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+    };
   }
 
   /** An incoming WhatsApp message, as Twilio's webhook carries it. */

@@ -86,11 +86,20 @@ export class FakeViberApi extends MessengerFake {
 
   /** Sends a callback to `url` (the raw text as given, so tokens stay bare integers), signed as Viber signs it. */
   callback(url: string, body: Record<string, unknown> | string, opts: { signature?: string } = {}) {
+    const signed = this.signed(body, opts);
+    return this.deliver(url, signed.body, signed.headers);
+  }
+
+  /** A callback as Viber posts it: the raw text and its headers (X-Viber-Content-Signature). */
+  signed(body: Record<string, unknown> | string, opts: { signature?: string } = {}) {
     const text = typeof body === 'string' ? body : JSON.stringify(body);
-    return this.deliver(url, text, {
-      'content-type': 'application/json',
-      'x-viber-content-signature': opts.signature ?? signViberBody(this.authToken, text),
-    });
+    return {
+      body: text,
+      headers: {
+        'content-type': 'application/json',
+        'x-viber-content-signature': opts.signature ?? signViberBody(this.authToken, text),
+      },
+    };
   }
 
   /** A `message` callback with a bare 64-bit token, as Viber's documentation shows it. */

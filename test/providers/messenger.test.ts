@@ -11,7 +11,13 @@ import { sql } from 'drizzle-orm';
 import { queryRows } from '../../src/db/client.ts';
 import { channelRepository } from '../../src/domain/channel/channel.repository.ts';
 import { SUBSCRIBED_FIELDS } from '../../src/providers/messenger/messenger.provider.ts';
-import { EXPIRED_TOKEN, FakeMetaGraphApi, IG_ACCOUNT_ID, PAGE_ID } from '../fakes/meta-graph-api.ts';
+import {
+  EXPIRED_TOKEN,
+  FakeMetaGraphApi,
+  IG_ACCOUNT_ID,
+  messagingWebhook,
+  PAGE_ID,
+} from '../fakes/meta-graph-api.ts';
 import { describeEachDatabase } from '../helpers/app.ts';
 import { createLine } from '../helpers/factories.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -69,10 +75,8 @@ describeEachDatabase(
     for (const f of FLAVOURS) {
       const person = () => f.personId(++seq);
       /** Meta's envelope: one entry per list of messaging items, addressed to our page or account. */
-      const envelope = (...batches: Record<string, unknown>[][]) => ({
-        object: f.object,
-        entry: batches.map((messaging) => ({ id: f.ownId, time: 1458692752478, messaging })),
-      });
+      const envelope = (...batches: Record<string, unknown>[][]) =>
+        messagingWebhook(f.object, f.ownId, batches);
       const item = (sender: string, fields: Record<string, unknown>, timestamp = 1458692752478 + seq) => ({
         sender: { id: sender },
         recipient: { id: f.ownId },

@@ -3,31 +3,14 @@ import { after, before, beforeEach, it } from 'node:test';
 import { signMetaBody } from '../../src/providers/meta/meta-webhook.ts';
 import { toE164 } from '../../src/providers/phone.ts';
 import { clientIdOf } from '../../src/providers/whatsapp-cloud/whatsapp-webhook.converter.ts';
-import { FakeMetaGraphApi, PHONE_NUMBER_ID, WABA_ID } from '../fakes/meta-graph-api.ts';
+import { FakeMetaGraphApi, PHONE_NUMBER_ID, WABA_ID, whatsappWebhook } from '../fakes/meta-graph-api.ts';
 import { describeEachDatabase, postForm } from '../helpers/app.ts';
 import { createChannel, createLine } from '../helpers/factories.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { APP_SECRET, clientsOf, messagesOf, postSigned, sessionsOf, VERIFY_TOKEN } from './meta-helpers.ts';
 
-/** The envelope of Meta's documentation samples, around one change value. */
-function envelope(values: Record<string, unknown>[]) {
-  return {
-    object: 'whatsapp_business_account',
-    entry: values.map((value) => ({
-      id: WABA_ID,
-      changes: [
-        {
-          field: 'messages',
-          value: {
-            messaging_product: 'whatsapp',
-            metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID },
-            ...value,
-          },
-        },
-      ],
-    })),
-  };
-}
+/** The envelope of Meta's documentation samples, around change values. */
+const envelope = whatsappWebhook;
 
 const SHEENA = { contacts: [{ profile: { name: 'Sheena Nelson' }, wa_id: '16505551234' }] };
 
