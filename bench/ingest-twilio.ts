@@ -13,7 +13,7 @@ export const twilioIngest: IngestProvider = async (setup) => {
     provider: 'twilio',
     accountSid: fake.accountSid,
     authToken: fake.authToken,
-    from: '+14155238886',
+    from: 'whatsapp:+14155238886',
     apiRoot: fake.root,
   });
   const path = `/webhooks/twilio/${channelId}`;

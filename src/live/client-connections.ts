@@ -197,7 +197,15 @@ export class ClientConnections {
     const provider = channel && this.host.providerFor(channel);
     if (!channel || !provider?.notify || !shows(provider)) return;
     const client = await clientRepository.byId(this.deps.db, session.clientId);
-    if (client) await provider.notify(this.host.context(channel), { externalId: client.externalId }, notice);
+    if (!client) return;
+    const shown =
+      notice.type === 'read'
+        ? {
+            ...notice,
+            lastExternalId: await messageRepository.lastIncomingExternalId(this.deps.db, sessionId),
+          }
+        : notice;
+    await provider.notify(this.host.context(channel), { externalId: client.externalId }, shown);
   }
 }
 

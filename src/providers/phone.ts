@@ -24,6 +24,21 @@ export interface PhoneOptions {
  */
 export function toE164(input: string | null | undefined, opts: PhoneOptions = {}): string | null {
   if (typeof input !== 'string') return null;
+  // Parsing costs tens of microseconds, on every webhook: the same senders come back all day.
+  const key = `${opts.defaultCountry ?? ''}|${input}`;
+  const known = CACHE.get(key);
+  if (known !== undefined) return known;
+  const e164 = parseE164(input, opts);
+  if (CACHE.size >= CACHE_SIZE) CACHE.delete(CACHE.keys().next().value!);
+  CACHE.set(key, e164);
+  return e164;
+}
+
+/** Recent answers of toE164, oldest first (a pure function: nothing goes stale). */
+const CACHE = new Map<string, string | null>();
+const CACHE_SIZE = 10_000;
+
+function parseE164(input: string, opts: PhoneOptions): string | null {
   let text = input.trim().replace(SCHEME, '').trim();
   if (!text || /[a-z@]/i.test(text)) return null;
   text = text.replace(/[\s().\-\u00a0]/g, '');

@@ -43,7 +43,11 @@ export type ClientNotice =
    * signed download links of its attachments, in order (null while a file is not stored yet).
    */
   | { type: 'received'; sessionId: string; message: MessageView; fileUrls: (string | null)[] }
-  | { type: 'read'; sessionId: string; readAt: string }
+  /**
+   * An operator read the client's messages; `lastExternalId` is the messenger's id of the latest
+   * of them (WhatsApp marks a message and those before it read), filled in for the provider.
+   */
+  | { type: 'read'; sessionId: string; readAt: string; lastExternalId?: string | null }
   | { type: 'closed'; sessionId: string; closedAt: string; byClient: boolean }
   | { type: 'assigned'; sessionId: string; operator: { id: string; name: string | null } };
 

@@ -235,6 +235,15 @@ export class FakeMetaGraphApi {
     }
     if (edge === 'messages' && r.method === 'POST') {
       if (id === PHONE_NUMBER_ID) {
+        if (r.body.status !== undefined) {
+          // Mark as read: {"messaging_product":"whatsapp","status":"read","message_id"}.
+          const ok =
+            r.body.messaging_product === 'whatsapp' &&
+            r.body.status === 'read' &&
+            typeof r.body.message_id === 'string';
+          if (!ok) return sendJson(res, 400, { error: { message: '(#100) Invalid parameter', code: 100 } });
+          return sendJson(res, 200, { success: true });
+        }
         if (r.body.messaging_product !== 'whatsapp' || typeof r.body.to !== 'string') {
           return sendJson(res, 400, { error: { message: '(#100) Invalid parameter', code: 100 } });
         }

@@ -414,6 +414,23 @@ describeEachDatabase(
       assert.equal((await messagesOf(ctx(), channel.id, 'outgoing'))[0]!.status, 'read');
     });
 
+    it("marks the client's latest message read when an operator reads the session", async () => {
+      const channel = await whatsappChannel();
+      const first = wamid();
+      const latest = wamid();
+      await postSigned(ctx(), 'whatsappCloud', channel.id, envelope([textSample(first, 'one')]));
+      await postSigned(ctx(), 'whatsappCloud', channel.id, envelope([textSample(latest, 'two')]));
+      const [session] = await sessionsOf(ctx(), channel.id);
+      const read = await ctx().request('POST', `/api/v1/sessions/${session!.id}/read`);
+      assert.equal(read.status, 200);
+      const [call] = await waitFor(async () => {
+        const calls = fake.calls('POST', `${PHONE_NUMBER_ID}/messages`);
+        return calls.length > 0 && calls;
+      });
+      assert.equal(call!.authorization, `Bearer ${fake.token}`);
+      assert.deepEqual(call!.body, { messaging_product: 'whatsapp', status: 'read', message_id: latest });
+    });
+
     it('records a failed status with the reason Meta gives', async () => {
       const { channel, session } = await openSession();
       await ctx().request('POST', `/api/v1/sessions/${session.id}/messages`, { body: { text: 'hi' } });

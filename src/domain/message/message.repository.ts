@@ -111,6 +111,24 @@ export const messageRepository = {
     return row?.sessionId ?? null;
   },
 
+  /** The messenger id of the client's latest message in a session (what a read receipt names), or null. */
+  async lastIncomingExternalId(db: Db, sessionId: string): Promise<string | null> {
+    const [row] = await db
+      .select({ externalId: messages.externalId })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.sessionId, sessionId),
+          eq(messages.direction, 'incoming'),
+          isNotNull(messages.externalId),
+          isNull(messages.deletedAt),
+        ),
+      )
+      .orderBy(desc(messages.seq))
+      .limit(1);
+    return row?.externalId ?? null;
+  },
+
   /** The messenger ids of a session's messages, oldest first (the newest `limit`): an e-mail's References. */
   async externalIdsOfSession(db: Db, sessionId: string, limit = 30): Promise<string[]> {
     const rows = await db

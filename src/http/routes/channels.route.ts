@@ -25,7 +25,11 @@ const Settings = Type.Optional(
       'telegramBot: `{token, mode, apiRoot}`; inbox: `{imap: {host, port, secure, user, password, folder}, ' +
       'smtp: {host, port, secure, user, password, from}, backfillDays, smtpIn: {address}}` (`secure` defaults ' +
       'to true, ports to 993/465 with TLS and 143/587 without, `folder` to INBOX, `backfillDays` to 7; the ' +
-      'passwords never come back).',
+      'passwords never come back); whatsapp: `{provider: "whatsappCloud", accessToken, appSecret, verifyToken, ' +
+      'phoneNumberId, wabaId, apiRoot, apiVersion}` or `{provider: "twilio", accountSid, authToken, from, ' +
+      'publicBaseUrl, apiRoot}`; facebook and instagram: `{pageAccessToken, appSecret, verifyToken, pageId, ' +
+      'humanAgentTag, apiRoot, apiVersion}`; viberbot: `{authToken, senderName, senderAvatar, apiRoot}`. ' +
+      'Tokens, secrets and passwords come back masked.',
   ),
 );
 

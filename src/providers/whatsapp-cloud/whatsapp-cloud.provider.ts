@@ -4,7 +4,8 @@
  * In:  `GET /webhooks/whatsappCloud/<channelId>` answers Meta's hub challenge with `verifyToken`;
  *      `POST` carries `X-Hub-Signature-256` over the raw body (the `appSecret`), then
  *      whatsapp-webhook.converter.ts turns messages and statuses into events.
- * Out: whatsapp-outbound.sender.ts; the 24-hour window (reply-window.ts) with template sends.
+ * Out: whatsapp-outbound.sender.ts; the 24-hour window (reply-window.ts) with template sends; an
+ *      operator's read marks the client's latest message read (`status: read`).
  * Files: a media id → `GET /<media-id>` → a URL that lives about five minutes → the bytes (same
  *      token), fetched by the attachment job right after the message is stored; capped by kind.
  * Settings: {"accessToken", "appSecret", "verifyToken", "phoneNumberId", "wabaId", "apiRoot",
@@ -85,6 +86,15 @@ export const whatsappCloudProvider: ChannelProvider = {
   },
 
   send: (ctx, message) => sendWhatsapp(apiOf(ctx), phoneNumberIdOf(ctx), message, ctx.publicUrl),
+
+  /** An operator read the client's messages: WhatsApp shows the latest (and those before it) read. */
+  notices: ['read'],
+  async notify(ctx, _to, notice) {
+    if (notice.type !== 'read' || !notice.lastExternalId) return;
+    await graphCall(apiOf(ctx), 'mark as read', `${phoneNumberIdOf(ctx)}/messages`, {
+      body: { messaging_product: 'whatsapp', status: 'read', message_id: notice.lastExternalId },
+    });
+  },
 
   async loadAttachment(ctx, ref) {
     const at = ref.indexOf(':');

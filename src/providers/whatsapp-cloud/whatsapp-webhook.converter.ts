@@ -29,9 +29,8 @@ export function clientIdOf(waId: string): string {
 }
 
 function sender(waId: string, names: Map<string, string>): ExternalUser {
-  const id = clientIdOf(waId);
   const phone = toE164(waId);
-  return { externalId: id, firstName: names.get(waId) ?? null, phone };
+  return { externalId: phone ?? waId, firstName: names.get(waId) ?? null, phone };
 }
 
 /** The text a location shows: its name and address, and a map link. */
