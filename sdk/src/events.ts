@@ -97,6 +97,11 @@ export interface ChatMessageRead {
   data: { chatId: string; sessionId: string; readAt: string };
 }
 
+/**
+ * The session leaves the receiver's lists. `reason`: `bot` (a bot has it now), `queue` (returned to
+ * the queue), `transfer` (another operator has it), `offer` (the offer to the receiver ended),
+ * `dequeued` (it left the queue the receiver had it listed in: taken, closed, given to a bot).
+ */
 export interface ChatSessionDeleted {
   event: 'chatSessionDeleted';
   data: { chatId: string; sessionId: string; reason: string };

@@ -100,6 +100,20 @@ export const deskRepository = {
     return row;
   },
 
+  /** Changes a live canned reply; throws a unique violation when the new shortcut is taken in its scope. */
+  async updateCanned(
+    db: Db,
+    id: string,
+    values: Partial<Pick<CannedReplyRow, 'shortcut' | 'text' | 'updatedAt'>>,
+  ): Promise<CannedReplyRow | undefined> {
+    const [row] = await db
+      .update(cannedReplies)
+      .set(values)
+      .where(and(eq(cannedReplies.id, id), isNull(cannedReplies.deletedAt)))
+      .returning();
+    return row;
+  },
+
   async deleteCanned(db: Db, id: string, at: Date): Promise<void> {
     await db.update(cannedReplies).set({ deletedAt: at }).where(eq(cannedReplies.id, id));
   },

@@ -3,6 +3,7 @@
  * (client name, channel type, last message, unread, timers — the data of chatSessionStarted) in the
  * router's order, internal notes, canned replies, and the loads of a line's staff.
  */
+import { isUniqueViolation } from '../db/pg-errors.ts';
 import { lineIdsOfUser } from '../domain/access/access.repository.ts';
 import type { Deps } from '../domain/deps.ts';
 import { type MessageView, messageView } from '../domain/message/message.service.ts';
@@ -122,10 +123,7 @@ export class DeskService {
 
   /** A canned reply of a line (supervisors and admins of that line) or, without `lineId`, my own. */
   async addCannedReply(input: { shortcut: string; text: string; lineId?: string }, caller: Caller) {
-    if (!SHORTCUT.test(input.shortcut)) {
-      throw new InvalidField('body.shortcut', 'must be 1–40 letters, digits, "_" or "-" (typed after "/")');
-    }
-    if (!input.text.trim()) throw new InvalidField('body.text', 'must not be blank');
+    checkCanned(input);
     if (input.lineId) await this.#mayManageLine(input.lineId, caller);
     const row = await deskRepository.insertCanned(this.deps.db, {
       shortcut: input.shortcut,
@@ -133,17 +131,40 @@ export class DeskService {
       lineId: input.lineId ?? null,
       userId: input.lineId ? null : caller.id,
     });
-    if (!row) throw new Conflict('SHORTCUT_TAKEN', `the shortcut /${input.shortcut} is taken`);
+    if (!row) throw shortcutTaken(input.shortcut);
     return cannedView(row);
   }
 
+  /** Changes a canned reply's shortcut or text: my own, or one of a line I supervise. */
+  async updateCannedReply(id: string, input: { shortcut?: string; text?: string }, caller: Caller) {
+    checkCanned(input);
+    await this.#changeable(id, caller);
+    try {
+      const row = await deskRepository.updateCanned(this.deps.db, id, {
+        ...input,
+        updatedAt: this.deps.clock.now(),
+      });
+      if (!row) throw new NotFound('CannedReply', id);
+      return cannedView(row);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw shortcutTaken(input.shortcut ?? '');
+      throw err;
+    }
+  }
+
   async deleteCannedReply(id: string, caller: Caller): Promise<void> {
+    await this.#changeable(id, caller);
+    await deskRepository.deleteCanned(this.deps.db, id, this.deps.clock.now());
+  }
+
+  /** A canned reply the caller may change (404 for one they may not, as for one that does not exist). */
+  async #changeable(id: string, caller: Caller): Promise<CannedReplyRow> {
     const row = await deskRepository.cannedById(this.deps.db, id);
     if (!row) throw new NotFound('CannedReply', id);
     if (row.userId ? row.userId !== caller.id : !(await this.#mayManageLine(row.lineId!, caller, true))) {
       throw new NotFound('CannedReply', id);
     }
-    await deskRepository.deleteCanned(this.deps.db, id, this.deps.clock.now());
+    return row;
   }
 
   async #mayManageLine(lineId: string, caller: Caller, quiet = false): Promise<boolean> {
@@ -200,6 +221,18 @@ export function sortChats(items: DeskChat[]): DeskChat[] {
   );
 }
 
+function checkCanned(input: { shortcut?: string; text?: string }): void {
+  if (input.shortcut !== undefined && !SHORTCUT.test(input.shortcut)) {
+    throw new InvalidField('body.shortcut', 'must be 1–40 letters, digits, "_" or "-" (typed after "/")');
+  }
+  if (input.text !== undefined && !input.text.trim())
+    throw new InvalidField('body.text', 'must not be blank');
+}
+
+function shortcutTaken(shortcut: string): Conflict {
+  return new Conflict('SHORTCUT_TAKEN', `the shortcut /${shortcut} is taken`);
+}
+
 function cannedView(r: CannedReplyRow) {
   return {
     id: r.id,
@@ -208,5 +241,6 @@ function cannedView(r: CannedReplyRow) {
     lineId: r.lineId,
     userId: r.userId,
     createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
   };
 }

@@ -137,6 +137,22 @@ export class LiveNotifier {
         data: { chatId: p.sessionId, sessionId: p.sessionId, reason: 'offer' },
       });
     }
+    if (p.listed) {
+      // Out of the queue (taken, closed, given to a bot): it leaves the queue lists of those who were
+      // told of it — the whole line when it was in "help" — and of the line's watchers.
+      const event: OperatorEvent = {
+        event: 'chatSessionDeleted',
+        data: { chatId: p.sessionId, sessionId: p.sessionId, reason: 'dequeued' },
+      };
+      if (p.listed === 'help') {
+        const told = new Set([p.operatorId, ...(p.withdrawnFrom ?? [])]);
+        await this.#to(
+          (await this.#lineStaff(p.lineId)).filter((id) => !told.has(id)),
+          event,
+        );
+      }
+      await this.#publish(channels.line(p.lineId), event);
+    }
     if (toOperator && p.operatorId) {
       const [data, switched] = await Promise.all([session(), this.#fromBot(p)]);
       if (!data) return;

@@ -223,6 +223,7 @@ const OPERATIONS: Record<string, Operation> = {
   'GET /api/v1/desk/staff': {},
   'GET /api/v1/canned-replies': {},
   'POST /api/v1/canned-replies': { echoes: true, body: () => ({ shortcut: unique('sc'), text: 'Hello' }) },
+  'PATCH /api/v1/canned-replies/{id}': { body: () => ({ text: 'Hello again' }) },
   'DELETE /api/v1/canned-replies/{id}': {},
   'GET /livechat/{channelId}/config': { public: true, params: livechat },
   'POST /livechat/{channelId}/visitors': { public: true, params: livechat },
@@ -243,6 +244,7 @@ const OPERATIONS: Record<string, Operation> = {
   'POST /api/v1/sessions/{id}/read': { id: ids.sessions },
   'GET /api/v1/sessions/{id}/actions': { id: ids.sessions },
   'POST /api/v1/sessions/{id}/transfer': { id: ids.sessions, body: (f) => ({ operatorId: f.operatorId }) },
+  'POST /api/v1/sessions/{id}/return-to-queue': { id: ids.sessions },
   'POST /api/v1/sessions/{id}/handover': { id: ids.sessions },
 };
 

@@ -27,6 +27,12 @@ export interface DomainEventMap {
     actor: { type: string; id: string | null };
     /** Operators the session was offered to whose offer this change ended (optional in stored events). */
     withdrawnFrom?: string[];
+    /**
+     * How the line's desks had the session listed when this change took it out of the queue: offered
+     * (to `withdrawnFrom` and the line channel), or in "help" (every operator of the line was told
+     * nobody took it). Absent when it leaves a stay nobody was told of, or does not leave the queue.
+     */
+    listed?: 'offered' | 'help';
   };
   'message.created': {
     messageId: string;

@@ -134,6 +134,7 @@ export class WorkspaceService {
     const out: string[] = ['read', 'history'];
     if (open && (state === 'Waiting' || (own && !s.acceptedAt))) out.push('accept');
     if (open && (own || manager)) out.push('send', 'close', 'transfer', 'assignBot', 'markRead');
+    if (state === 'AssignedToOperator' && (own || manager)) out.push('returnToQueue');
     if (open && manager) out.push('assign', 'setPriority');
     if (state !== 'MarkedAsSpam' && (own || manager)) out.push('markAsSpam');
     if (state === 'MarkedAsSpam' && manager) out.push('unmarkAsSpam');
@@ -143,6 +144,33 @@ export class WorkspaceService {
   /** Transfers a session to another operator or to a group's queue; the previous operator is kept. */
   async transfer(sessionId: string, target: { operatorId: string } | { groupId: string }, caller: Caller) {
     return this.sessions.assign(sessionId, target, caller);
+  }
+
+  /**
+   * Returns a session an operator holds to its line's queue (the operator themselves, or a supervisor
+   * or admin of the line). The operator is remembered as having let it pass, so the router offers it
+   * to the others first (a new round may bring it back to them when nobody else takes it); the
+   * session keeps its place by priority and is queued from now.
+   */
+  async returnToQueue(sessionId: string, caller: Caller) {
+    await this.sessions.visible(sessionId, caller);
+    const row = await this.deps.uow.run(async (tx) => {
+      const session = await sessionRepository.byId(tx.db, sessionId, { forUpdate: true });
+      if (!session) throw new NotFound('Session', sessionId);
+      const manager = caller.role === 'admin' || caller.role === 'supervisor';
+      if (session.state === 'AssignedToOperator' && session.operatorId !== caller.id && !manager) {
+        throw new Forbidden('operators return only their own sessions', 'NOT_YOUR_SESSION');
+      }
+      if (session.state === 'Waiting' || session.state === 'AssignedToBot') {
+        throw new Conflict('SESSION_NOT_WITH_OPERATOR', 'no operator has the session');
+      }
+      const declinedBy = session.operatorId
+        ? [...session.declinedBy, session.operatorId]
+        : session.declinedBy;
+      if (session.operatorId) await routingRepository.addDeclined(tx.db, session.id, session.operatorId);
+      return this.sessions.applyLocked(tx, { ...session, declinedBy }, { type: 'enqueue' }, actorOf(caller));
+    });
+    return sessionView(row);
   }
 
   async setPriority(sessionId: string, priority: Priority, caller: Caller) {

@@ -21,6 +21,7 @@ function snapshot(state: SessionState, extra: Partial<SessionSnapshot> = {}): Se
     firstAssignedAt: null,
     queuedAt: null,
     offeredTo: [],
+    offeredAt: null,
     ...extra,
   };
 }
@@ -95,6 +96,28 @@ describe('session state machine', () => {
 
   it('returns a bot session to the queue on enqueue', () => {
     assert.equal(expectOk(run('AssignedToBot', { type: 'enqueue' })).state, 'Waiting');
+  });
+
+  it('starts a new stay in the queue: the operator is remembered, the last offer forgotten', () => {
+    const offeredAt = new Date('2026-01-01T00:00:00Z');
+    for (const event of [{ type: 'enqueue' }, { type: 'assignGroup', groupId: 'g-1' }] as const) {
+      const r = expectOk(
+        transition(
+          snapshot('AssignedToOperator', { operatorId: 'op-1', offeredAt, acceptedAt: offeredAt }),
+          event,
+          {
+            channelType: 'api',
+            isLastInChain: true,
+            now,
+          },
+        ),
+      );
+      assert.equal(r.state, 'Waiting');
+      assert.equal(r.patch.offeredAt, null, event.type);
+      assert.equal(r.patch.operatorId, null);
+      assert.equal(r.patch.previousOperatorId, 'op-1');
+      assert.equal(r.patch.queuedAt, now);
+    }
   });
 
   for (const state of ['Waiting', 'AssignedToBot', 'AssignedToOperator'] as const) {

@@ -44,6 +44,8 @@ export interface SessionSnapshot {
   firstAssignedAt: Date | null;
   queuedAt: Date | null;
   offeredTo: string[];
+  /** When the router last offered the session or told the line nobody took it, in this stay in the queue. */
+  offeredAt: Date | null;
 }
 
 export interface TransitionContext {
@@ -139,13 +141,17 @@ export function transition(
       if (!isOpen(from)) return closedRefusal();
       if (from === 'AssignedToBot' && session.botId === event.botId) return to(from, {});
       return to('AssignedToBot', leaving({ botId: event.botId }));
+    // Entering the queue starts a new stay: the router offers it, or tells the line nobody took it, afresh.
     case 'assignGroup':
       if (!isOpen(from)) return closedRefusal();
-      return to('Waiting', leaving({ operatorGroupId: event.groupId, botId: null, queuedAt: ctx.now }));
+      return to(
+        'Waiting',
+        leaving({ operatorGroupId: event.groupId, botId: null, queuedAt: ctx.now, offeredAt: null }),
+      );
     case 'enqueue':
       if (!isOpen(from)) return closedRefusal();
       if (from === 'Waiting') return to(from, {});
-      return to('Waiting', leaving({ botId: null, queuedAt: ctx.now }));
+      return to('Waiting', leaving({ botId: null, queuedAt: ctx.now, offeredAt: null }));
     case 'close':
       if (!isOpen(from)) {
         return from === 'Closed'

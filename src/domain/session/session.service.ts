@@ -400,6 +400,9 @@ export class SessionService {
           withdrawnFrom: session.offeredTo.filter(
             (id) => id !== next.operatorId && !next.offeredTo.includes(id),
           ),
+          ...(session.state === 'Waiting' && next.state !== 'Waiting' && session.offeredAt
+            ? { listed: session.offeredTo.length > 0 ? ('offered' as const) : ('help' as const) }
+            : {}),
         },
       },
     };

@@ -52,7 +52,11 @@ const CannedReplySchema = Type.Object({
   lineId: Nullable(Uuid),
   userId: Nullable(Uuid),
   createdAt: Timestamp,
+  updatedAt: Timestamp,
 });
+
+const Shortcut = Type.String({ minLength: 1, maxLength: 40, description: 'typed after "/" in the composer' });
+const CannedText = Type.String({ minLength: 1, maxLength: MAX_CANNED });
 
 export function deskRoutes(platform: Platform) {
   const desk = new DeskService(platform.services.deps, platform.services.sessions);
@@ -165,15 +169,7 @@ export function deskRoutes(platform: Platform) {
           tags,
           summary: 'Add a canned reply: a line’s (with `lineId`, supervisors of the line) or my own',
           body: Type.Object(
-            {
-              shortcut: Type.String({
-                minLength: 1,
-                maxLength: 40,
-                description: 'typed after "/" in the composer',
-              }),
-              text: Type.String({ minLength: 1, maxLength: MAX_CANNED }),
-              lineId: Type.Optional(Uuid),
-            },
+            { shortcut: Shortcut, text: CannedText, lineId: Type.Optional(Uuid) },
             { additionalProperties: false },
           ),
           response: {
@@ -184,11 +180,40 @@ export function deskRoutes(platform: Platform) {
       },
       async (req, reply) => reply.status(201).send(await desk.addCannedReply(req.body, callerOf(req))),
     );
+    app.patch(
+      '/canned-replies/:id',
+      {
+        preHandler: staff,
+        schema: {
+          tags,
+          summary: 'Change a canned reply: my own, or one of a line I supervise',
+          params: IdParams,
+          body: Type.Object(
+            { shortcut: Type.Optional(Shortcut), text: Type.Optional(CannedText) },
+            { additionalProperties: false, minProperties: 1 },
+          ),
+          response: {
+            200: CannedReplySchema,
+            404: ErrorAnswer('No such canned reply that you may change: `CANNED_REPLY_NOT_FOUND`.'),
+            409: ErrorAnswer('The shortcut is taken in that scope: `SHORTCUT_TAKEN`.'),
+          },
+        },
+      },
+      (req) => desk.updateCannedReply(req.params.id, req.body, callerOf(req)),
+    );
     app.delete(
       '/canned-replies/:id',
       {
         preHandler: staff,
-        schema: { tags, summary: 'Delete a canned reply', params: IdParams, response: { 204: NoContent } },
+        schema: {
+          tags,
+          summary: 'Delete a canned reply: my own, or one of a line I supervise',
+          params: IdParams,
+          response: {
+            204: NoContent,
+            404: ErrorAnswer('No such canned reply that you may change: `CANNED_REPLY_NOT_FOUND`.'),
+          },
+        },
       },
       async (req, reply) => {
         await desk.deleteCannedReply(req.params.id, callerOf(req));

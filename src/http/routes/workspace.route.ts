@@ -1,6 +1,6 @@
 /**
  * The operator workspace over HTTP (the guide's OmnichannelChatService and OmnichannelOperatorService):
- * status, my chats, unread counts, accept, read, actions, transfer, priority, bot hand-over.
+ * status, my chats, unread counts, accept, read, actions, transfer, return to queue, priority, bot hand-over.
  */
 import { Type } from 'typebox';
 import { OPERATOR_STATUSES } from '../../domain/operator/workspace.service.ts';
@@ -157,6 +157,26 @@ export function workspaceRoutes(platform: Platform) {
       },
       (req) =>
         ws.transfer(req.params.id, req.body as { operatorId: string } | { groupId: string }, callerOf(req)),
+    );
+    app.post(
+      '/sessions/:id/return-to-queue',
+      {
+        preHandler: staff,
+        schema: {
+          tags,
+          summary:
+            "Return a session an operator holds to its line's queue (its operator, or a supervisor of the line); routed again, to the others first",
+          params: IdParams,
+          response: {
+            200: SessionSchema,
+            403: ErrorAnswer('An operator returns only their own sessions: `NOT_YOUR_SESSION`.'),
+            409: ErrorAnswer(
+              'No operator has it (`SESSION_NOT_WITH_OPERATOR`), or it is over (`SESSION_CLOSED`, `SESSION_MARKED_AS_SPAM`).',
+            ),
+          },
+        },
+      },
+      (req) => ws.returnToQueue(req.params.id, callerOf(req)),
     );
     app.patch(
       '/sessions/:id',
