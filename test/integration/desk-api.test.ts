@@ -193,10 +193,10 @@ describeEachDatabase(
       await ctx().request('PATCH', `/api/v1/lines/${line.id}`, {
         body: { operatorIds: [operator.id, other.id, supervisor.id] },
       });
-      const apps = await Promise.all(
-        [operator, other, stranger].map((u) => connectOperator(ctx().url!, u.token)),
-      );
-      const [olga, pavel, outsider] = apps;
+      const olga = await connectOperator(ctx().url!, operator.token);
+      const pavel = await connectOperator(ctx().url!, other.token);
+      const outsider = await connectOperator(ctx().url!, stranger.token);
+      const apps = [olga, pavel, outsider];
       try {
         // Nobody online: the session falls into "help", told to the whole line.
         for (const u of [operator, other, stranger]) {
@@ -214,7 +214,7 @@ describeEachDatabase(
         await olga.waitForEvent('chatSessionAdded', (d) => d.id === id);
         await new Promise((r) => setTimeout(r, 300));
         assert.ok(!olga.events.some((e) => e.event === 'chatSessionDeleted'), 'the taker keeps it');
-        assert.ok(!outsider!.events.some((e) => e.data?.sessionId === id || e.data?.id === id));
+        assert.ok(!outsider.events.some((e) => e.data?.sessionId === id || e.data?.id === id));
 
         // An offer (toAll) taken by one: only the other operators offered hear it ended.
         await ctx().request('PUT', '/api/v1/me/status', {
@@ -239,7 +239,7 @@ describeEachDatabase(
           1,
         );
       } finally {
-        for (const a of apps) a?.close();
+        for (const a of apps) a.close();
       }
     });
 

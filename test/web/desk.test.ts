@@ -10,6 +10,7 @@ import { ApiCallbackServer } from '../fakes/api-callback.ts';
 import { startTestApp, type TestContext } from '../helpers/app.ts';
 import { browserSkipReason, ensureWebBuilt, launchBrowser, screenshotPath } from '../helpers/browser.ts';
 import { createChannel, createLine, createUser, unique } from '../helpers/factories.ts';
+import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { API_SECRET, apiWebhook, clientMessage } from '../helpers/webhooks.ts';
 
@@ -29,10 +30,10 @@ describe('operator desk in a browser [pglite]', { skip: browserSkipReason }, () 
     await callback?.close();
   });
 
-  async function signIn(login: string): Promise<Page> {
+  async function signIn(login: string, base = ctx.url!): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
     const page = await context.newPage();
-    await page.goto(`${ctx.url}/desk/`);
+    await page.goto(`${base}/desk/`);
     await page.getByLabel('Login').fill(login);
     await page.getByLabel('Password').fill('password-123');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -144,5 +145,114 @@ describe('operator desk in a browser [pglite]', { skip: browserSkipReason }, () 
     assert.match((await p1.getByTestId('ended').textContent()) ?? '', /signed in elsewhere/);
     await p1.screenshot({ path: screenshotPath('desk-07-signed-in-elsewhere') });
     await again.getByTestId('status').waitFor();
+  });
+  it('returns to the queue, edits canned replies, shows a failed send, an unreachable server, an expired token', async () => {
+    const op1 = await createUser(ctx, 'operator', { name: 'Vera' });
+    const op2 = await createUser(ctx, 'operator', { name: 'Ivan' });
+    const line = await createLine(ctx, { operatorIds: [op1.id, op2.id], queue: { routingRule: 'toAll' } });
+    const channel = await createChannel(ctx, line.id, 'api', {
+      settings: { secret: API_SECRET, callbackUrl: `${callback.url}/bad-states` },
+    });
+    // Ivan's desk goes through a proxy that can cut him off from the server.
+    const port = Number(new URL(ctx.url!).port);
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port });
+    try {
+      const p1 = await signIn(op1.login);
+      const p2 = await signIn(op2.login, `http://127.0.0.1:${proxy.port}`);
+      for (const p of [p1, p2]) await p.getByTestId('status').selectOption('online');
+      await waitFor(async () => {
+        const s = await ctx.request('GET', '/api/v1/me/status', { token: op2.token });
+        return s.body.status === 'online';
+      });
+      const clientId = unique('client');
+      await apiWebhook(ctx, channel.id, clientMessage(clientId, 'Is anyone there?'));
+      await p1.getByTestId('list-offers').getByTestId('chat').first().click();
+      await p1.getByTestId('accept').click();
+      await p1.getByTestId('list-mine').getByTestId('chat').first().waitFor();
+      await p2.getByTestId('list-offers').getByTestId('chat').waitFor({ state: 'detached' });
+
+      // Vera returns it to the queue: it leaves her desk and is offered to Ivan.
+      await p1.getByTestId('return-to-queue').click();
+      await p1.getByTestId('list-mine').getByTestId('chat').waitFor({ state: 'detached' });
+      await p2.getByTestId('list-offers').getByTestId('chat').first().click();
+      await p2.getByTestId('accept').click();
+      await p2.getByTestId('list-mine').getByTestId('chat').first().waitFor();
+
+      // Ivan's canned replies: add, edit, delete; then `/` inserts one.
+      await p2.getByTestId('to-canned').click();
+      for (const [shortcut, text] of [
+        ['thanks', 'Thank you!'],
+        ['tmp', 'to be deleted'],
+      ]) {
+        await p2.getByLabel('Shortcut').fill(shortcut!);
+        await p2.getByLabel('Text').fill(text!);
+        await p2.getByTestId('canned-save').click();
+        await p2.getByTestId('canned-item').getByText(text!).waitFor();
+      }
+      await p2
+        .getByTestId('canned-item')
+        .filter({ hasText: 'Thank you!' })
+        .getByTestId('canned-edit')
+        .click();
+      await p2.getByLabel('Text').fill('Thank you for waiting!');
+      await p2.getByTestId('canned-save').click();
+      await p2.getByTestId('canned-item').getByText('Thank you for waiting!').waitFor();
+      await p2
+        .getByTestId('canned-item')
+        .filter({ hasText: 'to be deleted' })
+        .getByTestId('canned-delete')
+        .click();
+      await waitFor(async () => (await p2.getByTestId('canned-item').count()) === 1);
+      await p2.screenshot({ path: screenshotPath('desk-08-canned-replies') });
+      await p2.getByTestId('to-canned').click();
+      await p2.getByTestId('list-mine').getByTestId('chat').first().click();
+      await p2.getByTestId('composer').fill('/tha');
+      await p2.getByTestId('canned').waitFor();
+      await p2.getByTestId('composer').press('Enter');
+      assert.equal(await p2.getByTestId('composer').inputValue(), 'Thank you for waiting!');
+
+      // The client's endpoint refuses the reply: marked failed with the reason; retry sends it.
+      callback.answerNext({ status: 400, body: { error: 'rejected by the client app' } });
+      await p2.getByTestId('composer').press('Enter');
+      const failed = p2.locator('[data-testid="bubble-out"][data-status="failed"]');
+      await failed.waitFor({ timeout: 15_000 });
+      assert.match((await failed.getByRole('alert').textContent()) ?? '', /Not sent: .+/);
+      await p2.screenshot({ path: screenshotPath('desk-09-send-failed') });
+      await failed.getByRole('button', { name: 'Send again' }).click();
+      await p2.locator('[data-testid="bubble-out"][data-status="sent"]').first().waitFor({ timeout: 15_000 });
+      await waitFor(
+        () => callback.requests.filter((r) => r.body?.text === 'Thank you for waiting!').length >= 2,
+      );
+
+      // The server becomes unreachable: a banner; back, the lists are read again from REST.
+      const reads: string[] = [];
+      p2.on('request', (r) => {
+        if (r.url().includes('/desk/chats?list=')) reads.push(r.url());
+      });
+      proxy.refuse();
+      await p2.getByTestId('unreachable').waitFor();
+      await apiWebhook(ctx, channel.id, clientMessage(clientId, 'Hello? Still there?'));
+      await p2.screenshot({ path: screenshotPath('desk-10-unreachable') });
+      proxy.heal();
+      await p2.getByTestId('unreachable').waitFor({ state: 'detached', timeout: 15_000 });
+      await waitFor(() => reads.length >= 3, 10_000, 'the lists read again');
+      await p2.getByTestId('messages').getByText('Hello? Still there?').waitFor();
+
+      // The token is refused (expired): back to the sign-in with a message.
+      await p1.route('**/api/v1/**', (route) =>
+        route.fulfill({
+          status: 401,
+          contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'the token has expired' } }),
+        }),
+      );
+      await p1.getByTestId('status').selectOption('away');
+      await p1.getByTestId('ended').waitFor();
+      assert.match((await p1.getByTestId('ended').textContent()) ?? '', /expired/);
+      await p1.getByRole('button', { name: 'Sign in' }).click();
+      await p1.getByLabel('Login').waitFor();
+    } finally {
+      await proxy.close();
+    }
   });
 });

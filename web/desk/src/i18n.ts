@@ -88,6 +88,16 @@ const en = {
   waiting: 'waiting',
   you: 'You',
   error: 'Error',
+  returnToQueue: 'Return to queue',
+  cannedReplies: 'Canned replies',
+  shortcut: 'Shortcut',
+  cannedText: 'Text',
+  cannedLine: 'For',
+  personal: 'Only me',
+  add: 'Add',
+  edit: 'Edit',
+  delete: 'Delete',
+  cancel: 'Cancel',
 };
 
 export type Key = keyof typeof en;
@@ -181,6 +191,16 @@ const ru: Record<Key, string> = {
   waiting: 'ждёт',
   you: 'Вы',
   error: 'Ошибка',
+  returnToQueue: 'Вернуть в очередь',
+  cannedReplies: 'Шаблоны ответов',
+  shortcut: 'Сокращение',
+  cannedText: 'Текст',
+  cannedLine: 'Для',
+  personal: 'Только я',
+  add: 'Добавить',
+  edit: 'Изменить',
+  delete: 'Удалить',
+  cancel: 'Отмена',
 };
 
 const dictionaries = { en, ru };

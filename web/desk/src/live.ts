@@ -34,12 +34,15 @@ export function connectLive(token: string): void {
     store.changed();
   });
   c.on('connected', () => {
+    // Back after the server was unreachable: the lists are read again from REST, whatever the
+    // history replays — never a silently stale screen.
+    const wasUnreachable = store.connection === 'unreachable';
     store.connection = 'connected';
     store.changed();
     if (!connectedOnce) {
       connectedOnce = true;
       void subscribeLines(c);
-    }
+    } else if (wasUnreachable) void reloadAfterGap();
   });
   c.on('disconnected', (ctx) => {
     const ended = TERMINAL[ctx.code];
@@ -110,10 +113,16 @@ function handle(e: LiveEvent): void {
       if (store.selected === d.id) void store.refreshConversation();
       break;
     }
-    case 'chatSessionDeleted':
+    case 'chatSessionDeleted': {
+      // An ended offer or a session gone from the queue only leaves those lists: the line channel
+      // also says so when the one who took it is this very desk.
+      const listed = store.where.get(sessionId);
+      if ((d.reason === 'offer' || d.reason === 'dequeued') && listed !== 'offers' && listed !== 'queue')
+        break;
       store.remove(sessionId);
       if (store.selected === sessionId) void store.refreshConversation();
       break;
+    }
     case 'operatorNotFound':
       void store.refreshChat(sessionId);
       break;

@@ -1,4 +1,4 @@
-/** A sound and a desktop notification for a new session (permission asked on sign-in). */
+/** A sound and a desktop notification for a new session (permission asked on the sign-in click). */
 import { t } from './i18n';
 
 export function askNotificationPermission(): void {

@@ -32,7 +32,7 @@ class Store {
   ended: Ended = null;
   notice: string | null = null;
   error: string | null = null;
-  view: 'workspace' | 'supervision' = 'workspace';
+  view: 'workspace' | 'supervision' | 'canned' = 'workspace';
   version = 0;
   #listeners = new Set<() => void>();
   #scheduled = false;

@@ -3,9 +3,9 @@ import { ApiError, api, auth } from '../api';
 import { useStore } from '../hooks';
 import { t } from '../i18n';
 import { connectLive, disconnectLive } from '../live';
-import { askNotificationPermission } from '../notify';
 import { store } from '../store';
 import type { User } from '../types';
+import { CannedEditor } from './CannedEditor';
 import { Header } from './Header';
 import { Login } from './Login';
 import { Supervision } from './Supervision';
@@ -29,7 +29,6 @@ export async function start(token: string): Promise<void> {
   store.maxSessions = status.maxSessions;
   await store.reload();
   connectLive(token);
-  askNotificationPermission();
 }
 
 export function App() {
@@ -89,7 +88,7 @@ export function App() {
           </button>
         </div>
       )}
-      {s.view === 'supervision' ? <Supervision /> : <Workspace />}
+      {s.view === 'supervision' ? <Supervision /> : s.view === 'canned' ? <CannedEditor /> : <Workspace />}
     </div>
   );
 }

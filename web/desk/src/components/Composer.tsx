@@ -5,15 +5,17 @@ import { sendTyping } from '../live';
 import { draftKey, store } from '../store';
 import type { Message } from '../types';
 
-interface Canned {
+export interface Canned {
   id: string;
   shortcut: string;
   text: string;
   lineId: string | null;
+  userId: string | null;
 }
 
 let cannedCache: Promise<Canned[]> | null = null;
-function canned(): Promise<Canned[]> {
+/** The canned replies I may use, read once; `forgetCanned` after a change reads them again. */
+export function canned(): Promise<Canned[]> {
   cannedCache ??= api<{ items: Canned[] }>('GET', '/canned-replies')
     .then((r) => r.items)
     .catch(() => {
@@ -21,6 +23,10 @@ function canned(): Promise<Canned[]> {
       return [];
     });
   return cannedCache;
+}
+
+export function forgetCanned(): void {
+  cannedCache = null;
 }
 
 /** Reply or internal note; Enter sends, Shift+Enter is a new line, `/` opens canned replies. */

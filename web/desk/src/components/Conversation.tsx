@@ -219,6 +219,15 @@ function Actions({ chat, actions }: { chat: Chat; actions: string[] }) {
           </select>
         </label>
       )}
+      {actions.includes('returnToQueue') && (
+        <button
+          type="button"
+          data-testid="return-to-queue"
+          onClick={() => void run('POST', `/sessions/${chat.id}/return-to-queue`)}
+        >
+          {t('returnToQueue')}
+        </button>
+      )}
       {actions.includes('markAsSpam') && (
         <button type="button" onClick={() => void run('POST', `/sessions/${chat.id}/spam`)}>
           {t('spam')}

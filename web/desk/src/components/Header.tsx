@@ -48,6 +48,14 @@ export function Header() {
           </button>
         </nav>
       )}
+      <button
+        type="button"
+        aria-pressed={s.view === 'canned'}
+        data-testid="to-canned"
+        onClick={() => store.set({ view: s.view === 'canned' ? 'workspace' : 'canned' })}
+      >
+        {t('cannedReplies')}
+      </button>
       <span class="spacer" />
       <label>
         {t('status')}{' '}

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { t } from '../i18n';
+import { askNotificationPermission } from '../notify';
 import { start } from './App';
 
 export function Login() {
@@ -10,6 +11,8 @@ export function Login() {
   const [busy, setBusy] = useState(false);
   async function submit(e: Event) {
     e.preventDefault();
+    // Asked on the user's gesture (this click), never at page load: browsers refuse it otherwise.
+    askNotificationPermission();
     setBusy(true);
     setError(null);
     try {
