@@ -14,6 +14,83 @@ import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { API_SECRET, apiWebhook, clientMessage } from '../helpers/webhooks.ts';
 
+/** Runs in the page (plain JavaScript: no TypeScript helpers there): labels, Tab reach, contrast. */
+const PAGE_CHECKS = String.raw`function (ids) {
+  var out = [];
+  function shown(el) {
+    var r = el.getBoundingClientRect();
+    return r.width > 1 && r.height > 1 && getComputedStyle(el).visibility !== 'hidden';
+  }
+  var controls = document.querySelectorAll('button, select, textarea, input, a[href], [tabindex]');
+  for (var el of controls) {
+    if (el.disabled || el.tabIndex < 0) continue;
+    var labelled = el.getAttribute('aria-label') || (el.labels && el.labels.length) ||
+      el.getAttribute('aria-labelledby') || (el.tagName === 'BUTTON' && el.textContent.trim());
+    if (!labelled) out.push('no label: ' + el.outerHTML.slice(0, 80));
+    var focusable = shown(el) || el.classList.contains('sr-only');
+    if (focusable && ids.indexOf(el.dataset.a11yId || '') < 0)
+      out.push('not reached by Tab: ' + el.outerHTML.slice(0, 80));
+  }
+  function rgb(c) { return (c.match(/[\d.]+/g) || []).map(Number); }
+  function lum(c) {
+    var w = [0.2126, 0.7152, 0.0722], sum = 0;
+    for (var i = 0; i < 3; i++) {
+      var v = c[i] / 255;
+      sum += w[i] * (v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+    }
+    return sum;
+  }
+  function background(el) {
+    for (var e = el; e; e = e.parentElement) {
+      var c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c;
+    }
+    return [255, 255, 255];
+  }
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (var n = walker.nextNode(); n; n = walker.nextNode()) {
+    var p = n.parentElement;
+    if (!p || !n.textContent.trim() || !shown(p) || p.closest('.sr-only, option, [aria-hidden="true"]')) continue;
+    var fg = lum(rgb(getComputedStyle(p).color)), bg = lum(background(p));
+    var ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    if (ratio < 4.5) out.push('contrast ' + ratio.toFixed(2) + ': "' + n.textContent.trim().slice(0, 30) + '"');
+  }
+  return out;
+}`;
+
+/**
+ * What a keyboard-only, low-vision operator meets on the page now: controls Tab never reaches or
+ * that show no focus, form fields without a label, text below 4.5:1 contrast (WCAG AA, computed
+ * from the page's styles, against the first opaque background behind the text).
+ */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  const problems: string[] = [];
+  await page.evaluate('document.activeElement && document.activeElement.blur()');
+  const reached = new Set<string>();
+  let first: string | undefined;
+  for (let i = 0; i < 300; i++) {
+    await page.keyboard.press('Tab');
+    const focus = (await page.evaluate(`(function () {
+      var el = document.activeElement;
+      if (!el || el === document.body) return null;
+      if (!el.dataset.a11yId) el.dataset.a11yId = String(Math.random());
+      var cs = getComputedStyle(el);
+      var visible = (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) >= 2) || cs.boxShadow !== 'none';
+      return { id: el.dataset.a11yId, visible: visible, what: el.tagName + ' ' + el.textContent.trim().slice(0, 30) };
+    })()`)) as { id: string; visible: boolean; what: string } | null;
+    if (!focus) continue;
+    // Round the page once: back at the first control reached (a date input takes several Tabs).
+    if (focus.id === first) break;
+    first ??= focus.id;
+    if (reached.has(focus.id)) continue;
+    reached.add(focus.id);
+    if (!focus.visible) problems.push(`no visible focus: ${focus.what}`);
+  }
+  const found = (await page.evaluate(`(${PAGE_CHECKS})(${JSON.stringify([...reached])})`)) as string[];
+  problems.push(...found);
+  return [...new Set(problems)];
+}
+
 describe('operator desk in a browser [pglite]', { skip: browserSkipReason }, () => {
   let ctx: TestContext;
   let browser: Browser;
@@ -254,5 +331,58 @@ describe('operator desk in a browser [pglite]', { skip: browserSkipReason }, () 
     } finally {
       await proxy.close();
     }
+  });
+  it('works by keyboard alone, with labels, visible focus and AA contrast on the main screens', async () => {
+    const op = await createUser(ctx, 'operator', { name: 'Kira' });
+    const sup = await createUser(ctx, 'supervisor', { name: 'Sonia' });
+    const line = await createLine(ctx, { operatorIds: [op.id, sup.id], queue: { routingRule: 'toAll' } });
+    const channel = await createChannel(ctx, line.id, 'api', {
+      settings: { secret: API_SECRET, callbackUrl: `${callback.url}/a11y` },
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
+    const page = await context.newPage();
+    await page.goto(`${ctx.url}/desk/`);
+    // The checks catch what they look for: grey on white, an unlabelled field, a focus ring removed.
+    await page.evaluate(`document.body.insertAdjacentHTML('beforeend',
+      '<div id="bad"><p style="color:#999;background:#fff">faint</p><input><button style="outline:none">x</button></div>')`);
+    const caught = await accessibilityProblems(page);
+    assert.ok(
+      caught.some((p) => p.startsWith('contrast 2.85: "faint"')),
+      caught.join('\n'),
+    );
+    assert.ok(
+      caught.some((p) => p.startsWith('no label: <input data-a11y-id=')),
+      caught.join('\n'),
+    );
+    assert.ok(
+      caught.some((p) => p === 'no visible focus: BUTTON x'),
+      caught.join('\n'),
+    );
+    await page.evaluate(`document.getElementById('bad').remove()`);
+    assert.deepEqual(await accessibilityProblems(page), [], 'the sign-in screen');
+    // Signing in by keyboard alone.
+    await page.getByLabel('Login').focus();
+    await page.keyboard.type(op.login);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('password-123');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('status').waitFor();
+    await page.getByTestId('status').selectOption('online');
+    await apiWebhook(ctx, channel.id, clientMessage(unique('k'), 'Hello from the keyboard test'));
+    const offer = page.getByTestId('list-offers').getByTestId('chat').first();
+    await offer.focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('accept').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('composer').waitFor();
+    assert.deepEqual(await accessibilityProblems(page), [], 'the workspace with a conversation');
+    await page.getByTestId('to-canned').focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('canned-editor').waitFor();
+    assert.deepEqual(await accessibilityProblems(page), [], 'the canned replies editor');
+    const ps = await signIn(sup.login);
+    await ps.getByTestId('to-supervision').click();
+    await ps.getByTestId('sv-table').waitFor();
+    assert.deepEqual(await accessibilityProblems(ps), [], 'supervision');
   });
 });
