@@ -116,7 +116,10 @@ export const ERROR_CODES = {
   SESSION_NOT_SPAM: { status: 409, meaning: 'the session is not spam' },
   SESSION_WITH_BOT: { status: 409, meaning: 'a bot has the session' },
   SESSION_NOT_WITH_BOT: { status: 409, meaning: 'the session is not with a bot' },
-  SESSION_NOT_WITH_OPERATOR: { status: 409, meaning: 'no operator has the session to return it to the queue' },
+  SESSION_NOT_WITH_OPERATOR: {
+    status: 409,
+    meaning: 'no operator has the session to return it to the queue',
+  },
   SESSION_OPEN_CONFLICT: { status: 409, meaning: 'the open session changed concurrently; retry' },
   SPAM_NOT_ALLOWED_FOR_CHANNEL_TYPE: { status: 409, meaning: 'internal and support sessions cannot be spam' },
   UNMARK_SPAM_NOT_LAST_IN_CHAIN: { status: 409, meaning: 'only the newest session of a chain leaves spam' },
