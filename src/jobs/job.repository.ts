@@ -19,6 +19,23 @@ export const jobRepository = {
     return row!.id;
   },
 
+  /** Enqueues many jobs in one statement. */
+  async enqueueMany(
+    db: Db,
+    items: readonly { kind: string; payload: Record<string, unknown>; maxAttempts?: number; runAt?: Date }[],
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const now = new Date();
+    await db.insert(jobs).values(
+      items.map((j) => ({
+        kind: j.kind,
+        payload: j.payload,
+        runAt: j.runAt ?? now,
+        maxAttempts: j.maxAttempts ?? 10,
+      })),
+    );
+  },
+
   /**
    * Claims up to `limit` due jobs of the given kinds for `leaseMs`, skipping rows other nodes hold.
    * A job whose lease expired (its node died) is due again.

@@ -13,7 +13,7 @@ import type { ClientIntake } from '../domain/client/client-intake.ts';
 import type { Deps } from '../domain/deps.ts';
 import { messageRepository } from '../domain/message/message.repository.ts';
 import { messageUpdates } from '../domain/message/message-updates.ts';
-import { recordMessage } from '../domain/message/record-message.ts';
+import { type RecordMessageInput, recordMessage, recordMessages } from '../domain/message/record-message.ts';
 import { type SessionRow, sessionRepository } from '../domain/session/session.repository.ts';
 import type { SessionService } from '../domain/session/session.service.ts';
 import { isOpen, type SessionState } from '../domain/session/session.ts';
@@ -37,6 +37,12 @@ export interface ReceiveResult {
 class DuplicateMessage extends Error {}
 /** Thrown inside a transaction to roll it back: an automated message with no open session to go to. */
 class NoSessionForAutomated extends Error {}
+
+type MessageEvent = Extract<InboundEvent, { kind: 'message' }>;
+
+/** A client message to a bot's session is delivered to the bot (an automated one never is). */
+const toBot = (session: SessionRow, event: MessageEvent) =>
+  session.state === 'AssignedToBot' && !!session.botId && !event.automated;
 
 type ProfileLookup = (externalUserId: string) => Promise<ExternalUser | null>;
 
@@ -98,9 +104,97 @@ export class InboundPipeline {
     return result;
   }
 
+  /**
+   * A polled batch in ONE transaction: its messages in multi-row statements (recordMessages, the
+   * general path's recipe) and `within` — the poller's cursor — in the same transaction, so a crash
+   * leaves either the whole batch stored and the cursor past it, or neither. Clients, open sessions
+   * and stored Message-IDs are read once for the batch; a repeat (a re-read folder) is skipped before
+   * it could open a session. Events other than messages take the usual way, before the batch.
+   */
+  async receiveBatch(
+    channel: ChannelRow,
+    events: InboundEvent[],
+    fetchProfile: ProfileLookup | undefined,
+    within: (tx: Tx) => Promise<void>,
+  ): Promise<ReceiveResult> {
+    const messages: MessageEvent[] = [];
+    const others: InboundEvent[] = [];
+    let echoes = 0;
+    for (const received of events) {
+      const event = sanitizeInboundEvent(received);
+      if (event.kind !== 'message') others.push(received);
+      else if (event.echo) echoes++;
+      else messages.push(event);
+    }
+    const result = await this.receive(channel, others, fetchProfile);
+    result.duplicates += echoes;
+    const senders = [...new Set(messages.map((m) => m.from.externalId))];
+    const known = await this.clients.knownMany(channel, senders);
+    const profiles = new Map<string, ExternalUser | null>();
+    for (const id of senders) if (!known.has(id)) profiles.set(id, await this.#profile(id, fetchProfile));
+    const counts = { stored: 0, duplicates: 0, ignored: 0, queued: false };
+    await this.deps.uow.run(async (tx) => {
+      Object.assign(counts, { stored: 0, duplicates: 0, ignored: 0, queued: false });
+      const seen = await messageRepository.storedExternalIds(
+        tx.db,
+        channel.id,
+        'incoming',
+        messages.map((m) => m.externalMessageId),
+      );
+      const clients = new Map(known);
+      const open = await sessionRepository.openForClients(
+        tx.db,
+        [...known.values()].map((c) => c.id),
+        channel.id,
+      );
+      const inputs: RecordMessageInput[] = [];
+      const batch: { event: MessageEvent; session: SessionRow }[] = [];
+      for (const event of messages) {
+        if (seen.has(event.externalMessageId)) {
+          counts.duplicates++;
+          continue;
+        }
+        seen.add(event.externalMessageId);
+        let client = clients.get(event.from.externalId);
+        if (!client) {
+          const profile = profiles.get(event.from.externalId) ?? null;
+          client = await this.clients.findOrCreate(tx, channel, event.from, profile);
+          clients.set(event.from.externalId, client);
+        }
+        // Every client's open session was read above (a new client has none).
+        const session = await this.#sessionFor(tx, channel, client, event, open.get(client.id) ?? null);
+        if (!session) {
+          counts.ignored++;
+          continue;
+        }
+        if (session.clientId === client.id) open.set(client.id, session);
+        inputs.push(this.#recordInput(channel, event, client, session));
+        batch.push({ event, session });
+      }
+      const rows = await recordMessages(tx, inputs);
+      for (const [i, row] of rows.entries()) {
+        if (!row) {
+          counts.duplicates++; // stored concurrently
+          continue;
+        }
+        counts.stored++;
+        const { event, session } = batch[i]!;
+        if (toBot(session, event) || (event.attachments ?? []).some((a) => !a.fileId)) counts.queued = true;
+      }
+      await within(tx);
+    });
+    if (counts.queued) this.onJobsQueued();
+    const wrote = new Set(messages.map((m) => m.from.externalId));
+    for (const client of known.values()) if (wrote.has(client.externalId)) await this.#wrote(channel, client);
+    result.stored += counts.stored;
+    result.duplicates += counts.duplicates;
+    result.ignored += counts.ignored;
+    return result;
+  }
+
   async #message(
     channel: ChannelRow,
-    event: Extract<InboundEvent, { kind: 'message' }>,
+    event: MessageEvent,
     fetchProfile: ProfileLookup | undefined,
   ): Promise<'stored' | 'duplicate' | 'ignored'> {
     if (event.echo) {
@@ -115,53 +209,15 @@ export class InboundPipeline {
       ? await this.clients.byId(fast.clientId)
       : await this.clients.known(channel, event.from.externalId);
     const profile = known ? null : await this.#profile(event.from.externalId, fetchProfile);
-    const attachments = event.attachments ?? [];
-    let queued = attachments.some((a) => !a.fileId);
+    let queued = (event.attachments ?? []).some((a) => !a.fileId);
     try {
       await this.deps.uow.run(async (tx) => {
         const client = known ?? (await this.clients.findOrCreate(tx, channel, event.from, profile));
         const session = await this.#sessionFor(tx, channel, client, event);
-        const message = await recordMessage(tx, {
-          session,
-          at: this.deps.clock.now(),
-          unlessDuplicate: true,
-          values: {
-            channelId: channel.id,
-            direction: 'incoming',
-            type: event.type,
-            text: event.text ?? null,
-            attachments: attachments.map((a) => ({
-              fileId: a.fileId ?? null,
-              name: a.name ?? null,
-              mimeType: a.mimeType ?? null,
-              size: a.size ?? null,
-              ref: a.fileId ? null : a.ref,
-            })),
-            senderType: 'client',
-            senderId: client.id,
-            externalId: event.externalMessageId,
-            status: 'delivered',
-          },
-          touch: { byOperator: false },
-          // Files already in the store (a live-chat upload).
-          files: attachments.flatMap((a) => (a.fileId ? [a.fileId] : [])),
-          jobs: (m) => [
-            ...(session.state === 'AssignedToBot' && session.botId && !event.automated
-              ? [
-                  {
-                    kind: BOT_DELIVERY_JOB,
-                    payload: { messageId: m.id, botId: session.botId },
-                    maxAttempts: 3,
-                  },
-                ]
-              : []),
-            ...attachments.flatMap((a, index) =>
-              a.fileId ? [] : [{ kind: ATTACHMENT_JOB, payload: { messageId: m.id, index }, maxAttempts: 8 }],
-            ),
-          ],
-        });
+        if (!session) throw new NoSessionForAutomated();
+        const message = await recordMessage(tx, this.#recordInput(channel, event, client, session));
         if (!message) throw new DuplicateMessage();
-        if (session.state === 'AssignedToBot' && session.botId && !event.automated) queued = true;
+        if (toBot(session, event)) queued = true;
       });
     } catch (err) {
       if (err instanceof DuplicateMessage) return 'duplicate';
@@ -169,9 +225,7 @@ export class InboundPipeline {
       throw err;
     }
     if (queued) this.onJobsQueued();
-    // They wrote: the messenger takes our answers again (Viber re-subscribes a writing user).
-    if (known?.unreachable) await this.clients.markReachable(known.id);
-    if (known && !known.online) await this.#seen(channel, known.id);
+    if (known) await this.#wrote(channel, known);
     return 'stored';
   }
 
@@ -184,8 +238,10 @@ export class InboundPipeline {
     tx: Tx,
     channel: ChannelRow,
     client: ClientRow,
-    event: Extract<InboundEvent, { kind: 'message' }>,
-  ): Promise<SessionRow> {
+    event: MessageEvent,
+    /** The client's open session when the caller has read it (null: none), saving the reads. */
+    open?: SessionRow | null,
+  ): Promise<SessionRow | null> {
     const threadId = await messageRepository.sessionOfExternalIds(
       tx.db,
       channel.id,
@@ -194,10 +250,11 @@ export class InboundPipeline {
     const threaded = threadId ? await sessionRepository.byId(tx.db, threadId) : undefined;
     if (threaded && isOpen(threaded.state as SessionState)) return threaded;
     if (event.automated) {
-      const open = await sessionRepository.openFor(tx.db, client.id, channel.id);
-      if (!open) throw new NoSessionForAutomated();
-      return open;
+      return (
+        (open === undefined ? await sessionRepository.openFor(tx.db, client.id, channel.id) : open) ?? null
+      );
     }
+    if (open) return open;
     const actor: ActorRef = { type: 'client', id: client.id };
     const opened = await this.sessions.openForClient(tx, {
       channel,
@@ -206,6 +263,56 @@ export class InboundPipeline {
       title: event.thread?.title ?? null,
     });
     return opened.session;
+  }
+
+  /** What recordMessage stores for a client's message into its session, and the jobs it queues. */
+  #recordInput(
+    channel: ChannelRow,
+    event: MessageEvent,
+    client: ClientRow,
+    session: SessionRow,
+  ): RecordMessageInput {
+    const attachments = event.attachments ?? [];
+    return {
+      session,
+      at: this.deps.clock.now(),
+      unlessDuplicate: true,
+      values: {
+        channelId: channel.id,
+        direction: 'incoming',
+        type: event.type,
+        text: event.text ?? null,
+        attachments: attachments.map((a) => ({
+          fileId: a.fileId ?? null,
+          name: a.name ?? null,
+          mimeType: a.mimeType ?? null,
+          size: a.size ?? null,
+          ref: a.fileId ? null : a.ref,
+        })),
+        senderType: 'client',
+        senderId: client.id,
+        externalId: event.externalMessageId,
+        status: 'delivered',
+      },
+      touch: { byOperator: false },
+      // Files already in the store (a live-chat upload).
+      files: attachments.flatMap((a) => (a.fileId ? [a.fileId] : [])),
+      jobs: (m) => [
+        ...(toBot(session, event)
+          ? [{ kind: BOT_DELIVERY_JOB, payload: { messageId: m.id, botId: session.botId }, maxAttempts: 3 }]
+          : []),
+        ...attachments.flatMap((a, index) =>
+          a.fileId ? [] : [{ kind: ATTACHMENT_JOB, payload: { messageId: m.id, index }, maxAttempts: 8 }],
+        ),
+      ],
+    };
+  }
+
+  /** After a known client's messages are stored: they are reachable again, and seen. */
+  async #wrote(channel: ChannelRow, known: ClientRow): Promise<void> {
+    // They wrote: the messenger takes our answers again (Viber re-subscribes a writing user).
+    if (known.unreachable) await this.clients.markReachable(known.id);
+    if (!known.online) await this.#seen(channel, known.id);
   }
 
   /** The one-statement path for the common case (see message-batch.repository.ts). */

@@ -2,7 +2,8 @@
  * Long polling for messengers read that way (Telegram getUpdates). Every node runs a manager; a
  * lease in the database lets exactly one node poll a channel at a time, and a node that dies loses
  * its leases when they expire. The cursor (offset) is saved only after the events it covers are
- * stored, so a crash re-reads at most one batch — and storing is idempotent.
+ * stored, so a crash re-reads at most one batch — and storing is idempotent; a provider that
+ * `pollsInBatches` has the batch and its cursor stored in one transaction.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChannelRow } from '../domain/channel/channel.repository.ts';
@@ -133,9 +134,19 @@ export class PollerManager {
     const cursor = await leaseRepository.cursor(this.deps.db, channel.id);
     const result = await provider.poll(this.host.context(channel), cursor, signal);
     if (signal.aborted) return;
-    await this.inbound.receive(channel, result.events, this.host.profileLookup(channel));
-    if (result.cursor !== null && result.cursor !== cursor) {
-      await leaseRepository.saveCursor(this.deps.db, channel.id, result.cursor);
+    const moved = result.cursor !== null && result.cursor !== cursor;
+    if (provider.pollsInBatches) {
+      await this.inbound.receiveBatch(
+        channel,
+        result.events,
+        this.host.profileLookup(channel),
+        async (tx) => {
+          if (moved) await leaseRepository.saveCursor(tx.db, channel.id, result.cursor!);
+        },
+      );
+      return;
     }
+    await this.inbound.receive(channel, result.events, this.host.profileLookup(channel));
+    if (moved) await leaseRepository.saveCursor(this.deps.db, channel.id, result.cursor!);
   }
 }

@@ -206,7 +206,7 @@ export interface OutboundMessage {
 
 export interface PollResult {
   events: InboundEvent[];
-  /** The cursor to persist with the events (committed in the same transaction). */
+  /** The cursor to persist once the events are stored (in their transaction: `pollsInBatches`). */
   cursor: string | null;
 }
 
@@ -269,6 +269,11 @@ export interface ChannelProvider {
   verifyChallenge?(ctx: ProviderContext, request: WebhookRequest): { status: number; body: string } | null;
   /** Whether this channel is read by polling (with its current settings). */
   polls?(channel: ProviderChannel): boolean;
+  /**
+   * A poll round's messages are stored in ONE transaction with its cursor (e-mail: a fetched batch
+   * of a folder); otherwise each message is stored on its own and the cursor saved after them.
+   */
+  readonly pollsInBatches?: boolean;
   /** One long-poll round from a cursor. */
   poll?(ctx: ProviderContext, cursor: string | null, signal: AbortSignal): Promise<PollResult>;
   /** Sends; returns the messenger's message id. Throws ProviderError. */

@@ -24,6 +24,8 @@ export const BY_ACCOUNT = {
   phone: byAccountColumn('phone'),
   email: byAccountColumn('email'),
 } as const;
+const BY_EXTERNAL_IDS = `SELECT ${C.columns} FROM clients
+  WHERE channel_id = $1 AND external_id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::text::jsonb))) AND deleted_at IS NULL`;
 const INSERT_TAIL = `ON CONFLICT (channel_id, external_id) WHERE deleted_at IS NULL DO NOTHING RETURNING ${C.columns}`;
 export type AccountField = keyof typeof BY_ACCOUNT;
 const ACCOUNT_COLUMN = { externalId: null, username: 'username', phone: 'phone', email: 'email' } as const;
@@ -61,6 +63,13 @@ export const clientRepository = {
 
   byExternalId(db: Db, channelId: string, externalId: string): Promise<ClientRow | undefined> {
     return clientRepository.byAccount(db, channelId, 'externalId', externalId);
+  },
+
+  /** The live clients of a channel with these external ids, by external id (one statement). */
+  async byExternalIds(db: Db, channelId: string, externalIds: string[]): Promise<Map<string, ClientRow>> {
+    if (externalIds.length === 0) return new Map();
+    const rows = await hot(db)(BY_EXTERNAL_IDS, [channelId, JSON.stringify(externalIds)]);
+    return new Map(rows.map((r) => C.map(r)).map((c) => [c.externalId, c]));
   },
 
   /**

@@ -70,6 +70,40 @@ export const messageRepository = {
     return row;
   },
 
+  /** `insertUnlessDuplicate` for many rows in one statement: the rows stored (a duplicate is left out). */
+  async insertManyUnlessDuplicate(db: Db, values: (typeof messages.$inferInsert)[]): Promise<MessageRow[]> {
+    if (values.length === 0) return [];
+    return db
+      .insert(messages)
+      .values(values)
+      .onConflictDoNothing({
+        target: [messages.channelId, messages.direction, messages.externalId],
+        where: sql`${messages.externalId} IS NOT NULL`,
+      })
+      .returning();
+  },
+
+  /** Which of these messenger ids the channel has stored in that direction. */
+  async storedExternalIds(
+    db: Db,
+    channelId: string,
+    direction: 'incoming' | 'outgoing',
+    externalIds: string[],
+  ): Promise<Set<string>> {
+    if (externalIds.length === 0) return new Set();
+    const rows = await db
+      .select({ externalId: messages.externalId })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.channelId, channelId),
+          eq(messages.direction, direction),
+          inArray(messages.externalId, externalIds),
+        ),
+      );
+    return new Set(rows.map((r) => r.externalId!));
+  },
+
   async byExternalId(
     db: Db,
     channelId: string,

@@ -25,6 +25,8 @@ const BY_ID_LOCKED = `${BY_ID} FOR NO KEY UPDATE`;
 const BY_ID_VERSIONED = `SELECT ${S.columns}, xmin::text AS row_version FROM sessions WHERE id = $1`;
 const OPEN_FOR = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2 AND state IN (${OPEN_IN})`;
 // Matches sessions_chain_idx (its DESC columns sort NULLS LAST).
+const OPEN_FOR_CLIENTS = `SELECT ${S.columns} FROM sessions
+  WHERE client_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)::uuid)) AND channel_id = $2 AND state IN (${OPEN_IN})`;
 const LAST_OF_CHAIN = `SELECT ${S.columns} FROM sessions WHERE client_id = $1 AND channel_id = $2
   ORDER BY started_at DESC NULLS LAST, created_at DESC NULLS LAST LIMIT 1`;
 
@@ -63,6 +65,11 @@ export const countIncomingFrom = (source: string) =>
   FROM ${source} g WHERE sessions.id = g.session_id`;
 const COUNT_INCOMING = countIncomingFrom(
   '(SELECT $1::uuid AS session_id, 1 AS n, $2::timestamptz AS first_at, $2::timestamptz AS last_at)',
+);
+
+/** countIncomingFrom for many sessions at once: $1 is a JSON array of {session_id, n, first_at, last_at}. */
+const COUNT_INCOMING_MANY = countIncomingFrom(
+  '(SELECT * FROM jsonb_to_recordset($1::text::jsonb) AS x(session_id uuid, n int, first_at timestamptz, last_at timestamptz))',
 );
 
 const eventInsert = domainEventRepository.insertFrom;
@@ -257,6 +264,31 @@ export const sessionRepository = {
       .from(sessionHistory)
       .where(eq(sessionHistory.sessionId, sessionId));
     return row?.n ?? 0;
+  },
+
+  /** The open sessions of these clients on a channel, by client id (one statement). */
+  async openForClients(db: Db, clientIds: string[], channelId: string): Promise<Map<string, SessionRow>> {
+    if (clientIds.length === 0) return new Map();
+    const rows = await hot(db)(OPEN_FOR_CLIENTS, [JSON.stringify(clientIds), channelId]);
+    return new Map(rows.map((r) => S.map(r)).map((s) => [s.clientId, s]));
+  },
+
+  /**
+   * touchOnMessage for client messages into many sessions, in one statement: per session the number
+   * of new messages and the times of the first and the last (the counter rule is countIncomingFrom).
+   */
+  async countIncoming(
+    db: Db,
+    counts: readonly { sessionId: string; n: number; firstAt: Date; lastAt: Date }[],
+  ): Promise<void> {
+    if (counts.length === 0) return;
+    const rows = counts.map((c) => ({
+      session_id: c.sessionId,
+      n: c.n,
+      first_at: c.firstAt.toISOString(),
+      last_at: c.lastAt.toISOString(),
+    }));
+    await hot(db)(COUNT_INCOMING_MANY, [JSON.stringify(rows)]);
   },
 
   /**

@@ -24,6 +24,8 @@ export const inboxProvider: ChannelProvider = {
   // Our Message-ID is made from our message id: a receiving server drops a repeated send.
   idempotentSend: true,
   threads: true,
+  // A fetched batch of mail is stored with the folder's UID cursor in one transaction.
+  pollsInBatches: true,
 
   validateSettings: validateInboxSettings,
 
