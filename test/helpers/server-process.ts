@@ -30,6 +30,11 @@ export interface ServerOptions {
   secretKey?: string;
   adminPassword?: string;
   logLevel?: string;
+  /**
+   * A data directory the caller owns (kept after the server exits): a restart on the embedded
+   * database (PGlite) finds its data again. Absent: a temporary one, removed on exit.
+   */
+  dataDir?: string;
   /** Extra environment variables for the child. */
   env?: Record<string, string>;
   /** Extra options for node, before the script (e.g. `--cpu-prof`). */
@@ -199,7 +204,7 @@ async function waitHealthy(server: ServerProcess, timeoutMs: number): Promise<vo
 export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
   installExitHooks();
   const port = await freePort();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'omniline-server-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'omniline-server-'));
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', MAIN], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -219,7 +224,7 @@ export async function startServer(opts: ServerOptions): Promise<ServerProcess> {
   const output = captureOutput(child);
   const exited = closeOf(child).then((info) => {
     running.delete(child);
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     return info;
   });
   running.set(child, exited);
