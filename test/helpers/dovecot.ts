@@ -45,6 +45,8 @@ async function idsOf(user: string): Promise<{ uid: number; gid: number }> {
 export interface Dovecot {
   host: string;
   port: number;
+  /** The implicit-TLS (imaps) port when started with `tls`; 0 otherwise. */
+  tlsPort: number;
   /** Adds a mailbox user (login = address). */
   addUser(user: string, password: string): Promise<void>;
   /** An IMAP client logged in as a user (the test's own view of the mailbox). */
@@ -67,9 +69,17 @@ export interface Dovecot {
   stop(): Promise<void>;
 }
 
-export async function startDovecot(): Promise<Dovecot> {
+export interface DovecotOptions {
+  /** false: the server does not offer IDLE (clients must poll). */
+  idle?: boolean;
+  /** PEM files: an implicit-TLS (imaps) listener too, on `tlsPort`. */
+  tls?: { cert: string; key: string };
+}
+
+export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> {
   const dir = await mkdtemp(path.join(tmpdir(), 'omniline-dovecot-'));
   const port = await freePort();
+  const tlsPort = opts.tls ? await freePort() : 0;
   const mail = await idsOf(MAIL_USER);
   const root = userInfo().uid === 0;
   await mkdir(path.join(dir, 'mail'));
@@ -87,7 +97,7 @@ state_dir = ${dir}/run
 log_path = ${dir}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+${opts.tls ? `ssl = yes\nssl_cert = <${opts.tls.cert}\nssl_key = <${opts.tls.key}` : 'ssl = no'}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 ${root ? 'default_login_user = dovenull\ndefault_internal_user = dovecot\n' : ''}first_valid_uid = ${Math.min(mail.uid, 100)}
@@ -106,6 +116,7 @@ userdb {
 protocol imap {
   # The feeders of tests and benchmarks, and the channel's fetcher, log in from one address at once.
   mail_max_userip_connections = 64
+${opts.idle === false ? '  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS MOVE NAMESPACE' : ''}
 }
 service imap-login {
   inet_listener imap {
@@ -113,7 +124,8 @@ service imap-login {
     port = ${port}
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = ${tlsPort}
   }
   chroot =
 }
@@ -173,6 +185,7 @@ service anvil {
   return {
     host: '127.0.0.1',
     port,
+    tlsPort,
     async addUser(user, password) {
       users.set(user, password);
       await writeUsers();

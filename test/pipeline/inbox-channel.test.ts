@@ -207,6 +207,36 @@ describeEachDatabase(
       for (let i = 0; i < 500; i++) assert.ok(texts.has(`number ${i}`), `number ${i} stored`);
     });
 
+    it('notices new mail at once in IDLE, and by polling on a server that has no IDLE', async () => {
+      const { channel, append } = await mailbox();
+      await append(mail({ from: 'idle@client.test', body: 'first' }));
+      await waitFor(async () => (await messagesOf(ctx(), channel.id)).length === 1, 30_000, 'first stored');
+      // The fetcher is waiting in IDLE now; a poll would come only after POLL_INTERVAL_MS (10 s).
+      await new Promise((r) => setTimeout(r, 500));
+      const sent = Date.now();
+      await append(mail({ from: 'idle@client.test', body: 'second' }));
+      await waitFor(async () => (await messagesOf(ctx(), channel.id)).length === 2, 30_000, 'second stored');
+      assert.ok(Date.now() - sent < 4000, `IDLE noticed the mail in ${Date.now() - sent} ms`);
+
+      // No IDLE: an empty folder at first, then mail — noticed by the next poll.
+      const plain = await startDovecot({ idle: false });
+      try {
+        const probe = await plain.client('probe@test.local', 'probe');
+        assert.ok(!probe.capabilities.has('IDLE'), 'this server offers no IDLE');
+        await probe.logout();
+        const polled = await inboxMailbox(ctx(), plain, smtp);
+        await new Promise((r) => setTimeout(r, 1000));
+        await polled.append(mail({ from: 'poll@client.test', body: 'polled' }));
+        await waitFor(
+          async () => (await messagesOf(ctx(), polled.channel.id)).length === 1,
+          30_000,
+          'the polled mail stored',
+        );
+      } finally {
+        await plain.stop();
+      }
+    });
+
     it('after a UIDVALIDITY change reads the folder again without storing anything twice', async () => {
       const { channel, append, user } = await mailbox();
       await append(
@@ -388,6 +418,8 @@ describeEachDatabase(
         'channel error',
       );
       assert.match(errored.stateReason ?? JSON.stringify(errored), /login refused/i);
+      // Mail that comes while the channel is in error is read after the reconnect, from where it stopped.
+      await dovecot.append(user, 'changed', [mail({ from: 'p@client.test', body: 'during' })]);
       await dovecot.addUser(user, password);
       assert.equal((await ctx().request('POST', `/api/v1/channels/${channel.id}/reconnect`)).status, 200);
       await dovecot.append(user, password, [mail({ from: 'p@client.test', body: 'after' })]);
@@ -395,6 +427,11 @@ describeEachDatabase(
         async () => (await messagesOf(ctx(), channel.id)).some((m) => m.text === 'after'),
         30_000,
         'after',
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual(
+        (await messagesOf(ctx(), channel.id)).map((m) => m.text),
+        ['before', 'during', 'after'],
       );
     });
   },
