@@ -5,6 +5,7 @@
  * Target: all stored within the run at >= 200 msg/s, RSS flat within 10 %. Writes bench/results/email.json.
  */
 import { fork } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { sql } from 'drizzle-orm';
 import { queryRows } from '../src/db/client.ts';
@@ -162,7 +163,13 @@ async function main() {
         ],
       ),
     );
-    writeJson(new URL('./results/email.json', import.meta.url).pathname, result);
+    // One file for both databases: this run replaces the previous run on the same database.
+    const file = new URL('./results/email.json', import.meta.url).pathname;
+    const previous = existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)
+      : {};
+    const runs = typeof previous.runs === 'object' && previous.runs ? previous.runs : {};
+    writeJson(file, { benchmark: 'email', issue: 16, runs: { ...runs, [kind]: result } });
   } finally {
     await ctx.close();
     await smtp.close();
