@@ -156,6 +156,8 @@ service anvil {
       host: '127.0.0.1',
       port,
       secure: false,
+      // The test's own view stays on the plain port, also when the server offers STARTTLS (tls).
+      doSTARTTLS: false,
       auth: { user, pass: password },
       logger: false,
     });

@@ -1,7 +1,7 @@
 /**
  * A real SMTP server (smtp-server) standing in for the mail server our replies go to: it accepts
  * logins for one user, keeps every message it receives (raw and parsed), and can be told to answer
- * the next messages with an SMTP error.
+ * the next messages with an SMTP error. With a certificate it takes only TLS connections.
  */
 import PostalMime, { type Email } from 'postal-mime';
 import { SMTPServer } from 'smtp-server';
@@ -27,11 +27,16 @@ export class SmtpSink {
     readonly password: string,
   ) {}
 
-  static async start(user = 'sender', password = 'sender-pw'): Promise<SmtpSink> {
+  /** `tls`: PEM certificate and key — the server then speaks TLS from the first byte (port 465 style). */
+  static async start(
+    user = 'sender',
+    password = 'sender-pw',
+    opts: { tls?: { cert: Buffer; key: Buffer } } = {},
+  ): Promise<SmtpSink> {
     const port = await freePort();
     let sink: SmtpSink | undefined;
     const server = new SMTPServer({
-      secure: false,
+      ...(opts.tls ? { secure: true, cert: opts.tls.cert, key: opts.tls.key } : { secure: false }),
       disabledCommands: ['STARTTLS'],
       authOptional: false,
       logger: false,
@@ -58,6 +63,8 @@ export class SmtpSink {
         });
       },
     });
+    // A client that gives up mid-handshake (an untrusted certificate) is not the sink's failure.
+    server.on('error', () => {});
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     sink = new SmtpSink(server, port, user, password);
     return sink;
