@@ -12,6 +12,7 @@ import { queryRows } from '../src/db/client.ts';
 import { startTestApp } from '../test/helpers/app.ts';
 import { dovecotMissing, startDovecot } from '../test/helpers/dovecot.ts';
 import { createLine } from '../test/helpers/factories.ts';
+import { inboxSettings } from '../test/helpers/inbox.ts';
 import { SmtpSink } from '../test/helpers/smtp-sink.ts';
 import { RssSampler } from './lib/cpu.ts';
 import { formatTable, hostInfo, writeJson } from './lib/report.ts';
@@ -38,17 +39,7 @@ async function main() {
         lineId: line.id,
         name: 'bench mail',
         type: 'inbox',
-        settings: {
-          imap: { host: dovecot.host, port: dovecot.port, secure: false, user, password: 'bench-pw' },
-          smtp: {
-            host: '127.0.0.1',
-            port: smtp.port,
-            secure: false,
-            user: smtp.user,
-            password: smtp.password,
-            from: 'bench@help.test',
-          },
-        },
+        settings: inboxSettings(dovecot, smtp, user, 'bench-pw'),
       },
     });
     if (res.status !== 201) throw new Error(`channel: ${JSON.stringify(res.body)}`);

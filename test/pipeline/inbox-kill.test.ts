@@ -15,7 +15,7 @@ import { sql } from 'drizzle-orm';
 import { openDatabase, queryRows } from '../../src/db/client.ts';
 import { createTestDatabase, type DatabaseKind, databaseKinds, type TestDatabase } from '../helpers/db.ts';
 import { type Dovecot, dovecotMissing, startDovecot } from '../helpers/dovecot.ts';
-import { mail } from '../helpers/inbox.ts';
+import { inboxSettings, mail } from '../helpers/inbox.ts';
 import {
   SERVER_ADMIN_PASSWORD,
   type ServerProcess,
@@ -97,17 +97,7 @@ async function scenario(kind: DatabaseKind, dovecot: Dovecot, smtp: SmtpSink): P
         lineId: line.body.id,
         name: `kill ${kind} mail`,
         type: 'inbox',
-        settings: {
-          imap: { host: dovecot.host, port: dovecot.port, secure: false, user, password: 'kill-pw' },
-          smtp: {
-            host: '127.0.0.1',
-            port: smtp.port,
-            secure: false,
-            user: smtp.user,
-            password: smtp.password,
-            from: 'help@help.test',
-          },
-        },
+        settings: inboxSettings(dovecot, smtp, user, 'kill-pw'),
       },
     });
     assert.equal(channel.status, 201, JSON.stringify(channel.body));
